@@ -1,0 +1,174 @@
+"""The workflow spec as Pydantic models: the single source of truth.
+
+``workflow.schema.json`` is generated from :class:`Workflow` (see ``spec.schema``). Extra keys
+are forbidden everywhere so a typo is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Name = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="Letters, digits, '.', '_' and '-'; starts with a letter or digit; "
+        "at most 64 characters (it names folders and step keys).",
+    ),
+]
+ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ParamValue = Any  # Kedro parameters: any YAML value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Project(_Model):
+    """The Kedro project: where it lives, what it starts from, the parameters it commits."""
+
+    starter: str = Field(
+        default="databricks-iris",
+        description="Built-in starter name (databricks-iris), a local Kedro starter "
+        "(cookiecutter template) directory, or a git URL of a starter repository.",
+        examples=["databricks-iris"],
+        min_length=1,
+    )
+    path: str = Field(
+        description="Folder of the Kedro project, relative to the spec file. "
+        "Created from the starter when missing.",
+        examples=["iris-databricks"],
+        min_length=1,
+    )
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict,
+        description="Written into conf/base/parameters.yml (top-level keys merged) and committed.",
+        examples=[{"train_fraction": 0.8}],
+    )
+
+
+class Repo(_Model):
+    """The git repository of the project and the remote it is pushed to."""
+
+    remote: str = Field(
+        description="Any git URL. A local path or file:// URL is created as a bare repository "
+        "when missing (the local stand-in for creating a GitHub repository).",
+        examples=["../iris-databricks.git", "https://github.com/me/iris-databricks.git"],
+        min_length=1,
+    )
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    token_env: str | None = Field(
+        default=None,
+        pattern=ENV_VAR_PATTERN,
+        description="HTTPS remotes: name of the environment variable holding the token. "
+        "The token itself is never written anywhere.",
+        examples=["GITHUB_TOKEN"],
+    )
+    author_name: str = Field(default="bricksmith", description="Author of commits bricksmith makes.")
+    author_email: str = Field(default="bricksmith@localhost")
+    message: str = Field(
+        default="Update project parameters (bricksmith)",
+        description="Message of the commits bricksmith makes when the project changed.",
+    )
+
+
+class LocalTarget(_Model):
+    """The embedded default: workspace, DBFS and cluster emulated on this machine."""
+
+    backend: Literal["local"] = "local"
+    root: str = Field(
+        default=".bricksmith/local",
+        description="Folder holding the emulated workspace, DBFS and the state, "
+        "relative to the spec file.",
+    )
+    user: str = Field(
+        default="local-user",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$",
+        description="The workspace user: repos land in /Workspace/Repos/<user>/<name>.",
+    )
+
+
+class DatabricksTarget(_Model):
+    """A real Databricks workspace, through databricks-sdk (auth is the SDK's)."""
+
+    backend: Literal["databricks"]
+    profile: str | None = Field(default=None, description="Profile in ~/.databrickscfg.")
+    host: str | None = Field(default=None, description="Workspace URL; else the SDK's config.")
+    cluster_id: str | None = Field(
+        default=None, description="Cluster for runs; serverless when omitted."
+    )
+    root: str = Field(
+        default=".bricksmith/databricks",
+        description="Local folder for this target's state, relative to the spec file.",
+    )
+
+
+Target = Annotated[LocalTarget | DatabricksTarget, Field(discriminator="backend")]
+
+
+class DataSync(_Model):
+    """A folder of the project copied to DBFS (or a Unity Catalog volume)."""
+
+    source: str = Field(
+        description="Folder inside the project, relative to the project.",
+        examples=["data"],
+        min_length=1,
+    )
+    target: str = Field(
+        pattern=r"^(dbfs:/|/Volumes/)",
+        description="dbfs:/... or /Volumes/<catalog>/<schema>/<volume>/...",
+        examples=["dbfs:/FileStore/iris-databricks/data"],
+    )
+
+
+class Run(_Model):
+    """One execution of the project notebook."""
+
+    name: Name
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict,
+        description="Runtime parameters (kedro --params), not committed.",
+        examples=[{"train_fraction": 0.7}],
+    )
+    timeout_minutes: float = Field(default=60, gt=0, description="The run fails after this.")
+
+
+def _default_targets() -> dict[str, LocalTarget]:
+    return {"local": LocalTarget()}
+
+
+class Workflow(_Model):
+    """A bricksmith workflow: one Kedro project, its git repo, targets, data and runs."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="bricksmith workflow", json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema"}
+    )
+
+    version: Literal[1] = Field(description="Spec format version. Only 1 exists.")
+    name: Name = Field(description="Name of the workflow; also the workspace repo's name.")
+    variables: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Values for ${var.NAME}; override with --var NAME=VALUE.",
+    )
+    project: Project
+    repo: Repo
+    target: str = Field(default="local", description="Default target; --target picks another.")
+    targets: dict[Name, Target] = Field(default_factory=_default_targets)
+    data: list[DataSync] = Field(default_factory=list)
+    runs: list[Run] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Workflow:
+        if self.target not in self.targets:
+            known = ", ".join(sorted(self.targets)) or "none"
+            raise ValueError(f"target {self.target!r} is not defined in targets (defined: {known})")
+        seen: set[str] = set()
+        for run in self.runs:
+            if run.name in seen:
+                raise ValueError(f"run name {run.name!r} is used twice; run names must be unique")
+            seen.add(run.name)
+        return self
