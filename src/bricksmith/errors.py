@@ -123,6 +123,6 @@ class BackendError(BricksmithError):
 class ApplyFailed(BricksmithError):
     """An apply stopped because one or more steps failed."""
 
-    def __init__(self, message: str, *, hint: str | None = None, failures=None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, report=None) -> None:
         super().__init__(message, hint=hint)
-        self.failures = failures or []
+        self.report = report

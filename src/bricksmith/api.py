@@ -1,0 +1,187 @@
+"""bricksmith's public API: load a workflow for a target, then plan, apply, read status.
+
+The CLI calls only this module. Everything here is plain Python and returns data, so other
+front ends (a Kedro plugin, a notebook) can drive bricksmith the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
+from bricksmith.errors import BackendError, UsageError
+from bricksmith.plan.graph import build_graph, to_mermaid
+from bricksmith.plan.planner import Plan, make_plan
+from bricksmith.spec import LoadedSpec, load_spec
+from bricksmith.steps.base import Outputs, Step, StepContext
+
+
+def load(
+    spec_path: str | os.PathLike,
+    *,
+    target: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Workflow:
+    """Validate the spec at ``spec_path`` and pick ``target`` (the spec's default if None)."""
+    path = Path(spec_path)
+    if not path.is_file():
+        raise UsageError(
+            f"spec file {spec_path} not found",
+            hint="pass the path of a workflow YAML file, e.g. specs/iris.yaml",
+        )
+    spec = load_spec(path, variables=dict(variables or {}), environ=environ or os.environ)
+    chosen = target or spec.workflow.target
+    if chosen not in spec.workflow.targets:
+        known = ", ".join(sorted(spec.workflow.targets))
+        raise UsageError(f"unknown target {chosen!r}", hint=f"targets in {path}: {known}")
+    return Workflow(spec, chosen)
+
+
+@dataclass
+class Workflow:
+    spec: LoadedSpec
+    target: str
+
+    @property
+    def settings(self):
+        return self.spec.workflow.targets[self.target]
+
+    @property
+    def root(self) -> Path:
+        return self.spec.resolve_path(self.settings.root)
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.db"
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        return build_graph(self.spec, self.target)
+
+    @cached_property
+    def backend(self):
+        if self.settings.backend == "local":
+            from bricksmith.backends.local import LocalBackend
+
+            return LocalBackend(self.root, self.settings.user)
+        raise BackendError(
+            f"target {self.target!r} uses the databricks backend, which this version of "
+            "bricksmith does not implement yet",
+            hint="use a target with backend: local (the databricks backend is tracked in issue 3)",
+        )
+
+    def context(
+        self,
+        step: Step,
+        previous: Outputs,
+        *,
+        log: Callable[[str], None] = lambda message: None,
+        checkpoint: Callable[[Outputs], None] = lambda outputs: None,
+        verbose: bool = False,
+    ) -> StepContext:
+        return StepContext(
+            spec=self.spec,
+            target=self.target,
+            backend=self.backend,
+            root=self.root,
+            log=log,
+            checkpoint=checkpoint,
+            previous=previous,
+            verbose=verbose,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def records(self) -> dict[str, StepRecord]:
+        """The saved step records of this target ({} before the first apply). No lock needed."""
+        store = StateStore.open_readonly(self.state_path)
+        if store is None:
+            return {}
+        try:
+            return store.all()
+        finally:
+            store.close()
+
+    def plan(self) -> Plan:
+        records = self.records()
+
+        def check(key: str, record: StepRecord) -> list[str]:
+            step = self.graph.nodes[key]["step"]
+            return step.check(self.context(step, record.outputs), record.outputs)
+
+        return make_plan(self.graph, records, check)
+
+    def status(self) -> dict[str, Any]:
+        records = self.records()
+        steps = []
+        for key in nx.lexicographical_topological_sort(self.graph):
+            record = records.get(key)
+            if record is None:
+                steps.append({"step": key, "status": "pending"})
+            else:
+                steps.append(record.to_json())
+        runs = []
+        for run in self.spec.workflow.runs:
+            record = records.get(f"run.{run.name}")
+            ok = record is not None and record.status == SUCCEEDED
+            outputs = record.outputs if record else {}
+            runs.append(
+                {
+                    "name": run.name,
+                    "status": record.status if record else "pending",
+                    "params": run.params,
+                    "metrics": outputs.get("metrics") if ok else None,
+                    "duration_s": outputs.get("_duration_s") if ok else None,
+                    "log": outputs.get("_log"),
+                    "finished_at": record.finished_at if record else None,
+                    "error": record.error if record else None,
+                }
+            )
+        return {"target": self.target, "steps": steps, "runs": runs}
+
+    def mermaid(self) -> str:
+        records = self.records()
+        return to_mermaid(self.graph, {k: r.status for k, r in records.items()})
+
+    # -- applying --------------------------------------------------------------------------
+
+    def apply(
+        self,
+        *,
+        parallelism: int = 4,
+        on_event: Callable[[Any], None] = lambda event: None,
+        verbose: bool = False,
+    ):
+        """Apply every step that is not up to date. Raises ApplyFailed when a step fails."""
+        from bricksmith.engine.executor import LOG, Event, execute
+        from bricksmith.engine.lock import TargetLock
+
+        if parallelism < 1:
+            raise UsageError("--parallelism must be at least 1")
+        self.backend  # noqa: B018 - fail before taking the lock when the backend is unusable
+        with TargetLock(self.root, self.target):
+            state = StateStore(self.state_path)
+            try:
+
+                def make_context(step: Step, previous: Outputs) -> StepContext:
+                    return self.context(
+                        step,
+                        previous,
+                        log=lambda message: on_event(Event(LOG, step.key, message)),
+                        checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
+                        verbose=verbose,
+                    )
+
+                return execute(
+                    self.graph, state, make_context, parallelism=parallelism, on_event=on_event
+                )
+            finally:
+                state.close()

@@ -1,0 +1,81 @@
+"""What a backend offers the steps: a workspace, DBFS, notebooks and runs.
+
+Paths "as notebooks see them" are the strings a notebook running in that workspace uses:
+``/Workspace/Repos/...`` and ``/dbfs/...`` on Databricks, folders under the target root on the
+local backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass
+class RunOutcome:
+    ok: bool
+    exit_value: str | None = None
+    error: str | None = None
+    log_path: str | None = None
+    log_tail: str = ""
+    duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # backend specifics: env, run id, URL
+
+
+class Backend(Protocol):
+    name: str
+
+    def describe(self) -> str:
+        """One line for messages: which workspace this is."""
+
+    # -- workspace repos -----------------------------------------------------------------
+    def repo_path(self, name: str) -> str:
+        """Where the workspace repo ``name`` lives, as notebooks see it."""
+
+    def sync_repo(
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+    ) -> dict[str, Any]:
+        """Create or update the workspace repo so ``branch`` is checked out at ``commit``."""
+
+    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+        """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
+
+    # -- DBFS / volumes --------------------------------------------------------------------
+    def data_path(self, target: str) -> str:
+        """``dbfs:/X`` or ``/Volumes/...`` as notebooks see it (``/dbfs/X`` on Databricks)."""
+
+    def upload(
+        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """Copy the ``source`` folder to ``target``, skipping what is unchanged since
+        ``previous`` (the outputs of the last upload). Files land whole or not at all."""
+
+    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
+        """What changed since the upload recorded in ``outputs`` (source or target side)."""
+
+    # -- notebooks and runs ----------------------------------------------------------------
+    def notebook_path(self, workflow: str) -> str:
+        """Where the workflow's notebook is deployed, as the workspace names it."""
+
+    def deploy_notebook(self, path: str, source: str) -> dict[str, Any]:
+        """Import ``source`` (Databricks SOURCE format, Python) at ``path``, overwriting."""
+
+    def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
+        """Why the deployed notebook no longer matches ``outputs``."""
+
+    def run_notebook(
+        self,
+        *,
+        notebook: str,
+        run_name: str,
+        widgets: dict[str, str],
+        requirements: str,
+        log_dir: Path,
+        timeout_s: float,
+        checkpoint: Callable[[dict[str, Any]], None],
+        previous: dict[str, Any],
+        log: Callable[[str], None],
+    ) -> RunOutcome:
+        """Run the notebook once with ``widgets`` and wait for it."""

@@ -1,0 +1,56 @@
+"""Incremental folder sync helpers: scan a tree stat-first, hash only what changed.
+
+A manifest maps a relative POSIX path to ``{"sha256", "size", "mtime_ns"}`` of the source file.
+A file whose size and mtime match the previous manifest keeps its recorded hash (no read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+Manifest = dict[str, dict]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan(source: Path, previous: Manifest | None = None) -> Manifest:
+    """The manifest of every regular file under ``source`` (symlinks followed, dirs skipped)."""
+    previous = previous or {}
+    manifest: Manifest = {}
+    for folder, dirs, files in os.walk(source):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            rel = path.relative_to(source).as_posix()
+            st = path.stat()
+            old = previous.get(rel)
+            if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+                sha = old["sha256"]
+            else:
+                sha = file_sha256(path)
+            manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return manifest
+
+
+def content_digest(manifest: Manifest) -> str:
+    """A digest of what the files contain (paths and hashes), not of when they were touched."""
+    canonical = json.dumps({rel: e["sha256"] for rel, e in sorted(manifest.items())})
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], list[str]]:
+    """(files new or changed since ``previous``, files gone since ``previous``)."""
+    changed = [
+        rel for rel, e in manifest.items() if previous.get(rel, {}).get("sha256") != e["sha256"]
+    ]
+    removed = [rel for rel in previous if rel not in manifest]
+    return changed, removed

@@ -1,0 +1,227 @@
+"""Git operations, through GitPython. Git errors become :class:`GitError` with a hint here.
+
+Tokens for HTTPS remotes are handed to git through an askpass helper that reads the
+environment variable named in the spec, so they never land in a URL, ``.git/config``, the state
+or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bricksmith.errors import GitError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCP = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
+def is_url(remote: str) -> bool:
+    return bool(_URL.match(remote) or _SCP.match(remote))
+
+
+def remote_location(remote: str, base_dir: Path) -> str:
+    """The remote as git sees it: URLs unchanged, local paths made absolute."""
+    if is_url(remote):
+        return remote
+    return str((base_dir / remote).resolve())
+
+
+def local_remote_path(location: str) -> Path | None:
+    """The folder of a local remote (a path or file:// URL), else None."""
+    if location.startswith("file://"):
+        return Path(location[len("file://") :])
+    if is_url(location):
+        return None
+    return Path(location)
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+def _git_error(action: str, exc: Exception, hint: str) -> GitError:
+    detail = getattr(exc, "stderr", "") or str(exc)
+    detail = detail.strip().replace("stderr: ", "").strip("'\" \n")
+    return GitError(f"git {action} failed: {detail}", hint=hint)
+
+
+def open_or_init(path: Path, branch: str):
+    """The project's repository, initialised on ``branch`` when it is not one yet."""
+    import git
+
+    if (path / ".git").exists():
+        return git.Repo(path)
+    try:
+        return git.Repo.init(path, initial_branch=branch)
+    except git.GitCommandError as exc:
+        raise _git_error("init", exc, f"check that {path} is writable") from exc
+
+
+def head_commit(repo) -> str | None:
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:  # no commits yet
+        return None
+
+
+def uncommitted_changes(path: Path) -> list[str]:
+    """Paths git would commit (modified, deleted, untracked and not ignored)."""
+    import git
+
+    if not (path / ".git").exists():
+        return ["(not a git repository yet)"]
+    repo = git.Repo(path)
+    return [line[3:] for line in repo.git.status("--porcelain").splitlines() if line]
+
+
+def commit_all(path: Path, *, branch: str, message: str, identity: Identity) -> tuple[str, bool]:
+    """Commit the whole tree when it changed. Returns (HEAD commit, whether a commit was made)."""
+    import git
+
+    repo = open_or_init(path, branch)
+    try:
+        if repo.head.is_detached or repo.active_branch.name != branch:
+            repo.git.checkout("-B", branch)
+        repo.git.add("--all")
+        head = head_commit(repo)
+        if head is not None and not repo.index.diff("HEAD"):
+            return head, False
+        with repo.git.custom_environment(**identity.env()):
+            repo.git.commit("--quiet", "--no-verify", "-m", message)
+    except git.GitCommandError as exc:
+        raise _git_error("commit", exc, f"inspect the repository at {path}") from exc
+    return repo.head.commit.hexsha, True
+
+
+def ensure_bare_remote(location: str, branch: str) -> bool:
+    """Create a local bare repository at ``location`` when missing. Returns whether it did."""
+    import git
+
+    folder = local_remote_path(location)
+    if folder is None or folder.exists():
+        return False
+    try:
+        git.Repo.init(folder, bare=True, mkdir=True, initial_branch=branch)
+    except (git.GitCommandError, OSError) as exc:
+        raise _git_error("init --bare", exc, f"check that {folder.parent} is writable") from exc
+    return True
+
+
+@contextmanager
+def credentials_env(token_env: str | None) -> Iterator[dict[str, str]]:
+    """Environment for git: never prompts; with a token env var, an askpass helper reads it."""
+    env = {"GIT_TERMINAL_PROMPT": "0"}
+    if not token_env:
+        yield env
+        return
+    if not os.environ.get(token_env):
+        raise GitError(
+            f"environment variable {token_env} (repo.token_env) is not set",
+            hint=f"export {token_env}=<token> before running bricksmith",
+        )
+    with tempfile.TemporaryDirectory(prefix="bricksmith-askpass-") as folder:
+        helper = Path(folder) / "askpass.sh"
+        # The helper holds no secret: it prints the variable whose *name* it is given.
+        helper.write_text(
+            "#!/bin/sh\n"
+            'case "$1" in\n'
+            '  Username*) echo "x-access-token" ;;\n'
+            '  *) printenv "$BRICKSMITH_TOKEN_ENV" ;;\n'
+            "esac\n"
+        )
+        helper.chmod(stat.S_IRWXU)
+        env.update({"GIT_ASKPASS": str(helper), "BRICKSMITH_TOKEN_ENV": token_env})
+        yield env
+
+
+def push(path: Path, *, location: str, branch: str, token_env: str | None) -> str:
+    """Push HEAD to ``branch`` of ``location`` (set as ``origin``). Returns the pushed commit."""
+    import git
+
+    repo = git.Repo(path)
+    commit = head_commit(repo)
+    if commit is None:
+        raise GitError(f"nothing to push: {path} has no commits")
+    try:
+        if "origin" in [r.name for r in repo.remotes]:
+            if repo.remotes.origin.url != location:
+                repo.remotes.origin.set_url(location)
+        else:
+            repo.create_remote("origin", location)
+        with credentials_env(token_env) as env, repo.git.custom_environment(**env):
+            repo.git.push("--porcelain", "origin", f"HEAD:refs/heads/{branch}")
+    except git.GitCommandError as exc:
+        raise _git_error(
+            "push",
+            exc,
+            f"check that {location} accepts pushes to {branch} (permissions, hooks, "
+            "non-fast-forward history) and that your credentials are right",
+        ) from exc
+    return commit
+
+
+def remote_branch_commit(location: str, branch: str, token_env: str | None = None) -> str | None:
+    """The commit ``branch`` points at on the remote, or None (missing branch or remote)."""
+    import git
+
+    try:
+        with credentials_env(token_env) as env:
+            out = git.Git().execute(
+                ["git", "ls-remote", location, f"refs/heads/{branch}"], env={**os.environ, **env}
+            )
+    except (git.GitCommandError, GitError):
+        return None
+    return out.split()[0] if out.strip() else None
+
+
+def sync_clone(location: str, dest: Path, *, branch: str, commit: str) -> str:
+    """A working clone of ``location`` at ``dest`` with ``branch`` checked out at ``commit``."""
+    import git
+
+    try:
+        if (dest / ".git").exists():
+            repo = git.Repo(dest)
+            if repo.remotes.origin.url != location:
+                repo.remotes.origin.set_url(location)
+            repo.remotes.origin.fetch(f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            repo = git.Repo.clone_from(location, dest, branch=branch)
+        repo.git.checkout("-B", branch, commit)
+        repo.git.reset("--hard", commit)
+    except git.GitCommandError as exc:
+        raise _git_error(
+            "clone/fetch", exc, f"check that {location} is reachable and has branch {branch}"
+        ) from exc
+    return repo.head.commit.hexsha
+
+
+def clone_state(dest: Path) -> tuple[str | None, list[str]]:
+    """(HEAD commit, changed tracked files) of a working clone; (None, []) when it is not there."""
+    import git
+
+    if not (dest / ".git").exists():
+        return None, []
+    try:
+        repo = git.Repo(dest)
+        status = repo.git.status("--porcelain", "--untracked-files=no")
+        return head_commit(repo), [line[3:] for line in status.splitlines() if line]
+    except (git.GitCommandError, git.InvalidGitRepositoryError, ValueError):
+        return None, []

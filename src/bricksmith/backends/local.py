@@ -1,0 +1,229 @@
+"""The embedded local backend: a Databricks workspace emulated under the target's root.
+
+    <root>/Workspace/Repos/<user>/<name>   workspace repos (real git clones of the remote)
+    <root>/Workspace/Users/<user>/...      deployed notebooks (Databricks SOURCE .py files)
+    <root>/dbfs/X                          DBFS: dbfs:/X, which notebooks see as /dbfs/X
+    <root>/Volumes/<c>/<s>/<v>/...         Unity Catalog volumes
+
+Runs execute the deployed notebook cell by cell in an IPython shell inside an isolated
+environment built from the repo's requirements.txt and cached by its hash (the "cluster").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bricksmith.backends import filesync
+from bricksmith.backends import git as gitops
+from bricksmith.backends.base import RunOutcome
+from bricksmith.errors import BackendError, DataSyncError
+
+TMP_SUFFIX = ".bricksmith-tmp"
+
+
+def default_cache_dir() -> Path:
+    """Where run environments are cached: $BRICKSMITH_CACHE_DIR, else ~/.cache/bricksmith."""
+    configured = os.environ.get("BRICKSMITH_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bricksmith"
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, root: Path, user: str, cache_dir: Path | None = None) -> None:
+        self.root = root
+        self.user = user
+        self.cache_dir = cache_dir or default_cache_dir()
+
+    def describe(self) -> str:
+        return f"local workspace at {self.root}"
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _inside(self, *parts: str) -> Path:
+        path = self.root.joinpath(*parts)
+        if ".." in PurePosixPath(*parts).parts:
+            raise BackendError(f"path {'/'.join(parts)!r} escapes the workspace root")
+        return path
+
+    def repo_path(self, name: str) -> str:
+        return str(self._inside("Workspace", "Repos", self.user, name))
+
+    def data_path(self, target: str) -> str:
+        if target.startswith("dbfs:/"):
+            return str(self._inside("dbfs", target[len("dbfs:/") :].strip("/")))
+        if target.startswith("/Volumes/"):
+            return str(self._inside("Volumes", target[len("/Volumes/") :].strip("/")))
+        raise BackendError(
+            f"unsupported data target {target!r}", hint="use dbfs:/... or /Volumes/..."
+        )
+
+    def notebook_path(self, workflow: str) -> str:
+        return str(self._inside("Workspace", "Users", self.user, ".bricksmith", workflow, "run"))
+
+    # -- workspace repos -------------------------------------------------------------------
+
+    def sync_repo(
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+    ) -> dict[str, Any]:
+        dest = Path(self.repo_path(name))
+        head = gitops.sync_clone(location, dest, branch=branch, commit=commit)
+        return {"path": str(dest), "branch": branch, "commit": head}
+
+    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+        head, changed = gitops.clone_state(Path(outputs["path"]))
+        if head is None:
+            return [f"workspace repo {outputs['path']} is missing"]
+        reasons = []
+        if head != outputs["commit"]:
+            reasons.append(f"workspace repo is at {head[:10]}, not {outputs['commit'][:10]}")
+        if changed:
+            reasons.append(f"workspace repo has local changes: {', '.join(changed[:5])}")
+        return reasons
+
+    # -- DBFS ------------------------------------------------------------------------------
+
+    def upload(
+        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
+    ) -> dict[str, Any]:
+        dest = Path(self.data_path(target))
+        old = previous.get("_manifest", {}) if previous.get("target") == target else {}
+        manifest = filesync.scan(source, old)
+        copied, skipped = 0, 0
+        try:
+            for rel, entry in manifest.items():
+                out = dest / rel
+                was = old.get(rel)
+                if (
+                    was
+                    and was["sha256"] == entry["sha256"]
+                    and out.is_file()
+                    and out.stat().st_size == entry["size"]
+                ):
+                    skipped += 1
+                    continue
+                _copy_atomically(source / rel, out)
+                copied += 1
+            for rel in old:
+                if rel not in manifest:
+                    (dest / rel).unlink(missing_ok=True)
+        except OSError as exc:
+            raise DataSyncError(
+                f"copying {source} to {target} failed: {exc}",
+                hint=f"check free space and permissions under {dest}",
+            ) from exc
+        log(f"uploaded {copied} file(s), {skipped} unchanged, to {target}")
+        return {
+            "target": target,
+            "location": str(dest),
+            "files": len(manifest),
+            "bytes": sum(e["size"] for e in manifest.values()),
+            "digest": filesync.content_digest(manifest),
+            "_manifest": manifest,
+            "_copied": copied,
+        }
+
+    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
+        old = outputs.get("_manifest", {})
+        if not source.is_dir():
+            return [f"data source {source} is missing"]
+        changed, removed = filesync.changed_files(filesync.scan(source, old), old)
+        reasons = [f"source file changed: {rel}" for rel in changed[:10]]
+        reasons += [f"source file removed: {rel}" for rel in removed[:10]]
+        dest = Path(outputs["location"])
+        for rel, entry in old.items():
+            out = dest / rel
+            if not out.is_file() or out.stat().st_size != entry["size"]:
+                reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
+                if len(reasons) > 20:
+                    break
+        return reasons
+
+    # -- notebooks -------------------------------------------------------------------------
+
+    def deploy_notebook(self, path: str, source: str) -> dict[str, Any]:
+        file = Path(path + ".py")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(file.name + TMP_SUFFIX)
+        tmp.write_text(source)
+        os.replace(tmp, file)
+        return {"path": path, "file": str(file), "sha256": filesync.file_sha256(file)}
+
+    def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
+        file = Path(outputs["file"])
+        if not file.is_file():
+            return [f"notebook {outputs['path']} is missing"]
+        if filesync.file_sha256(file) != outputs["sha256"]:
+            return [f"notebook {outputs['path']} was edited in the workspace"]
+        return []
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def run_notebook(
+        self,
+        *,
+        notebook: str,
+        run_name: str,
+        widgets: dict[str, str],
+        requirements: str,
+        log_dir: Path,
+        timeout_s: float,
+        checkpoint: Callable[[dict[str, Any]], None],
+        previous: dict[str, Any],
+        log: Callable[[str], None],
+    ) -> RunOutcome:
+        from bricksmith.backends.local_runner import run_notebook
+        from bricksmith.backends.runtime_env import ensure_environment
+
+        log_dir.mkdir(parents=True, exist_ok=True)
+        requirements_file = Path(requirements)
+        if not requirements_file.is_file():
+            raise BackendError(
+                f"{requirements} not found: the run environment is built from it",
+                hint="add a requirements.txt to the Kedro project and commit it",
+            )
+        env = ensure_environment(
+            requirements_file, self.cache_dir / "envs", log_path=log_dir / "environment.log"
+        )
+        log("built the run environment" if env.built else "reused the cached run environment")
+        log_path = log_dir / f"{run_name}.log"
+        details = {"environment": env.key[:16], "environment_built": env.built}
+
+        def started(pid: int) -> None:
+            checkpoint({"_pid": pid, "_log": str(log_path)})
+
+        result = run_notebook(
+            Path(notebook + ".py"),
+            python=env.python,
+            widgets=widgets,
+            requirements_key=env.key,
+            log_path=log_path,
+            workdir=Path(notebook).parent,
+            timeout=timeout_s,
+            on_start=started,
+        )
+        return RunOutcome(
+            ok=result.ok,
+            exit_value=result.exit_value,
+            error=result.error,
+            log_path=str(log_path),
+            log_tail=result.log_tail,
+            duration_s=result.duration_s,
+            details=details,
+        )
+
+
+def _copy_atomically(source: Path, dest: Path) -> None:
+    """Copy to a temporary name beside ``dest``, then rename: the file lands whole or not."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + TMP_SUFFIX)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+

@@ -1,0 +1,225 @@
+"""The command line: argument parsing, rendering and exit codes. Calls only ``bricksmith.api``.
+
+Exit codes: 0 success; 1 error (bad input, failed step, locked target); 2 with
+``plan --detailed-exitcode`` when there is something to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from bricksmith.errors import BricksmithError, UsageError
+
+SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bricksmith",
+        description="Plan and apply a Kedro-on-Databricks workflow described in one YAML spec.",
+    )
+    parser.add_argument("--no-color", action="store_true", help="plain output (also NO_COLOR=1)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def spec_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("spec", help="the workflow spec (YAML)")
+        sub.add_argument("--target", "-t", help="target to use (default: the spec's `target`)")
+        sub.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="set ${var.NAME} (repeatable)",
+        )
+        return sub
+
+    spec_command("validate", "check a spec; report every problem with file:line:col")
+    plan = spec_command("plan", "show what apply would do, and why")
+    plan.add_argument("--json", action="store_true", help="machine-readable plan")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
+    )
+    apply = spec_command("apply", "make the target match the spec (resumable)")
+    apply.add_argument("--parallelism", "-p", type=int, default=4, help="steps at once (4)")
+    apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
+    status = spec_command("status", "show the last recorded state of every step and run")
+    status.add_argument("--json", action="store_true", help="machine-readable status")
+    graph = spec_command("graph", "print the DAG of steps")
+    graph.add_argument("--format", choices=["mermaid"], default="mermaid")
+    commands.add_parser("schema", help="print the JSON Schema of workflow specs")
+    return parser
+
+
+def _parse_vars(items: Sequence[str]) -> dict[str, str]:
+    variables = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var {item!r} is not NAME=VALUE", hint="e.g. --var env=dev")
+        variables[name.strip()] = value
+    return variables
+
+
+def _console(args, *, stderr: bool = False):
+    from rich.console import Console
+
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, no_color=plain, highlight=False, soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BricksmithError as exc:
+        _report_error(args, exc)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; run apply again to resume", file=sys.stderr)
+        return 130
+
+
+def _report_error(args, exc: BricksmithError) -> None:
+    console = _console(args, stderr=True)
+    console.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
+    if exc.hint:
+        console.print(f"[dim]hint:[/] {exc.hint}")
+
+
+def _dispatch(args) -> int:
+    if args.command == "schema":
+        from bricksmith.spec import render_schema
+
+        sys.stdout.write(render_schema())
+        return 0
+
+    from bricksmith import api
+
+    workflow = api.load(args.spec, target=args.target, variables=_parse_vars(args.var))
+    if args.command == "validate":
+        wf = workflow.spec.workflow
+        print(
+            f"{args.spec}: valid — workflow {wf.name!r}, {len(workflow.graph)} steps, "
+            f"{len(wf.runs)} run(s), target {workflow.target!r}"
+        )
+        return 0
+    if args.command == "plan":
+        return _plan(args, workflow)
+    if args.command == "apply":
+        return _apply(args, workflow)
+    if args.command == "status":
+        return _status(args, workflow)
+    if args.command == "graph":
+        sys.stdout.write(workflow.mermaid())
+        return 0
+    raise UsageError(f"unknown command {args.command}")
+
+
+def _plan(args, workflow) -> int:
+    plan = workflow.plan()
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        console = _console(args)
+        if not plan.has_changes:
+            console.print(f"No changes. Target {workflow.target!r} matches the spec.")
+        for action in plan.changes:
+            symbol, colour = SYMBOLS[action.action]
+            console.print(f"[{colour}]{symbol} {action.step}[/] [dim]({action.action})[/]")
+            for reason in action.reasons:
+                console.print(f"      {reason}", markup=False)
+        console.print(plan.summary_line())
+    if args.detailed_exitcode:
+        return 2 if plan.has_changes else 0
+    return 0
+
+
+def _apply(args, workflow) -> int:
+    from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT
+    from bricksmith.errors import ApplyFailed
+
+    console = _console(args)
+    marks = {
+        STARTED: ("…", "cyan"),
+        SKIPPED: ("=", "dim"),
+        SUCCEEDED_EVT: ("✓", "green"),
+        FAILED_EVT: ("✗", "red"),
+    }
+
+    def on_event(event) -> None:
+        if event.kind == LOG:
+            if args.verbose:
+                console.print(f"    {event.step}: {event.message}", markup=False)
+            return
+        mark, colour = marks[event.kind]
+        text = event.message if event.kind != SUCCEEDED_EVT else f"done in {event.elapsed_s:.1f}s"
+        if event.kind == FAILED_EVT:
+            text = event.message.splitlines()[0] if event.message else "failed"
+        console.print(f"[{colour}]{mark} {event.step}[/] [dim]{text}[/]", highlight=False)
+
+    console.print(f"Applying {workflow.spec.path.name} to target {workflow.target!r}")
+    try:
+        report = workflow.apply(
+            parallelism=args.parallelism, on_event=on_event, verbose=args.verbose
+        )
+    except ApplyFailed:
+        _runs_table(console, workflow.status()["runs"])
+        raise
+    console.print(
+        f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date."
+    )
+    _runs_table(console, workflow.status()["runs"])
+    return 0
+
+
+def _runs_table(console, runs) -> None:
+    if not runs:
+        return
+    from rich.table import Table
+
+    table = Table(title="Runs")
+    for column in ("run", "status", "params", "accuracy", "duration"):
+        table.add_column(column)
+    for run in runs:
+        metrics = run.get("metrics") or {}
+        accuracy = metrics.get("accuracy")
+        table.add_row(
+            run["name"],
+            run["status"],
+            ", ".join(f"{k}={v}" for k, v in run["params"].items()) or "-",
+            f"{accuracy:.3f}" if isinstance(accuracy, (int, float)) else "-",
+            f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "-",
+        )
+    console.print(table)
+
+
+def _status(args, workflow) -> int:
+    status = workflow.status()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    from rich.table import Table
+
+    console = _console(args)
+    table = Table(title=f"Steps (target {workflow.target})")
+    for column in ("step", "status", "finished", "error"):
+        table.add_column(column)
+    for step in status["steps"]:
+        error = (step.get("error") or "").splitlines()
+        table.add_row(
+            step["step"], step["status"], step.get("finished_at") or "-", error[0] if error else ""
+        )
+    console.print(table)
+    _runs_table(console, status["runs"])
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The executor: runs a graph of steps in dependency order, independent steps in parallel.
+
+For each step, once every step it depends on has finished, it recomputes the fingerprint
+from the step's inputs and the upstream outputs of *this* apply. A step whose saved record
+succeeded with the same fingerprint, and whose outputs ``check()`` still finds, is skipped;
+anything else runs. Every result is committed to the state store the moment the step ends.
+
+Failure policy: on the first failure no new step starts, running steps finish, and the apply
+ends with :class:`ApplyFailed` naming what failed and how to resume.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from bricksmith.engine.state import SUCCEEDED, StateStore
+from bricksmith.errors import ApplyFailed, BricksmithError, StepError
+from bricksmith.plan.fingerprint import fingerprint, material
+from bricksmith.steps.base import Outputs, Step, StepContext
+
+# Event kinds sent to the ``on_event`` callback.
+STARTED, SKIPPED, LOG = "started", "skipped", "log"
+SUCCEEDED_EVT, FAILED_EVT = "succeeded", "failed"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    step: str
+    message: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class StepFailure:
+    step: str
+    error: str
+    hint: str | None = None
+    log_tail: str | None = None
+
+
+@dataclass
+class ApplyReport:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[StepFailure] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    outputs: dict[str, Outputs] = field(default_factory=dict)
+
+
+def execute(
+    graph: nx.DiGraph,
+    state: StateStore,
+    make_context: Callable[[Step, Outputs], StepContext],
+    *,
+    parallelism: int = 4,
+    on_event: Callable[[Event], None] = lambda event: None,
+) -> ApplyReport:
+    """Apply every step of ``graph`` (nodes carry ``step``). Raises ApplyFailed on failure."""
+    report = ApplyReport()
+    records = state.all()
+    done: set[str] = set()
+    remaining = set(graph.nodes)
+    running: dict[Future, str] = {}
+    order = {key: i for i, key in enumerate(nx.lexicographical_topological_sort(graph))}
+
+    def ready() -> list[str]:
+        keys = [k for k in remaining if all(d in done for d in graph.predecessors(k))]
+        return sorted(keys, key=order.__getitem__)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
+        while remaining or running:
+            if not report.failures:
+                for key in ready():
+                    if len(running) >= max(1, parallelism):
+                        break
+                    remaining.discard(key)
+                    step: Step = graph.nodes[key]["step"]
+                    upstream = {d: report.outputs[d] for d in graph.predecessors(key)}
+                    future = pool.submit(
+                        _run_one, step, upstream, records.get(key), state, make_context, on_event
+                    )
+                    running[future] = key
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                key = running.pop(future)
+                outcome, payload = future.result()
+                if outcome == "failed":
+                    report.failures.append(payload)
+                    continue
+                done.add(key)
+                report.outputs[key] = payload
+                (report.skipped if outcome == "skipped" else report.ran).append(key)
+    report.not_started = sorted(remaining, key=order.__getitem__)
+    if report.failures:
+        raise ApplyFailed(_failure_message(report), hint=_resume_hint(report), report=report)
+    return report
+
+
+def _run_one(step, upstream, record, state, make_context, on_event):
+    """Decide whether ``step`` is up to date; if not, apply it. Never raises."""
+    key = step.key
+    started = time.monotonic()
+    try:
+        snapshot = material(step.inputs(), upstream)
+        fp = fingerprint(snapshot)
+        previous = dict(record.outputs) if record else {}
+        ctx = make_context(step, previous)
+        if record and record.status == SUCCEEDED and record.fingerprint == fp:
+            drift = step.check(ctx, record.outputs)
+            if not drift:
+                on_event(Event(SKIPPED, key, "up to date"))
+                return "skipped", record.outputs
+        state.mark_running(key, fp, snapshot)
+        on_event(Event(STARTED, key, step.title))
+        outputs = step.apply(ctx, upstream)
+        state.mark_succeeded(key, outputs)
+        on_event(Event(SUCCEEDED_EVT, key, elapsed_s=time.monotonic() - started))
+        return "succeeded", outputs
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, then reported
+        failure = _describe(key, exc)
+        state.mark_failed(key, failure.error)
+        on_event(Event(FAILED_EVT, key, failure.error, time.monotonic() - started))
+        return "failed", failure
+
+
+def _describe(key: str, exc: Exception) -> StepFailure:
+    if isinstance(exc, BricksmithError):
+        tail = exc.log_tail if isinstance(exc, StepError) else None
+        return StepFailure(key, exc.message, exc.hint, tail)
+    return StepFailure(key, f"{type(exc).__name__}: {exc}", "this looks like a bug in bricksmith")
+
+
+def _failure_message(report: ApplyReport) -> str:
+    lines = []
+    for failure in report.failures:
+        lines.append(f"step {failure.step} failed: {failure.error}")
+        if failure.hint:
+            lines.append(f"    hint: {failure.hint}")
+        if failure.log_tail:
+            lines.append("    last lines of its log:")
+            lines.extend(f"      {line}" for line in failure.log_tail.rstrip().splitlines())
+    return "\n".join(lines)
+
+
+def _resume_hint(report: ApplyReport) -> str:
+    failed = ", ".join(f.step for f in report.failures)
+    pending = f"; {len(report.not_started)} step(s) did not start" if report.not_started else ""
+    return (
+        f"fix the cause and run apply again: it resumes at {failed}{pending}; "
+        f"the {len(report.ran) + len(report.skipped)} completed step(s) are not repeated"
+    )

@@ -1,0 +1,59 @@
+"""Fingerprints of a step's resolved inputs, and readable differences between two of them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def material(inputs: Mapping[str, Any], upstream: Mapping[str, Mapping[str, Any]]) -> dict:
+    """What a step's fingerprint is computed from: its own inputs and its upstream outputs.
+
+    Output keys starting with ``_`` are the upstream step's own bookkeeping (a file manifest
+    with timestamps, a log path) and do not count: only what downstream steps consume does.
+    """
+    return {
+        "inputs": dict(inputs),
+        "upstream": {
+            key: {k: v for k, v in outputs.items() if not k.startswith("_")}
+            for key, outputs in sorted(upstream.items())
+        },
+    }
+
+
+def fingerprint(snapshot: Mapping[str, Any]) -> str:
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay whole (they read better that way)."""
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "(none)"
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_MISSING = object()
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Lines like ``inputs.params.train_fraction: 0.8 → 0.7`` for every changed leaf."""
+    before, after = flatten(old), flatten(new)
+    lines = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key, _MISSING), after.get(key, _MISSING)
+        if a != b:
+            lines.append(f"{key}: {_show(a)} → {_show(b)}")
+    return lines

@@ -1,0 +1,114 @@
+"""The planner: a pure function of (graph, saved state, what check() saw).
+
+Per step it decides an action and the reasons for it:
+
+- ``create``  never applied to this target;
+- ``resume``  the last attempt failed or was interrupted;
+- ``update``  its inputs changed (reasons list old → new), an upstream step will run, or what
+  it made has drifted or disappeared (reasons from ``check()``);
+- ``noop``    nothing to do.
+
+The planner does no I/O of its own; the ``check`` callable it is given does the reading, and is
+called only for steps that would otherwise be ``noop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StepRecord
+from bricksmith.plan.fingerprint import differences, fingerprint, material
+
+CREATE, UPDATE, RESUME, NOOP = "create", "update", "resume", "noop"
+ACTIONS = (CREATE, UPDATE, RESUME, NOOP)
+
+
+@dataclass(frozen=True)
+class Action:
+    step: str
+    action: str
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "action": self.action, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    summary: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.action != NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def to_json(self) -> dict:
+        return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary)}
+
+    def summary_line(self) -> str:
+        s = self.summary
+        return (
+            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update, {s[RESUME]} to resume, "
+            f"{s[NOOP]} unchanged."
+        )
+
+
+def make_plan(
+    graph: nx.DiGraph,
+    records: Mapping[str, StepRecord],
+    check: Callable[[str, StepRecord], list[str]],
+) -> Plan:
+    """Plan every step of ``graph`` (nodes carry ``step``) against the saved ``records``."""
+    actions: dict[str, Action] = {}
+    for key in nx.lexicographical_topological_sort(graph):
+        step = graph.nodes[key]["step"]
+        record = records.get(key)
+        actions[key] = _decide(key, step, graph, record, records, actions, check)
+    counts = {name: 0 for name in ACTIONS}
+    for action in actions.values():
+        counts[action.action] += 1
+    return Plan(actions=tuple(actions.values()), summary=counts)
+
+
+def _decide(key, step, graph, record, records, decided, check) -> Action:
+    if record is None:
+        return Action(key, CREATE, ("never applied to this target",))
+    if record.status == FAILED:
+        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",))
+    if record.status == RUNNING:
+        return Action(key, RESUME, ("last attempt was interrupted",))
+    if record.status != SUCCEEDED:
+        return Action(key, CREATE, ("never completed",))
+
+    deps = sorted(graph.predecessors(key))
+    moving = [d for d in deps if decided[d].action != NOOP]
+    upstream = {d: records[d].outputs for d in deps if d in records}
+    snapshot = material(step.inputs(), upstream)
+    reasons = [
+        line
+        for line in differences(record.inputs.get("inputs", {}), snapshot["inputs"])
+    ]
+    if moving:
+        reasons += [f"upstream {d} will {decided[d].action}" for d in moving]
+        return Action(key, UPDATE, tuple(reasons))
+    if fingerprint(snapshot) != record.fingerprint:
+        reasons += [
+            f"upstream {line}"
+            for line in differences(record.inputs.get("upstream", {}), snapshot["upstream"])
+        ]
+        return Action(key, UPDATE, tuple(reasons or ["inputs changed"]))
+    drift = check(key, record)
+    if drift:
+        return Action(key, UPDATE, tuple(drift))
+    return Action(key, NOOP)
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "unknown error").strip().splitlines()[0][:200] if text else "unknown error"

@@ -1,0 +1,65 @@
+"""What every step is: a key, the steps it depends on, its inputs, check() and apply().
+
+Steps never call each other: everything a step needs from upstream arrives in ``upstream``,
+the outputs of the steps it depends on. Steps reach the outside world only through the
+``StepContext`` (backend, paths, logging, checkpoints).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bricksmith.backends.base import Backend
+    from bricksmith.spec import LoadedSpec
+
+Outputs = dict[str, Any]
+
+
+@dataclass
+class StepContext:
+    """Everything a step may touch while it checks or applies."""
+
+    spec: LoadedSpec
+    target: str
+    backend: Backend
+    root: Path  # the target's root folder (state, logs, emulated workspace)
+    log: Callable[[str], None] = lambda message: None
+    checkpoint: Callable[[Outputs], None] = lambda outputs: None
+    previous: Outputs = field(default_factory=dict)  # outputs recorded by the last attempt
+    verbose: bool = False
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def project_dir(self) -> Path:
+        return self.spec.resolve_path(self.spec.workflow.project.path)
+
+
+class Step(ABC):
+    """One idempotent unit of work in the DAG."""
+
+    key: str
+    deps: tuple[str, ...] = ()
+    title: str = ""
+
+    @abstractmethod
+    def inputs(self) -> dict[str, Any]:
+        """The slice of the spec this step reads, resolved. JSON-able; never a secret."""
+
+    def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
+        """Read what exists now. Return why the recorded outputs are gone or drifted ([] = fine)."""
+        return []
+
+    @abstractmethod
+    def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Make it so. Safe to repeat. Returns the outputs downstream steps and status read."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key}>"

@@ -1,0 +1,35 @@
+"""workspace.repo: the workspace's repo (Git folder) checked out at the pushed commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bricksmith.steps.base import Outputs, Step, StepContext
+
+
+class SyncWorkspaceRepo(Step):
+    key = "workspace.repo"
+    deps = ("git.push",)
+    title = "create or update the workspace repo at the pushed commit"
+
+    def __init__(self, *, name: str, target: Mapping[str, Any], token_env: str | None) -> None:
+        self.name, self.target, self.token_env = name, dict(target), token_env
+
+    def inputs(self) -> dict[str, Any]:
+        return {"name": self.name, "target": self.target}
+
+    def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
+        return ctx.backend.repo_drift(outputs)
+
+    def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
+        pushed = upstream["git.push"]
+        outputs = ctx.backend.sync_repo(
+            name=self.name,
+            location=pushed["remote"],
+            branch=pushed["branch"],
+            commit=pushed["commit"],
+            token_env=self.token_env,
+        )
+        ctx.log(f"workspace repo {outputs['path']} at {outputs['commit'][:10]}")
+        return outputs
