@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from bricksmith.backends.local import TMP_SUFFIX, LocalBackend
+from bricksmith.errors import BackendError
+
+
+@pytest.fixture
+def backend(tmp_path):
+    return LocalBackend(tmp_path / "root", "alice@example.com")
+
+
+def test_paths_map_into_the_root(backend, tmp_path):
+    root = tmp_path / "root"
+    assert backend.repo_path("iris") == str(root / "Workspace/Repos/alice@example.com/iris")
+    assert backend.data_path("dbfs:/FileStore/iris/data") == str(root / "dbfs/FileStore/iris/data")
+    assert backend.data_path("/Volumes/main/default/v/x") == str(root / "Volumes/main/default/v/x")
+    with pytest.raises(BackendError):
+        backend.data_path("dbfs:/../../etc")
+    with pytest.raises(BackendError):
+        backend.data_path("s3://bucket/x")
+
+
+def test_upload_copies_then_skips_unchanged_and_reports_drift(backend, tmp_path):
+    source = tmp_path / "data"
+    (source / "01_raw").mkdir(parents=True)
+    (source / "01_raw" / "iris.csv").write_text("a,b\n1,2\n")
+    (source / "02_intermediate").mkdir()
+    (source / "02_intermediate" / ".gitkeep").write_text("")
+    messages = []
+    first = backend.upload(source, "dbfs:/FileStore/iris/data", {}, messages.append)
+    dest = Path(first["location"])
+    assert (dest / "01_raw" / "iris.csv").read_text() == "a,b\n1,2\n"
+    assert first["_copied"] == 2 and first["files"] == 2
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+    assert backend.upload_drift(source, first) == []
+
+    second = backend.upload(source, "dbfs:/FileStore/iris/data", first, messages.append)
+    assert second["_copied"] == 0 and second["digest"] == first["digest"]
+
+    (source / "01_raw" / "iris.csv").write_text("a,b\n1,3\n")
+    assert backend.upload_drift(source, second) == ["source file changed: 01_raw/iris.csv"]
+    third = backend.upload(source, "dbfs:/FileStore/iris/data", second, messages.append)
+    assert third["_copied"] == 1 and third["digest"] != second["digest"]
+
+    (dest / "01_raw" / "iris.csv").unlink()
+    assert backend.upload_drift(source, third) == [
+        "uploaded file missing or changed: dbfs:/FileStore/iris/data/01_raw/iris.csv"
+    ]
+    (source / "02_intermediate" / ".gitkeep").unlink()
+    fourth = backend.upload(source, "dbfs:/FileStore/iris/data", third, messages.append)
+    assert not (dest / "02_intermediate" / ".gitkeep").exists()
+    assert (dest / "01_raw" / "iris.csv").exists() and fourth["files"] == 1
+
+
+def test_deploy_notebook_overwrites_and_detects_edits(backend):
+    path = backend.notebook_path("iris")
+    out = backend.deploy_notebook(path, "# Databricks notebook source\nprint(1)\n")
+    assert Path(out["file"]).read_text().startswith("# Databricks notebook source")
+    assert backend.notebook_drift(out) == []
+    Path(out["file"]).write_text("edited")
+    assert backend.notebook_drift(out) == [f"notebook {path} was edited in the workspace"]
+    Path(out["file"]).unlink()
+    assert backend.notebook_drift(out) == [f"notebook {path} is missing"]

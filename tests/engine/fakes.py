@@ -1,0 +1,55 @@
+"""Small in-memory steps for engine and planner tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import networkx as nx
+
+from bricksmith.steps.base import Step, StepContext
+
+
+class FakeStep(Step):
+    """Records its applications; can fail, sleep, or report drift on demand."""
+
+    def __init__(self, key, deps=(), value=1, *, fail=False, sleep=0.0, drift=None, log=None):
+        self.key, self.deps, self.value = key, tuple(deps), value
+        self.fail, self.sleep, self.drift = fail, sleep, drift or []
+        self.applied = 0
+        self.log = log if log is not None else []
+        self._lock = threading.Lock()
+
+    def inputs(self):
+        return {"value": self.value}
+
+    def check(self, ctx, outputs):
+        return list(self.drift)
+
+    def apply(self, ctx, upstream):
+        with self._lock:
+            self.applied += 1
+        self.log.append(("start", self.key, time.monotonic()))
+        time.sleep(self.sleep)
+        self.log.append(("end", self.key, time.monotonic()))
+        if self.fail:
+            raise RuntimeError(f"{self.key} exploded")
+        return {"value": self.value, "upstream": sorted(upstream)}
+
+
+def graph_of(*steps: Step) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for step in steps:
+        graph.add_node(step.key, step=step)
+    for step in steps:
+        for dep in step.deps:
+            graph.add_edge(dep, step.key)
+    return graph
+
+
+def context_factory(root: Path):
+    def make(step, previous):
+        return StepContext(spec=None, target="t", backend=None, root=root, previous=previous)
+
+    return make

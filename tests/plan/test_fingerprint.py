@@ -1,0 +1,22 @@
+from bricksmith.plan.fingerprint import differences, fingerprint, material
+
+
+def test_private_upstream_outputs_do_not_change_the_fingerprint():
+    one = material({"a": 1}, {"up": {"digest": "x", "_manifest": {"f": 1}}})
+    two = material({"a": 1}, {"up": {"digest": "x", "_manifest": {"f": 2}}})
+    three = material({"a": 1}, {"up": {"digest": "y"}})
+    assert fingerprint(one) == fingerprint(two) != fingerprint(three)
+
+
+def test_fingerprint_ignores_key_order():
+    assert fingerprint({"a": 1, "b": {"c": 2, "d": 3}}) == fingerprint({"b": {"d": 3, "c": 2}, "a": 1})
+
+
+def test_differences_name_each_changed_leaf_old_to_new():
+    old = {"params": {"train_fraction": 0.8, "seed": 3}, "gone": True}
+    new = {"params": {"train_fraction": 0.7, "seed": 3}, "added": "x"}
+    assert differences(old, new) == [
+        "added: (none) → x",
+        "gone: true → (none)",
+        "params.train_fraction: 0.8 → 0.7",
+    ]

@@ -1,0 +1,69 @@
+from bricksmith.engine.executor import execute
+from bricksmith.engine.state import StateStore
+from bricksmith.plan.planner import make_plan
+from tests.engine.fakes import FakeStep, context_factory, graph_of
+
+
+def no_drift(key, record):
+    return []
+
+
+def chain():
+    return FakeStep("a"), FakeStep("b", ["a"]), FakeStep("c", ["b"]), FakeStep("x")
+
+
+def test_everything_is_created_from_an_empty_state():
+    plan = make_plan(graph_of(*chain()), {}, no_drift)
+    assert [(a.step, a.action) for a in plan.actions] == [
+        ("a", "create"), ("b", "create"), ("c", "create"), ("x", "create")
+    ]
+    assert plan.summary == {"create": 4, "update": 0, "resume": 0, "noop": 0}
+    assert plan.summary_line() == "Plan: 4 to create, 0 to update, 0 to resume, 0 unchanged."
+
+
+def test_after_apply_nothing_to_do_and_a_change_propagates_with_reasons(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    assert not make_plan(graph_of(*steps), state.all(), no_drift).has_changes
+
+    steps[0].value = 5
+    plan = make_plan(graph_of(*steps), state.all(), no_drift)
+    actions = {a.step: a for a in plan.actions}
+    assert actions["a"].action == "update"
+    assert actions["a"].reasons == ("value: 1 → 5",)
+    assert actions["b"].reasons == ("upstream a will update",)
+    assert actions["c"].reasons == ("upstream b will update",)
+    assert actions["x"].action == "noop"
+
+
+def test_drift_is_an_update_with_check_reasons_and_check_only_asked_when_needed(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    asked = []
+
+    def check(key, record):
+        asked.append(key)
+        return ["file gone"] if key == "b" else []
+
+    plan = make_plan(graph_of(*steps), state.all(), check)
+    actions = {a.step: a for a in plan.actions}
+    assert actions["b"].action == "update" and actions["b"].reasons == ("file gone",)
+    assert actions["c"].reasons == ("upstream b will update",)
+    assert "c" not in asked  # decided without reading the world
+
+
+def test_failed_and_interrupted_steps_resume(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    state.mark_failed("b", "exit 3: the remote hung up")
+    state.mark_running("x", "fp", {})
+    plan = make_plan(graph_of(*steps), state.all(), no_drift)
+    actions = {a.step: a for a in plan.actions}
+    assert actions["b"].action == "resume"
+    assert actions["b"].reasons == ("last attempt failed: exit 3: the remote hung up",)
+    assert actions["x"].reasons == ("last attempt was interrupted",)
+    assert actions["c"].action == "update"
+    assert plan.to_json()["summary"] == {"create": 0, "update": 1, "resume": 2, "noop": 1}
