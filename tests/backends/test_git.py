@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 
 import git
 import pytest
@@ -105,7 +106,7 @@ def test_token_env_must_be_set_and_is_never_in_the_environment_passed(tmp_path, 
     with gitops.credentials_env("BRICKSMITH_TEST_TOKEN") as env:
         assert "s3cr3t-value" not in repr(env)
         helper = env["GIT_ASKPASS"]
-        assert "s3cr3t-value" not in open(helper).read()
+        assert "s3cr3t-value" not in Path(helper).read_text()
         out = subprocess.run([helper, "Password for 'https://x@h':"], capture_output=True,
                              text=True, env={**env, "BRICKSMITH_TEST_TOKEN": "s3cr3t-value"})
         assert out.stdout.strip() == "s3cr3t-value"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Name = Annotated[
@@ -59,7 +60,12 @@ class Repo(_Model):
         examples=["../iris-databricks.git", "https://github.com/me/iris-databricks.git"],
         min_length=1,
     )
-    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    branch: str = Field(
+        default="main",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="Branch bricksmith commits to and pushes; the workspace repo checks it out.",
+        examples=["main"],
+    )
     token_env: str | None = Field(
         default=None,
         pattern=ENV_VAR_PATTERN,
@@ -68,7 +74,9 @@ class Repo(_Model):
         examples=["GITHUB_TOKEN"],
     )
     author_name: str = Field(default="bricksmith", description="Author of commits bricksmith makes.")
-    author_email: str = Field(default="bricksmith@localhost")
+    author_email: str = Field(
+        default="bricksmith@localhost", description="Author e-mail of commits bricksmith makes."
+    )
     message: str = Field(
         default="Update project parameters (bricksmith)",
         description="Message of the commits bricksmith makes when the project changed.",
@@ -156,19 +164,43 @@ class Workflow(_Model):
     )
     project: Project
     repo: Repo
-    target: str = Field(default="local", description="Default target; --target picks another.")
-    targets: dict[Name, Target] = Field(default_factory=_default_targets)
-    data: list[DataSync] = Field(default_factory=list)
-    runs: list[Run] = Field(default_factory=list)
+    target: str = Field(
+        default="local",
+        description="Default target (a key of targets); --target picks another.",
+        examples=["local"],
+    )
+    targets: dict[Name, Target] = Field(
+        default_factory=_default_targets,
+        description="Where the workflow is applied, by name. Each target has a backend: "
+        "'local' (workspace, DBFS and cluster emulated on disk) or 'databricks'.",
+    )
+    data: list[DataSync] = Field(
+        default_factory=list,
+        description="Folders of the project copied to DBFS or a Unity Catalog volume.",
+    )
+    runs: list[Run] = Field(
+        default_factory=list,
+        description="Executions of the project notebook, each with its own runtime parameters.",
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Workflow:
+        # A safety net for workflows built in code. load_spec() reports these (and more) with
+        # exact key paths in spec.checks and drops these two error types.
         if self.target not in self.targets:
             known = ", ".join(sorted(self.targets)) or "none"
-            raise ValueError(f"target {self.target!r} is not defined in targets (defined: {known})")
+            raise PydanticCustomError(
+                "unknown_target",
+                "target '{target}' is not defined in targets (defined: {known})",
+                {"target": self.target, "known": known},
+            )
         seen: set[str] = set()
         for run in self.runs:
             if run.name in seen:
-                raise ValueError(f"run name {run.name!r} is used twice; run names must be unique")
+                raise PydanticCustomError(
+                    "duplicate_run_name",
+                    "run name '{name}' is used twice; run names must be unique",
+                    {"name": run.name},
+                )
             seen.add(run.name)
         return self
