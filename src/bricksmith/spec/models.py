@@ -73,7 +73,9 @@ class Repo(_Model):
         "The token itself is never written anywhere.",
         examples=["GITHUB_TOKEN"],
     )
-    author_name: str = Field(default="bricksmith", description="Author of commits bricksmith makes.")
+    author_name: str = Field(
+        default="bricksmith", description="Author name of commits bricksmith makes."
+    )
     author_email: str = Field(
         default="bricksmith@localhost", description="Author e-mail of commits bricksmith makes."
     )

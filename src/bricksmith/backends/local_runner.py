@@ -1,0 +1,154 @@
+"""Run a notebook locally: the emulated cluster's "run now".
+
+The notebook runs in ``notebook_kernel.py`` under the run environment's Python (see
+``runtime_env``), in its own process group, with no standard input and telemetry off; its
+output goes to a log file. A notebook that fails is an ordinary outcome (``ok=False`` with the
+error and the end of the log); only a timeout or a kernel that cannot start raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bricksmith.backends.runtime_env import tail
+from bricksmith.errors import RunFailedError
+
+KERNEL = Path(__file__).with_name("notebook_kernel.py")
+KILL_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    ok: bool
+    exit_value: str | None  # what the notebook passed to dbutils.notebook.exit
+    error: str | None  # "cell N: ExceptionType: message" when not ok
+    log_tail: str  # the last lines of the run's log
+    duration_s: float
+
+
+def run_notebook(
+    notebook: Path,
+    *,
+    python: Path,
+    widgets: dict[str, str],
+    requirements_key: str,
+    log_path: Path,
+    workdir: Path,
+    timeout: float | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> NotebookResult:
+    """Run ``notebook`` cell by cell with ``python`` (a run environment's interpreter).
+
+    ``widgets`` are the notebook's widget values (a job run's parameters), ``workdir`` its
+    working directory. The kernel's output is appended to ``log_path``. ``on_start`` is called
+    with the kernel's process id once it runs (to record it, for example).
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bricksmith-run-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        command = [
+            str(python),
+            str(KERNEL),
+            "--notebook",
+            str(Path(notebook).resolve()),
+            "--widgets",
+            json.dumps(widgets),
+            "--result",
+            str(result_path),
+            "--requirements-key",
+            requirements_key,
+        ]
+        start = time.monotonic()
+        with open(log_path, "a", encoding="utf-8") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    env=_kernel_env(Path(python), Path(scratch)),
+                    start_new_session=True,  # its own process group, killed as a whole
+                )
+            except OSError as exc:
+                raise RunFailedError(
+                    f"The notebook kernel could not start with {python}: {exc.strerror or exc}",
+                    hint="The run environment may be gone; re-apply to rebuild it.",
+                ) from exc
+            if on_start is not None:
+                on_start(process.pid)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                log.write(f"\n[bricksmith] the notebook run timed out after {timeout:g} s\n")
+                log.flush()
+                raise RunFailedError(
+                    f"The notebook run timed out after {timeout:g} s.",
+                    hint="Raise the run's timeout, or look at the log for the cell that hangs.",
+                    log_tail=tail(log_path),
+                ) from None
+            except BaseException:  # interrupted: leave no orphan behind
+                _kill_group(process)
+                raise
+        duration = time.monotonic() - start
+        try:
+            outcome = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise RunFailedError(
+                f"The notebook kernel ended (exit status {process.returncode}) without a result.",
+                hint="It could not start or was killed; the log tail shows why.",
+                log_tail=tail(log_path),
+            ) from None
+    return NotebookResult(
+        ok=bool(outcome.get("ok")),
+        exit_value=outcome.get("exit_value"),
+        error=outcome.get("error"),
+        log_tail=tail(log_path),
+        duration_s=duration,
+    )
+
+
+def _kernel_env(python: Path, scratch: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
+        env.pop(name, None)
+    env.update(
+        DO_NOT_TRACK="1",
+        KEDRO_DISABLE_TELEMETRY="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+        IPYTHONDIR=str(scratch / "ipython"),  # no shared profile or history between runs
+        PIP_NO_INPUT="1",
+    )
+    env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
+    return env
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Stop the kernel and everything it started: SIGTERM, then SIGKILL after a grace period."""
+    if process.poll() is not None:
+        return
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        process.kill()
+        process.wait()
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -1,0 +1,284 @@
+"""Run a Databricks SOURCE-format notebook cell by cell in an IPython shell.
+
+Usage:
+    python notebook_kernel.py --notebook NB.py --widgets JSON --result RESULT.json \
+        --requirements-key KEY
+
+This is the local stand-in for a Databricks cluster running a notebook. It is a standalone
+script: it runs inside the run environment's Python (built from the project's requirements),
+needs only the standard library and IPython, and never imports bricksmith.
+
+- Cells are split on ``# COMMAND ----------``; ``# MAGIC`` prefixes are stripped; ``%md``
+  cells are skipped.
+- ``dbutils`` is a small shim: ``widgets`` (values from ``--widgets`` override the defaults the
+  notebook declares), ``notebook.exit(value)`` (ends the notebook successfully with ``value``),
+  ``library.restartPython()`` (nothing to do here).
+- ``%pip install -r FILE``: the environment was built from that file, so when the file's key
+  matches ``--requirements-key`` there is nothing to install; otherwise pip installs it.
+- A banner is printed before each cell. The outcome is written to ``--result`` as JSON:
+  ``{"ok": true, "exit_value": ..., "cells": N}`` or ``{"ok": false, "error": ...,
+  "traceback": ..., "cell": I, "cells": N}``. Exit status: 0 ok, 1 a cell failed, 2 the
+  notebook or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import traceback
+
+# Running this file puts its folder (bricksmith/backends) first on sys.path, where its
+# neighbours (git.py, databricks.py, ...) would shadow real packages. Drop it.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if not p or os.path.realpath(p) != _HERE]
+
+# No prompt may ever block a run: there is no one to answer it.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("COLUMNS", "160")  # rich log lines are not wrapped at 80 columns
+
+HEADER = "# Databricks notebook source"
+SEPARATOR = "# COMMAND ----------"
+MAGIC = "# MAGIC"
+# Must match bricksmith.backends.runtime_env.requirements_key.
+RECIPE = "bricksmith-env-v1"
+UNSUPPORTED_LANGUAGES = ("%sql", "%scala", "%r", "%sh", "%fs", "%run")
+
+
+def requirements_key(data: bytes) -> str:
+    """The cache key of requirements ``data`` for this Python version."""
+    digest = hashlib.sha256()
+    version = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
+    digest.update(f"{RECIPE}\0{version}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def parse_notebook(source: str) -> list[str]:
+    """The code cells of a Databricks source notebook, magic prefixes stripped, %md skipped."""
+    lines = source.splitlines()
+    if lines and lines[0].strip() == HEADER:
+        lines = lines[1:]
+    raw_cells: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip() == SEPARATOR:
+            raw_cells.append([])
+        else:
+            raw_cells[-1].append(line)
+    cells = []
+    for raw in raw_cells:
+        text = "\n".join(_unmagic(line) for line in raw).strip("\n")
+        first = text.lstrip().split("\n", 1)[0].strip()
+        if not first or first.startswith("%md"):
+            continue
+        cells.append(text)
+    return cells
+
+
+def _unmagic(line: str) -> str:
+    if line.startswith(MAGIC + " "):
+        return line[len(MAGIC) + 1 :]
+    if line.rstrip() == MAGIC:
+        return ""
+    return line
+
+
+class NotebookExit(Exception):
+    """Raised by ``dbutils.notebook.exit``: the notebook ends successfully."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class _Widgets:
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = dict(values)
+        self._defaults: dict[str, str] = {}
+
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
+        self._defaults[name] = str(defaultValue)
+
+    def dropdown(self, name, defaultValue, choices, label=None) -> None:
+        self._defaults[name] = str(defaultValue)
+
+    combobox = dropdown
+
+    def multiselect(self, name, defaultValue, choices, label=None) -> None:
+        self._defaults[name] = str(defaultValue)
+
+    def get(self, name: str) -> str:
+        if name in self._values:
+            return self._values[name]
+        if name in self._defaults:
+            return self._defaults[name]
+        raise ValueError(f"InputWidgetNotDefined: no input widget named {name!r} is defined")
+
+    def getArgument(self, name: str, optional: str | None = None) -> str | None:
+        try:
+            return self.get(name)
+        except ValueError:
+            return optional
+
+    def remove(self, name: str) -> None:
+        self._defaults.pop(name, None)
+
+    def removeAll(self) -> None:
+        self._defaults.clear()
+
+
+class _Notebook:
+    def exit(self, value: object) -> None:
+        raise NotebookExit(value)
+
+    def run(self, *args, **kwargs):
+        raise NotImplementedError("dbutils.notebook.run is not available in a local run")
+
+
+class _Library:
+    def restartPython(self) -> None:
+        print("dbutils.library.restartPython(): nothing to do, the packages were installed first")
+
+
+class DBUtils:
+    """The part of Databricks' ``dbutils`` that a project notebook uses."""
+
+    def __init__(self, widgets: dict[str, str]) -> None:
+        self.widgets = _Widgets(widgets)
+        self.notebook = _Notebook()
+        self.library = _Library()
+
+
+def run_pip(line: str, env_key: str) -> None:
+    """``%pip ...``: skip an install the environment was built from, else run pip."""
+    args = shlex.split(line)[1:]
+    files = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("-r", "--requirement")]
+    others = [arg for arg in args[1:] if not arg.startswith("-") and arg not in files]
+    if args[:1] == ["install"] and len(files) == 1 and not others:
+        with open(files[0], "rb") as handle:
+            key = requirements_key(handle.read())
+        if key == env_key:
+            print(
+                f"Requirements in {files[0]} are already satisfied: the run environment "
+                f"was built from them (key {env_key[:16]})."
+            )
+            return
+        print(f"Requirements in {files[0]} differ from the run environment's: installing them.")
+    command = [sys.executable, "-m", "pip", *args]
+    print("$ " + " ".join(shlex.quote(arg) for arg in command), flush=True)
+    code = subprocess.run(command, stdin=subprocess.DEVNULL, check=False).returncode
+    if code != 0:
+        raise RuntimeError(f"%pip {' '.join(args)} failed with exit status {code}")
+
+
+def _first_code_line(cell: str) -> str:
+    lines = [line.strip() for line in cell.split("\n")]
+    return next((line for line in lines if line and not line.startswith("#")), "")
+
+
+def _banner(index: int, total: int, cell: str) -> None:
+    first = _first_code_line(cell)
+    print(f"\n===== [notebook] cell {index}/{total}: {first[:100]} =====", flush=True)
+
+
+def _write_result(path: str, result: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def _failure(error: BaseException, cell: int, cells: int) -> dict:
+    return {
+        "ok": False,
+        "error": f"cell {cell}: {type(error).__name__}: {error}",
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+        "cell": cell,
+        "cells": cells,
+    }
+
+
+def run(notebook: str, widgets: dict[str, str], env_key: str) -> tuple[int, dict]:
+    """Run the notebook; return (exit status, result)."""
+    with open(notebook, encoding="utf-8") as handle:
+        cells = parse_notebook(handle.read())
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no shared sqlite history between parallel runs
+    config.InteractiveShell.colors = "nocolor"
+    shell = InteractiveShell.instance(config=config)
+    exits: list[NotebookExit] = []
+
+    def on_exit(self, etype, value, tb, tb_offset=None):  # IPython's custom-exception hook
+        exits.append(value)
+
+    shell.set_custom_exc((NotebookExit,), on_exit)
+    shell.user_ns["dbutils"] = DBUtils(widgets)
+
+    for index, cell in enumerate(cells, start=1):
+        _banner(index, len(cells), cell)
+        language = (_first_code_line(cell).split() or [""])[0]
+        try:
+            if language in UNSUPPORTED_LANGUAGES:
+                raise RuntimeError(f"{language} cells cannot run in a local notebook run")
+            if language == "%pip":
+                for line in cell.split("\n"):
+                    if line.strip().startswith("%pip"):
+                        run_pip(line.strip(), env_key)
+                continue
+        except Exception as exc:  # reported in the result
+            traceback.print_exc(file=sys.stdout)
+            return 1, _failure(exc, index, len(cells))
+        outcome = shell.run_cell(cell, store_history=False, silent=False)
+        sys.stdout.flush()
+        if exits:
+            value = exits[0].value
+            print(f"\n===== [notebook] exited at cell {index}/{len(cells)} =====", flush=True)
+            exit_value = value if value is None or isinstance(value, str) else str(value)
+            return 0, {"ok": True, "exit_value": exit_value, "cells": index}
+        error = outcome.error_before_exec or outcome.error_in_exec
+        if error is not None:
+            return 1, _failure(error, index, len(cells))
+    print(f"\n===== [notebook] finished: {len(cells)} cells =====", flush=True)
+    return 0, {"ok": True, "exit_value": None, "cells": len(cells)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--notebook", required=True)
+    parser.add_argument("--widgets", default="{}", help="JSON object of widget values")
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--requirements-key", default="")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(AttributeError):  # a replaced stdout may not support it
+        sys.stdout.reconfigure(line_buffering=True)
+
+    try:
+        widgets = json.loads(args.widgets)
+        if not isinstance(widgets, dict):
+            raise ValueError("--widgets must be a JSON object")
+        code, result = run(
+            args.notebook, {str(k): str(v) for k, v in widgets.items()}, args.requirements_key
+        )
+    except (OSError, ValueError) as exc:
+        print(f"[notebook] cannot run {args.notebook}: {exc}", flush=True)
+        code, result = 2, _failure(exc, 0, 0)
+    _write_result(args.result, result)
+    if not result["ok"]:
+        print(f"[notebook] FAILED: {result['error']}", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

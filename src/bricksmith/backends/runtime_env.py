@@ -1,0 +1,175 @@
+"""Isolated run environments: the local stand-in for a cluster's ``%pip install -r``.
+
+A run environment is a virtualenv built from a project's ``requirements.txt`` (plus IPython,
+which the notebook kernel needs), cached under ``cache_dir/<key[:16]>`` where the key is the
+sha256 of the requirements file's bytes and the Python version. It is built with uv (found
+through the ``uv`` package) or, without uv, with ``python -m venv`` and pip; it sees none of
+bricksmith's own packages.
+
+Building is safe to race: a file lock per key makes two runs that need the same environment
+build it once; the environment is built in a temporary folder and renamed into place, with a
+marker file written last, so a half-built environment is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from bricksmith.errors import EnvironmentBuildError
+
+MARKER = ".bricksmith-env.json"
+# Changing how environments are built changes every key, so old environments are not reused.
+# notebook_kernel.py computes the same key: keep the two in step.
+RECIPE = "bricksmith-env-v1"
+LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class RuntimeEnv:
+    python: Path  # the environment's interpreter
+    key: str  # requirements_key() of the requirements it was built from
+    built: bool  # True when this call built it, False when it came from the cache
+
+
+def requirements_key(data: bytes) -> str:
+    """The cache key of requirements ``data`` for this Python version."""
+    digest = hashlib.sha256()
+    version = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
+    digest.update(f"{RECIPE}\0{version}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def env_python(root: Path) -> Path:
+    """The interpreter of the environment at ``root``."""
+    if os.name == "nt":
+        return root / "Scripts" / "python.exe"
+    return root / "bin" / "python"
+
+
+def ensure_environment(
+    requirements: Path, cache_dir: Path, *, log_path: Path | None = None
+) -> RuntimeEnv:
+    """Return the environment for ``requirements``, building it first if it is not cached."""
+    requirements = Path(requirements).resolve()
+    cache_dir = Path(cache_dir).resolve()
+    try:
+        data = requirements.read_bytes()
+    except OSError as exc:
+        raise EnvironmentBuildError(
+            f"Cannot read the requirements file {requirements}: {exc.strerror or exc}",
+            hint="The Kedro project must have a requirements.txt at its root.",
+        ) from exc
+    key = requirements_key(data)
+    root = cache_dir / key[:16]
+    if _is_ready(root, key):
+        return RuntimeEnv(env_python(root), key, built=False)
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    log_path = Path(log_path) if log_path else cache_dir / f"{key[:16]}.build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir / f"{key[:16]}.lock")):
+        if _is_ready(root, key):  # another process built it while we waited
+            return RuntimeEnv(env_python(root), key, built=False)
+        if root.exists():  # a leftover without its marker: never finished
+            shutil.rmtree(root)
+        staging = cache_dir / f".build-{key[:16]}-{uuid.uuid4().hex[:8]}"
+        try:
+            _build(staging, requirements, log_path)
+            marker = {
+                "key": key,
+                "requirements": str(requirements),
+                "python": sys.version.split()[0],
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+            staging.rename(root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return RuntimeEnv(env_python(root), key, built=True)
+
+
+def _is_ready(root: Path, key: str) -> bool:
+    try:
+        marker = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("key") == key and env_python(root).exists()
+
+
+def _find_uv() -> str | None:
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        return None
+
+
+def _build(target: Path, requirements: Path, log_path: Path) -> None:
+    """Create a virtualenv at ``target`` and install ``requirements`` and IPython into it."""
+    uv = _find_uv()
+    python = env_python(target)
+    if uv:
+        # --relocatable: the environment is built under a temporary name and renamed.
+        # --seed: pip in the environment, for a notebook's own %pip installs.
+        steps = [
+            [uv, "venv", "--python", sys.executable, "--seed", "--relocatable", str(target)],
+            [uv, "pip", "install", "--python", str(python), "-r", str(requirements), "ipython"],
+        ]
+    else:
+        steps = [
+            [sys.executable, "-m", "venv", str(target)],
+            [str(python), "-m", "pip", "install", "-r", str(requirements), "ipython"],
+        ]
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1"}
+    for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"):
+        env.pop(name, None)
+    with open(log_path, "a", encoding="utf-8") as log:
+        for command in steps:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            try:
+                code = subprocess.run(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=requirements.parent,  # nested -r / -e paths are relative to the project
+                    env=env,
+                    check=False,
+                ).returncode
+            except OSError as exc:
+                log.write(f"{exc}\n")
+                code = None
+            if code != 0:
+                log.flush()
+                raise EnvironmentBuildError(
+                    f"Building the run environment from {requirements} failed "
+                    f"({' '.join(command[:3])}...).",
+                    hint=f"Check that every requirement exists and installs; see {log_path}.",
+                    log_tail=tail(log_path),
+                )
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a text file ("" when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,365 @@
+"""Semantic checks: what the schema cannot say (references between keys, paths, URLs).
+
+They read the interpolated document defensively (any part may have the wrong shape, which the
+schema/model validation reports), so they run even when the model validation failed and every
+problem is reported at once. They read the file system (starter directories) but never write.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from bricksmith.errors import Diagnostic
+from bricksmith.spec.interpolate import VAR_NAME_PATTERN
+from bricksmith.spec.loader import Document
+
+__all__ = [
+    "BUILTIN_STARTERS",
+    "GIT_URL_SCHEMES",
+    "is_git_url",
+    "semantic_diagnostics",
+]
+
+# Keep in step with bricksmith.starters.BUILTIN_STARTERS (a test checks); not imported from
+# there to keep the spec package's imports light and independent.
+BUILTIN_STARTERS = ("databricks-iris",)
+GIT_URL_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# scp-like syntax: user@host:path (bricksmith's git backend needs the user@ to tell it from a
+# local path; git@github.com:me/x.git)
+_SCP_LIKE = re.compile(r"^[^@/\s:]+@[A-Za-z0-9][A-Za-z0-9.-]*:(?!//)[^\s]+$")
+# host:path without a user, with a host name that looks like a domain (github.com:me/x.git)
+_SCP_NO_USER = re.compile(r"^((?:[a-z0-9-]+\.)+[a-z]{2,}):(?!//)\S+$", re.IGNORECASE)
+_HOSTNAME = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$", re.IGNORECASE)
+_VAR_NAME = re.compile(rf"^{VAR_NAME_PATTERN}$")
+
+
+def is_git_url(text: str) -> bool:
+    """True for a URL git understands as remote: scheme URLs and ``[user@]host:path``."""
+    match = _SCHEME.match(text)
+    if match:
+        return match.group(1).lower() in GIT_URL_SCHEMES
+    return bool(_SCP_LIKE.match(text))
+
+
+def semantic_diagnostics(document: Document, base_dir: Path) -> list[Diagnostic]:
+    """Every semantic problem of the (interpolated) document. ``base_dir``: the spec folder."""
+    return _Checker(document, base_dir).run()
+
+
+class _Checker:
+    def __init__(self, document: Document, base_dir: Path) -> None:
+        self.doc = document
+        self.data = document.data
+        self.base_dir = base_dir
+        self.out: list[Diagnostic] = []
+
+    def error(self, path: tuple, message: str, hint: str | None = None, **kw: Any) -> None:
+        self.out.append(self.doc.diagnostic(path, message, hint, **kw))
+
+    def section(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def run(self) -> list[Diagnostic]:
+        self.check_variables()
+        self.check_project()
+        self.check_repo()
+        self.check_targets()
+        self.check_data()
+        self.check_runs()
+        return self.out
+
+    # ----------------------------------------------------------------------------- sections
+
+    def check_variables(self) -> None:
+        variables = self.section("variables")
+        if not isinstance(variables, dict):
+            return
+        for name in variables:
+            if not _VAR_NAME.match(name):
+                self.error(("variables", name), f"invalid variable name {name!r}",
+                           "names are letters, digits, '_' and '-', starting with a letter or "
+                           "'_' (so that ${var.NAME} can refer to them)")
+
+    def check_project(self) -> None:
+        project = self.section("project")
+        if not isinstance(project, dict):
+            return
+        path = project.get("path")
+        if isinstance(path, str) and path:
+            problem = _local_path_problem(path)
+            if problem:
+                self.error(("project", "path"), f"project.path {path!r} {problem}",
+                           "give the project folder relative to the spec file's folder, "
+                           "e.g. path: iris-databricks", at_value=True)
+        starter = project.get("starter")
+        if isinstance(starter, str) and starter:
+            self.check_starter(starter)
+
+    def check_starter(self, starter: str) -> None:
+        where = ("project", "starter")
+        builtins = ", ".join(BUILTIN_STARTERS)
+        if starter in BUILTIN_STARTERS:
+            return
+        # Mirrors bricksmith.starters.resolve_starter: built-in name, local folder (relative to
+        # the spec folder, '~' expanded; a template or a git repository), or a git URL
+        # (optionally 'git+' prefixed, optionally '#<folder in the repository>').
+        if _SCHEME.match(starter) or _SCP_LIKE.match(starter):
+            problem = _git_url_problem(starter.split("#", 1)[0], allow_pip_prefix=True)
+            if problem:
+                self.error(where, f"starter {starter!r}: {problem[0]}", problem[1], at_value=True)
+            return
+        folder = Path(starter).expanduser()
+        if not folder.is_absolute():
+            folder = self.base_dir / folder
+        if folder.is_dir():
+            if not (folder / "cookiecutter.json").is_file() and not _is_git_repository(folder):
+                self.error(where, f"starter folder {starter!r} is not a Kedro starter "
+                           "(no cookiecutter.json)",
+                           "a starter is a cookiecutter template: cookiecutter.json plus a "
+                           "{{ cookiecutter.repo_name }} folder", at_value=True)
+            return
+        if folder.exists():
+            self.error(where, f"starter {starter!r} is a file, not a folder",
+                       "give a starter template folder, a git URL, or a built-in starter: "
+                       + builtins, at_value=True)
+            return
+        if starter.endswith(".git"):
+            return  # cloned like a URL when the starter is used
+        looks_like_path = "/" in starter or "\\" in starter or starter.startswith((".", "~"))
+        if looks_like_path:
+            self.error(where, f"starter folder {starter!r} does not exist",
+                       f"paths are relative to the spec file's folder ({self.base_dir}); "
+                       f"built-in starters: {builtins}", at_value=True)
+            return
+        close = difflib.get_close_matches(starter, BUILTIN_STARTERS, n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + (
+            f"built-in starters: {builtins}; or give a local starter folder or a git URL")
+        self.error(where, f"unknown starter {starter!r}", hint, at_value=True)
+
+    def check_repo(self) -> None:
+        repo = self.section("repo")
+        if not isinstance(repo, dict):
+            return
+        remote = repo.get("remote")
+        if isinstance(remote, str) and remote:
+            problem = _remote_problem(remote, self.base_dir)
+            if problem:
+                self.error(("repo", "remote"), problem[0], problem[1], at_value=True)
+        branch = repo.get("branch")
+        if isinstance(branch, str) and branch:
+            problem = _branch_problem(branch)
+            if problem:
+                self.error(("repo", "branch"), f"invalid branch name {branch!r}: {problem}",
+                           "use a plain git branch name such as main or feature/params",
+                           at_value=True)
+
+    def check_targets(self) -> None:
+        targets = self.section("targets")
+        has_targets = "targets" in self.data
+        if has_targets and not isinstance(targets, dict):
+            return
+        names = list(targets) if has_targets else ["local"]
+        if has_targets and not names:
+            self.error(("targets",), "no targets are defined",
+                       "define at least one, e.g. targets: {local: {backend: local}}")
+            return
+        known = ", ".join(names)
+        target = self.data.get("target")
+        if "target" in self.data:
+            if isinstance(target, str) and target not in names:
+                close = difflib.get_close_matches(target, names, n=1)
+                hint = (f"did you mean {close[0]!r}? " if close else "") + f"defined: {known}"
+                self.error(("target",), f"target {target!r} is not defined in targets", hint,
+                           at_value=True)
+        elif "local" not in names:
+            self.error(("target",), "no default target: `target:` is not set and targets has "
+                       "no 'local'", f"add `target: {names[0]}` (defined: {known})",
+                       at=("targets",))
+        if not isinstance(targets, dict):
+            return
+        for name, config in targets.items():
+            if not isinstance(config, dict):
+                continue
+            root = config.get("root")
+            if isinstance(root, str) and root.startswith("~"):
+                self.error(("targets", name, "root"), f"root {root!r}: '~' is not expanded",
+                           "give the folder relative to the spec file's folder, or absolute",
+                           at_value=True)
+            host = config.get("host")
+            if config.get("backend") == "databricks" and isinstance(host, str) and host:
+                split = urlsplit(host)
+                if split.scheme not in ("https", "http") or not split.netloc:
+                    self.error(("targets", name, "host"), f"host {host!r} is not a URL",
+                               "write the workspace URL with its scheme, "
+                               "e.g. https://adb-1234567890.12.azuredatabricks.net",
+                               at_value=True)
+
+    def check_data(self) -> None:
+        data = self.section("data")
+        if not isinstance(data, list):
+            return
+        seen: list[tuple[int, str]] = []
+        for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                continue
+            source = item.get("source")
+            if isinstance(source, str) and source:
+                problem = _inside_problem(source)
+                if problem:
+                    self.error(("data", index, "source"), f"source {source!r} {problem}",
+                               "give a folder inside the project, relative to it, e.g. "
+                               "source: data", at_value=True)
+            target = item.get("target")
+            if not isinstance(target, str) or not target.startswith(("dbfs:/", "/Volumes/")):
+                continue  # the schema reports the prefix
+            problem = _dbfs_target_problem(target)
+            if problem:
+                self.error(("data", index, "target"), f"target {target!r}: {problem}",
+                           "write dbfs:/<folder>/... or /Volumes/<catalog>/<schema>/<volume>/...",
+                           at_value=True)
+                continue
+            normalized = target.rstrip("/")
+            for other_index, other in seen:
+                if normalized == other or normalized.startswith(other + "/") or \
+                        other.startswith(normalized + "/"):
+                    relation = "is the same folder as" if normalized == other else "overlaps"
+                    self.error(("data", index, "target"),
+                               f"target {target!r} {relation} data[{other_index}].target",
+                               "give each data folder its own target folder", at_value=True)
+                    break
+            seen.append((index, normalized))
+
+    def check_runs(self) -> None:
+        runs = self.section("runs")
+        if not isinstance(runs, list):
+            return
+        first: dict[str, int] = {}
+        for index, run in enumerate(runs):
+            if not isinstance(run, dict) or not isinstance(run.get("name"), str):
+                continue
+            name = run["name"]
+            if name in first:
+                self.error(("runs", index, "name"),
+                           f"run name {name!r} is already used by runs[{first[name]}]",
+                           "run names must be unique (they name step keys and folders); "
+                           "rename one of them", at_value=True)
+            else:
+                first[name] = index
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _is_absolute(path: str) -> bool:
+    return PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive) or \
+        path.startswith("\\")
+
+
+def _local_path_problem(path: str) -> str | None:
+    """Problems of a path that must be relative to the spec folder (it may use '..')."""
+    if path.startswith("~"):
+        return "starts with '~', which is not expanded"
+    if _is_absolute(path):
+        return "is absolute; it must be relative to the spec file's folder"
+    return None
+
+
+def _inside_problem(path: str) -> str | None:
+    """Problems of a path that must stay inside its folder (relative, no escaping '..')."""
+    problem = _local_path_problem(path)
+    if problem:
+        return problem.replace("spec file's folder", "project")
+    normalized = posixpath.normpath(path.replace("\\", "/"))
+    if normalized == ".." or normalized.startswith("../"):
+        return "leaves the project folder ('..'); it must stay inside the project"
+    return None
+
+
+def _dbfs_target_problem(target: str) -> str | None:
+    if target.startswith("dbfs:/"):
+        rest, minimum, shape = target[len("dbfs:/"):], 1, "a folder under dbfs:/"
+    else:
+        rest, minimum, shape = target[len("/Volumes/"):], 3, "catalog, schema and volume"
+    segments = rest.rstrip("/").split("/") if rest.rstrip("/") else []
+    if any(seg in ("..", ".") for seg in segments):
+        return "'.' and '..' segments are not allowed"
+    if any(seg == "" for seg in segments):
+        return "empty path segment ('//')"
+    if len(segments) < minimum:
+        return f"needs {shape}"
+    return None
+
+
+def _is_git_repository(path: Path) -> bool:
+    return ((path / "HEAD").is_file() and (path / "objects").is_dir()) or (path / ".git").exists()
+
+
+def _git_url_problem(url: str, *, allow_pip_prefix: bool = False) -> tuple[str, str] | None:
+    """(message, hint) when a scheme/scp-like URL is unusable as a git remote.
+
+    ``allow_pip_prefix``: accept ``git+https://`` (starters, like pip; git itself does not).
+    """
+    match = _SCHEME.match(url)
+    if not match:
+        return None  # scp-like: user@host:path
+    scheme = match.group(1).lower()
+    if allow_pip_prefix and scheme.startswith("git+"):
+        scheme = scheme[len("git+"):]
+    if scheme not in GIT_URL_SCHEMES:
+        close = difflib.get_close_matches(scheme, GIT_URL_SCHEMES, n=1)
+        return (f"unsupported URL scheme {scheme!r}",
+                (f"did you mean {close[0]}://? " if close else "")
+                + "git URLs use " + ", ".join(f"{s}://" for s in GIT_URL_SCHEMES))
+    split = urlsplit(url)
+    if split.password is not None:
+        return ("the URL contains a password or token",
+                "never put secrets in the spec: remove it from the URL and set "
+                "repo.token_env to the name of an environment variable holding the token")
+    if scheme != "file" and not split.hostname:
+        return ("the URL has no host", f"write {scheme}://host/path")
+    if split.path in ("", "/"):
+        return ("the URL has no repository path", f"write {scheme}://host/owner/repo.git")
+    return None
+
+
+def _remote_problem(remote: str, base_dir: Path) -> tuple[str, str] | None:
+    example = "https://github.com/me/project.git, git@github.com:me/project.git or ../project.git"
+    if remote != remote.strip() or any(ch.isspace() for ch in remote):
+        return (f"remote {remote!r} contains whitespace", f"write a git URL such as {example}")
+    if _SCHEME.match(remote):
+        problem = _git_url_problem(remote)
+        return (f"remote {remote!r}: {problem[0]}", problem[1]) if problem else None
+    if _SCP_LIKE.match(remote):
+        return None
+    no_user = _SCP_NO_USER.match(remote)
+    if no_user and not (base_dir / no_user.group(1)).exists():
+        return (f"remote {remote!r} looks like an ssh URL without a user",
+                f"write git@{remote} (or https://{no_user.group(1)}/"
+                f"{remote.split(':', 1)[1]})")
+    if remote.startswith("~"):
+        return (f"remote {remote!r}: '~' is not expanded",
+                "give the local repository path relative to the spec file's folder")
+    first = remote.replace("\\", "/").split("/", 1)[0]
+    if "/" in remote and _HOSTNAME.match(first) and not (base_dir / first).exists():
+        return (f"remote {remote!r} looks like a host name without a scheme",
+                f"write https://{remote} or git@{first}:{remote.split('/', 1)[1]}")
+    return None  # a local path (created as a bare repository when missing)
+
+
+def _branch_problem(branch: str) -> str | None:
+    """The parts of git's ref-name rules that the schema's pattern does not cover."""
+    if ".." in branch:
+        return "'..' is not allowed"
+    if "//" in branch:
+        return "'//' is not allowed"
+    if branch.endswith(("/", ".")):
+        return "it cannot end with '/' or '.'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/")):
+        return "no part may start with '.' or end with '.lock'"
+    return None
