@@ -15,12 +15,7 @@ from bricksmith.backends.runtime_env import ensure_environment, requirements_key
 from bricksmith.errors import RunFailedError
 from bricksmith.notebook import render_notebook
 from bricksmith.starters import builtin_starter_path, create_project
-
-
-def env_cache_dir(tmp_path_factory) -> Path:
-    """The cache test_runtime_env.py uses too, so the session builds the environment once."""
-    configured = os.environ.get("BRICKSMITH_TEST_ENV_CACHE")
-    return Path(configured) if configured else tmp_path_factory.getbasetemp() / "env-cache"
+from tests.conftest import env_cache_dir
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,11 @@ from bricksmith.backends import runtime_env
 from bricksmith.backends.runtime_env import ensure_environment, requirements_key
 from bricksmith.errors import EnvironmentBuildError
 from bricksmith.starters import builtin_starter_path, create_project
+from tests.conftest import env_cache_dir
 
 KERNEL = Path(runtime_env.__file__).with_name("notebook_kernel.py")
 
 
-def env_cache_dir(tmp_path_factory) -> Path:
-    """One cache for the whole test session (or BRICKSMITH_TEST_ENV_CACHE, kept across runs)."""
-    configured = os.environ.get("BRICKSMITH_TEST_ENV_CACHE")
-    return Path(configured) if configured else tmp_path_factory.getbasetemp() / "env-cache"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,30 @@
+"""Session-wide test settings: one run-environment cache, no telemetry prompts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def cache_root(tmp_path_factory) -> Path:
+    """bricksmith's cache for the test session: $BRICKSMITH_TEST_ENV_CACHE (kept across
+    sessions) or a folder of this session, so the iris environment is built once per session."""
+    configured = os.environ.get("BRICKSMITH_TEST_ENV_CACHE")
+    return Path(configured) if configured else tmp_path_factory.getbasetemp() / "cache"
+
+
+def env_cache_dir(tmp_path_factory) -> Path:
+    """Where the run environments are: the folder LocalBackend uses under the cache."""
+    return cache_root(tmp_path_factory) / "envs"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_bricksmith(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.setenv("BRICKSMITH_CACHE_DIR", str(cache_root(tmp_path_factory)))
+    patch.setenv("DO_NOT_TRACK", "1")
+    patch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+    yield
+    patch.undo()
