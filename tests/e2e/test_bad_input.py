@@ -1,0 +1,157 @@
+"""Bad input gets a clear error, exit 1, no traceback, and changes nothing — or, when it is
+found mid-apply, the failure is recorded and the next apply resumes there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import git
+
+from bricksmith.engine.state import StateStore
+from tests.e2e.conftest import tree
+
+
+def assert_clean_error(result, *needles):
+    assert result.code == 1
+    assert "Traceback" not in result.out + result.err
+    for needle in needles:
+        assert needle in result.err, result.err
+
+
+def test_malformed_spec_reports_every_problem_and_writes_nothing(cli, seed):
+    seed.write_text(
+        seed.read_text()
+        .replace("version: 1", "version: 2")
+        .replace("  branch: main", "  brnach: main")
+        .replace("starter: databricks-iris", "starter: databricks-irsi")
+    )
+    before = tree(seed.parent)
+    for command in ("validate", "plan", "apply", "status"):
+        result = cli(command, seed)
+        assert_clean_error(
+            result,
+            "3 problems in the workflow spec",
+            f"{seed}:7:10: version: unsupported spec version 2",
+            "repo.brnach: unknown key 'brnach'",
+            "did you mean 'branch'?",
+            "unknown starter 'databricks-irsi'",
+        )
+    assert tree(seed.parent) == before
+
+
+def test_yaml_syntax_error_names_line_and_column(cli, seed):
+    seed.write_text("version: 1\nname: [iris\n")
+    result = cli("apply", seed)
+    assert_clean_error(result, f"{seed}:3:1: invalid YAML")
+    assert tree(seed.parent) == {"iris.yaml": seed.stat().st_size}
+
+
+def test_unset_env_var_and_var_overrides(cli, seed, monkeypatch):
+    seed.write_text(seed.read_text().replace("branch: main", "branch: ${env.IRIS_BRANCH}"))
+    monkeypatch.delenv("IRIS_BRANCH", raising=False)
+    assert_clean_error(cli("plan", seed), "environment variable IRIS_BRANCH is not set")
+    monkeypatch.setenv("IRIS_BRANCH", "main")
+    assert cli("validate", seed).code == 0
+
+    seed.write_text(seed.read_text().replace("${env.IRIS_BRANCH}", "${var.branch}"))
+    assert_clean_error(cli("validate", seed), "branch")
+    ok = cli("validate", seed, "--var", "branch=main")
+    assert ok.code == 0 and "valid" in ok.out
+    assert_clean_error(cli("plan", seed, "--var", "oops"), "--var 'oops' is not NAME=VALUE")
+    assert_clean_error(cli("plan", seed, "--var", "branch=main", "--target", "prod"),
+                       "unknown target 'prod'")
+    assert tree(seed.parent) == {"iris.yaml": seed.stat().st_size}
+
+
+def test_missing_data_source_fails_its_step_and_the_next_apply_resumes(cli, seed):
+    seed.write_text(seed.read_text().replace("source: data", "source: dta"))
+    failed = cli("apply", seed)
+    assert_clean_error(
+        failed,
+        "step data.upload[0] failed: data source 'dta' does not exist in the project",
+        "fix data[].source",
+        "resumes at data.upload[0]",
+    )
+    state = StateStore(seed.parent / ".bricksmith/local/state.db").all()
+    assert state["data.upload[0]"].status == "failed"
+    assert "run.baseline" not in state  # never started
+    plan = cli("plan", seed, "--json").json()
+    actions = {a["step"]: a["action"] for a in plan["actions"]}
+    assert actions["data.upload[0]"] == "resume" and actions["run.baseline"] == "create"
+
+    seed.write_text(seed.read_text().replace("source: dta", "source: data"))
+    resumed = cli("apply", seed)
+    assert resumed.code == 0, resumed.err
+    assert "= project.scaffold up to date" in resumed.out
+    assert "✓ data.upload[0]" in resumed.out and "✓ run.split-70" in resumed.out
+
+
+def test_a_remote_that_refuses_the_push_then_accepts_it(cli, seed):
+    remote = seed.parent / "iris-databricks.git"
+    git.Repo.init(remote, bare=True, initial_branch="main")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: pushes need review' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    seed.write_text(seed.read_text().split("runs:")[0])  # no runs: keep this test quick
+
+    failed = cli("apply", seed)
+    assert_clean_error(failed, "step git.push failed", "protected branch: pushes need review",
+                       "accepts pushes")
+    assert not git.Repo(remote).heads
+    hook.unlink()
+    assert cli("apply", seed).code == 0
+    assert len(list(git.Repo(remote).iter_commits("main"))) == 1
+    assert cli("plan", seed, "--detailed-exitcode").code == 0
+
+
+def test_a_run_that_fails_inside_kedro_shows_its_log_and_resumes(cli, seed):
+    seed.write_text(
+        seed.read_text().replace(
+            "params: {train_fraction: 0.7}", "params: {train_fraction: 0.7, target_column: nope}"
+        )
+    )
+    failed = cli("apply", seed)
+    assert_clean_error(failed, "step run.split-70 failed", "last lines of its log", "nope")
+    log = seed.parent / ".bricksmith/local/logs/runs/split-70.log"
+    assert "nope" in log.read_text()
+    status = cli("status", seed, "--json").json()
+    runs = {r["name"]: r for r in status["runs"]}
+    assert runs["baseline"]["status"] == "succeeded"
+    assert runs["split-70"]["status"] == "failed" and runs["split-70"]["log"] == str(log)
+    assert runs["split-70"]["metrics"] is None
+
+    seed.write_text(seed.read_text().replace(", target_column: nope", ""))
+    plan = {a["step"]: a for a in cli("plan", seed, "--json").json()["actions"]}
+    assert plan["run.split-70"]["action"] == "resume"
+    assert [k for k, a in plan.items() if a["action"] != "noop"] == ["run.split-70"]
+    fixed = cli("apply", seed)
+    assert fixed.code == 0 and "✓ run.split-70" in fixed.out and "= run.baseline" in fixed.out
+    runs = {r["name"]: r for r in cli("status", seed, "--json").json()["runs"]}
+    assert runs["split-70"]["metrics"]["n_train"] == 105
+
+
+def test_a_second_apply_fails_at_once_naming_the_holder(cli, seed):
+    root = seed.parent / ".bricksmith/local"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from pathlib import Path
+            from bricksmith.engine.lock import TargetLock
+            lock = TargetLock(Path({str(root)!r}), "local")
+            lock.acquire()
+            print("locked", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = cli("apply", seed)
+        assert_clean_error(result, "target 'local' is locked", f"pid {holder.pid}")
+        assert not (seed.parent / "iris-databricks").exists()
+        assert cli("plan", seed).code == 0  # reading never needs the lock
+    finally:
+        holder.communicate("\n", timeout=10)
