@@ -110,3 +110,12 @@ def test_token_env_must_be_set_and_is_never_in_the_environment_passed(tmp_path, 
         out = subprocess.run([helper, "Password for 'https://x@h':"], capture_output=True,
                              text=True, env={**env, "BRICKSMITH_TEST_TOKEN": "s3cr3t-value"})
         assert out.stdout.strip() == "s3cr3t-value"
+
+
+def test_the_first_commit_gets_its_own_message(tmp_path):
+    project = make_project(tmp_path)
+    gitops.commit_all(project, branch="main", message="update", identity=ME, first_message="create")
+    (project / "a.txt").write_text("two\n")
+    gitops.commit_all(project, branch="main", message="update", identity=ME, first_message="create")
+    messages = [c.message.strip() for c in git.Repo(project).iter_commits()]
+    assert messages == ["update", "create"]

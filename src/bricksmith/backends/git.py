@@ -91,8 +91,12 @@ def uncommitted_changes(path: Path) -> list[str]:
     return [line[3:] for line in repo.git.status("--porcelain").splitlines() if line]
 
 
-def commit_all(path: Path, *, branch: str, message: str, identity: Identity) -> tuple[str, bool]:
-    """Commit the whole tree when it changed. Returns (HEAD commit, whether a commit was made)."""
+def commit_all(
+    path: Path, *, branch: str, message: str, identity: Identity, first_message: str | None = None
+) -> tuple[str, bool]:
+    """Commit the whole tree when it changed. Returns (HEAD commit, whether a commit was made).
+
+    ``first_message`` (when given) is used for the repository's first commit."""
     import git
 
     repo = open_or_init(path, branch)
@@ -103,6 +107,8 @@ def commit_all(path: Path, *, branch: str, message: str, identity: Identity) -> 
         head = head_commit(repo)
         if head is not None and not repo.index.diff("HEAD"):
             return head, False
+        if head is None and first_message:
+            message = first_message
         with repo.git.custom_environment(**identity.env()):
             repo.git.commit("--quiet", "--no-verify", "-m", message)
     except git.GitCommandError as exc:

@@ -37,6 +37,7 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
             branch=wf.repo.branch,
             message=wf.repo.message,
             author=Identity(wf.repo.author_name, wf.repo.author_email),
+            name=wf.name,
         ),
         PushProject(
             location=remote_location(wf.repo.remote, spec.base_dir),

@@ -14,8 +14,8 @@ class CommitProject(Step):
     deps = ("project.params",)
     title = "commit the project when its tree changed"
 
-    def __init__(self, *, branch: str, message: str, author: gitops.Identity) -> None:
-        self.branch, self.message, self.author = branch, message, author
+    def __init__(self, *, branch: str, message: str, author: gitops.Identity, name: str) -> None:
+        self.branch, self.message, self.author, self.name = branch, message, author, name
 
     def inputs(self) -> dict[str, Any]:
         return {
@@ -38,7 +38,11 @@ class CommitProject(Step):
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         commit, made = gitops.commit_all(
-            ctx.project_dir, branch=self.branch, message=self.message, identity=self.author
+            ctx.project_dir,
+            branch=self.branch,
+            message=self.message,
+            identity=self.author,
+            first_message=f"Create the Kedro project {self.name} (bricksmith)",
         )
         ctx.log(f"committed {commit[:10]}" if made else f"nothing to commit; HEAD {commit[:10]}")
         return {"commit": commit}
