@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
             metavar="NAME=VALUE",
             help="set ${var.NAME} (repeatable)",
         )
+        # accepted after the command too; SUPPRESS keeps a global --no-color from being reset
+        sub.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
         return sub
 
     spec_command("validate", "check a spec; report every problem with file:line:col")
@@ -193,7 +195,7 @@ def _runs_table(console, runs) -> None:
         table.add_row(
             run["name"],
             run["status"],
-            ", ".join(f"{k}={v}" for k, v in run["params"].items()) or "-",
+            ", ".join(f"{k}={v}" for k, v in run["params"].items()) or "(project params)",
             f"{accuracy:.3f}" if isinstance(accuracy, (int, float)) else "-",
             f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "-",
         )
