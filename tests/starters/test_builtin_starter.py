@@ -14,6 +14,7 @@ from bricksmith.starters import (
     create_project,
     package_name,
     resolve_starter,
+    starter_template,
 )
 
 SHARED_IRIS = Path(__file__).resolve().parents[3] / "shared" / "data" / "iris.csv"
@@ -223,6 +224,16 @@ def test_resolve_clones_a_folder_inside_a_git_starter(tmp_path):
         assert (cloned / "cookiecutter.json").is_file()
     finally:
         shutil.rmtree(cloned.parent)
+
+
+def test_starter_template_deletes_its_clone(tmp_path):
+    bare = _starter_repository(tmp_path)
+    with starter_template(bare.as_uri(), tmp_path) as cloned:
+        assert (cloned / "cookiecutter.json").is_file()
+    assert not cloned.exists()
+    with starter_template("databricks-iris", tmp_path) as builtin:
+        assert builtin == builtin_starter_path("databricks-iris")
+    assert builtin.is_dir()
 
 
 def test_unreachable_git_starter_is_a_scaffold_error(tmp_path):

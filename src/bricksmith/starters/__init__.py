@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -36,14 +38,21 @@ def builtin_starter_path(name: str) -> Path:
     return _HERE / name
 
 
-def resolve_starter(value: str, base_dir: Path) -> Path:
+@contextmanager
+def starter_template(value: str, base_dir: Path) -> Iterator[Path]:
+    """``resolve_starter`` whose cloned repository (if any) is deleted on exit."""
+    with tempfile.TemporaryDirectory(prefix="bricksmith-starter-") as folder:
+        yield resolve_starter(value, base_dir, clone_into=Path(folder) / "starter")
+
+
+def resolve_starter(value: str, base_dir: Path, *, clone_into: Path | None = None) -> Path:
     """The template folder for a spec's ``project.starter``.
 
     ``value`` is a built-in starter name, a local template folder (relative to ``base_dir``),
     or a git repository: a URL (``https://``, ``ssh://``, ``file://``, ``git@host:path``,
     optionally prefixed ``git+``) or a local repository path, optionally ending
-    ``#<folder inside the repository>``. A repository is cloned into a new temporary folder,
-    which the caller may delete when done.
+    ``#<folder inside the repository>``. A repository is cloned into ``clone_into``, or into a
+    new temporary folder, which the caller may delete when done (``starter_template`` does).
     """
     if value in BUILTIN_STARTERS:
         return builtin_starter_path(value)
@@ -55,14 +64,14 @@ def resolve_starter(value: str, base_dir: Path) -> Path:
         if not subdir and (local / "cookiecutter.json").is_file():
             return local.resolve()
         if _is_git_repository(local):
-            return _clone(str(local.resolve()), subdir or None)
+            return _clone(str(local.resolve()), subdir or None, clone_into)
         raise ScaffoldError(
             f"The starter folder {local} has no cookiecutter.json.",
             hint="A starter is a cookiecutter template: cookiecutter.json and "
             "a '{{ cookiecutter.repo_name }}' folder.",
         )
     if _GIT_URL.match(location) or location.endswith(".git"):
-        return _clone(location.removeprefix("git+"), subdir or None)
+        return _clone(location.removeprefix("git+"), subdir or None, clone_into)
     raise ScaffoldError(
         f"Starter {value!r} is not a built-in starter, a folder or a git URL.",
         hint=f"Use one of {', '.join(BUILTIN_STARTERS)}, a template folder relative to "
@@ -75,7 +84,7 @@ def _is_git_repository(path: Path) -> bool:
     return bare or (path / ".git").exists()
 
 
-def _clone(url: str, subdir: str | None) -> Path:
+def _clone(url: str, subdir: str | None, target: Path | None) -> Path:
     try:
         import git  # GitPython: imported here, it is slow to import and needs a git binary
     except ImportError as exc:
@@ -83,7 +92,7 @@ def _clone(url: str, subdir: str | None) -> Path:
             f"Cannot clone the starter {url}: GitPython is unusable ({exc}).",
             hint="Install git, or use a built-in starter or a local template folder.",
         ) from exc
-    target = Path(tempfile.mkdtemp(prefix="bricksmith-starter-"))
+    target = target or Path(tempfile.mkdtemp(prefix="bricksmith-starter-"))
     # Never prompt for credentials: fail instead (there is no one to answer).
     env = {"GIT_TERMINAL_PROMPT": "0"}
     if "GIT_SSH_COMMAND" not in os.environ:

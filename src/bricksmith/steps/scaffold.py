@@ -33,7 +33,7 @@ class ScaffoldProject(Step):
         return []
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
-        from bricksmith.starters import create_project, resolve_starter
+        from bricksmith.starters import create_project, starter_template
 
         dest = ctx.project_dir
         if is_kedro_project(dest):
@@ -44,10 +44,10 @@ class ScaffoldProject(Step):
                 f"{dest} exists but is not a Kedro project (no pyproject.toml with [tool.kedro])",
                 hint="point project.path at an empty or missing folder, or at a Kedro project",
             )
-        starter = resolve_starter(self.starter, ctx.spec.base_dir)
         ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-        create_project(
-            starter, dest, project_name=self.name, log_path=ctx.logs_dir / "scaffold.log"
-        )
+        with starter_template(self.starter, ctx.spec.base_dir) as starter:
+            create_project(
+                starter, dest, project_name=self.name, log_path=ctx.logs_dir / "scaffold.log"
+            )
         ctx.log(f"created the Kedro project {dest} from {self.starter}")
         return {"path": str(dest)}
