@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bricksmith.backends.runtime_env import tail
 from bricksmith.errors import RunFailedError
+from bricksmith.logged import tail
 
 KERNEL = Path(__file__).with_name("notebook_kernel.py")
 KILL_GRACE_S = 5.0

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -27,12 +26,12 @@ from pathlib import Path
 from filelock import FileLock
 
 from bricksmith.errors import EnvironmentBuildError
+from bricksmith.logged import run_logged, tail
 
 MARKER = ".bricksmith-env.json"
 # Changing how environments are built changes every key, so old environments are not reused.
 # notebook_kernel.py computes the same key: keep the two in step.
 RECIPE = "bricksmith-env-v1"
-LOG_TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -139,37 +138,12 @@ def _build(target: Path, requirements: Path, log_path: Path) -> None:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1"}
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"):
         env.pop(name, None)
-    with open(log_path, "a", encoding="utf-8") as log:
-        for command in steps:
-            log.write(f"$ {' '.join(command)}\n")
-            log.flush()
-            try:
-                code = subprocess.run(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=requirements.parent,  # nested -r / -e paths are relative to the project
-                    env=env,
-                    check=False,
-                ).returncode
-            except OSError as exc:
-                log.write(f"{exc}\n")
-                code = None
-            if code != 0:
-                log.flush()
-                raise EnvironmentBuildError(
-                    f"Building the run environment from {requirements} failed "
-                    f"({' '.join(command[:3])}...).",
-                    hint=f"Check that every requirement exists and installs; see {log_path}.",
-                    log_tail=tail(log_path),
-                )
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a text file ("" when it cannot be read)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
-    except OSError:
-        return ""
+    for command in steps:
+        # nested -r / -e paths in requirements.txt are relative to the project
+        if run_logged(command, log_path=log_path, cwd=requirements.parent, env=env) != 0:
+            raise EnvironmentBuildError(
+                f"Building the run environment from {requirements} failed "
+                f"({' '.join(command[:3])}...).",
+                hint=f"Check that every requirement exists and installs; see {log_path}.",
+                log_tail=tail(log_path),
+            )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,11 +20,11 @@ from pathlib import Path
 import yaml
 
 from bricksmith.errors import ScaffoldError
+from bricksmith.logged import run_logged, tail
 
 BUILTIN_STARTERS: tuple[str, ...] = ("databricks-iris",)
 _HERE = Path(__file__).resolve().parent
 _GIT_URL = re.compile(r"^(git\+|[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
-LOG_TAIL_LINES = 40
 
 
 def builtin_starter_path(name: str) -> Path:
@@ -157,40 +156,17 @@ def create_project(starter: Path, dest: Path, *, project_name: str, log_path: Pa
         command = [sys.executable, "-m", "kedro", "new", "--starter", str(starter)]
         command += ["--config", str(config), "--telemetry", "no"]
         env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"}
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"$ {' '.join(command)}\n")
-            log.flush()
-            try:
-                code = subprocess.run(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=staging,
-                    env=env,
-                    check=False,
-                ).returncode
-            except OSError as exc:
-                log.write(f"{exc}\n")
-                code = None
+        code = run_logged(command, log_path=log_path, cwd=staging, env=env)
         created = [p for p in staging.iterdir() if p.is_dir()]
         if code != 0 or len(created) != 1:
             reason = f"exit status {code}" if code != 0 else f"{len(created)} folders created"
             raise ScaffoldError(
                 f"Kedro could not create the project from the starter {starter} ({reason}).",
                 hint=f"See {log_path} for Kedro's output.",
-                log_tail=_tail(log_path),
+                log_tail=tail(log_path),
             )
         if dest.exists():
             dest.rmdir()  # empty, checked above
         created[0].rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
-    except OSError:
-        return ""
