@@ -8,7 +8,6 @@ or a log.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -17,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bricksmith.errors import GitError
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_SCP = re.compile(r"^[\w.-]+@[\w.-]+:")
+from bricksmith.spec.checks import is_git_url
 
 
 def is_url(remote: str) -> bool:
-    return bool(_URL.match(remote) or _SCP.match(remote))
+    """A URL (scheme:// or user@host:path) rather than a local path; the spec's own rule."""
+    return is_git_url(remote)
 
 
 def remote_location(remote: str, base_dir: Path) -> str:
