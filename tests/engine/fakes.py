@@ -8,6 +8,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from bricksmith.plan.graph import graph_of as build_graph_of
 from bricksmith.steps.base import Step, StepContext
 
 
@@ -39,13 +40,7 @@ class FakeStep(Step):
 
 
 def graph_of(*steps: Step) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    for step in steps:
-        graph.add_node(step.key, step=step)
-    for step in steps:
-        for dep in step.deps:
-            graph.add_edge(dep, step.key)
-    return graph
+    return build_graph_of(list(steps))
 
 
 def context_factory(root: Path):

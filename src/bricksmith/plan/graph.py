@@ -69,8 +69,12 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
 
 
 def build_graph(spec: LoadedSpec, target: str) -> nx.DiGraph:
+    return graph_of(build_steps(spec, target))
+
+
+def graph_of(steps: list[Step]) -> nx.DiGraph:
+    """The DAG of ``steps``: one node per key (carrying the step), an edge per dependency."""
     graph = nx.DiGraph()
-    steps = build_steps(spec, target)
     for step in steps:
         graph.add_node(step.key, step=step)
     for step in steps:
