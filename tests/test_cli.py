@@ -13,7 +13,12 @@ def test_schema_prints_the_checked_in_schema(capsys):
     assert "runs" in printed["properties"]
 
 
-def test_a_databricks_target_is_refused_clearly_before_anything_is_written(tmp_path, capsys):
+def test_databricks_without_credentials_fails_before_anything_is_written(
+    tmp_path, capsys, monkeypatch
+):
+    for name in ("DATABRICKS_TOKEN", "DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
     spec = tmp_path / "w.yaml"
     spec.write_text(
         "version: 1\nname: demo\nproject: {path: demo}\nrepo: {remote: demo.git}\n"
@@ -21,7 +26,8 @@ def test_a_databricks_target_is_refused_clearly_before_anything_is_written(tmp_p
     )
     assert main(["--no-color", "apply", str(spec)]) == 1
     err = capsys.readouterr().err
-    assert "databricks backend" in err and "Traceback" not in err
+    assert "cannot connect to Databricks" in err and "host https://example.invalid" in err
+    assert "DATABRICKS_TOKEN" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.yaml"]
 
 

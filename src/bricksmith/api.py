@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 
 from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
-from bricksmith.errors import BackendError, UsageError
+from bricksmith.errors import UsageError
 from bricksmith.plan.graph import build_graph, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.spec import LoadedSpec, load_spec
@@ -68,14 +68,15 @@ class Workflow:
 
     @cached_property
     def backend(self):
-        if self.settings.backend == "local":
+        settings = self.settings
+        if settings.backend == "local":
             from bricksmith.backends.local import LocalBackend
 
-            return LocalBackend(self.root, self.settings.user)
-        raise BackendError(
-            f"target {self.target!r} uses the databricks backend, which this version of "
-            "bricksmith does not implement yet",
-            hint="use a target with backend: local (the databricks backend is tracked in issue 3)",
+            return LocalBackend(self.root, settings.user)
+        from bricksmith.backends.databricks import DatabricksBackend
+
+        return DatabricksBackend(
+            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id
         )
 
     def context(
@@ -83,6 +84,7 @@ class Workflow:
         step: Step,
         previous: Outputs,
         *,
+        fingerprint: str = "",
         log: Callable[[str], None] = lambda message: None,
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
@@ -95,6 +97,7 @@ class Workflow:
             log=log,
             checkpoint=checkpoint,
             previous=previous,
+            fingerprint=fingerprint,
             verbose=verbose,
         )
 
@@ -166,15 +169,16 @@ class Workflow:
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
-        self.backend  # noqa: B018 - fail before taking the lock when the backend is unusable
+        self.backend.preflight()  # fail before anything changes when the backend is unusable
         with TargetLock(self.root, self.target):
             state = StateStore(self.state_path)
             try:
 
-                def make_context(step: Step, previous: Outputs) -> StepContext:
+                def make_context(step: Step, previous: Outputs, fingerprint: str) -> StepContext:
                     return self.context(
                         step,
                         previous,
+                        fingerprint=fingerprint,
                         log=lambda message: on_event(Event(LOG, step.key, message)),
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,

@@ -44,7 +44,8 @@ def graph_of(*steps: Step) -> nx.DiGraph:
 
 
 def context_factory(root: Path):
-    def make(step, previous):
-        return StepContext(spec=None, target="t", backend=None, root=root, previous=previous)
+    def make(step, previous, fingerprint):
+        return StepContext(spec=None, target="t", backend=None, root=root, previous=previous,
+                           fingerprint=fingerprint)
 
     return make

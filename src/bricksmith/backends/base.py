@@ -30,6 +30,9 @@ class Backend(Protocol):
     def describe(self) -> str:
         """One line for messages: which workspace this is."""
 
+    def preflight(self) -> None:
+        """Check the workspace can be reached (credentials, host) before anything changes."""
+
     # -- workspace repos -----------------------------------------------------------------
     def repo_path(self, name: str) -> str:
         """Where the workspace repo ``name`` lives, as notebooks see it."""
@@ -77,5 +80,8 @@ class Backend(Protocol):
         checkpoint: Callable[[dict[str, Any]], None],
         previous: dict[str, Any],
         log: Callable[[str], None],
+        fingerprint: str = "",
     ) -> RunOutcome:
-        """Run the notebook once with ``widgets`` and wait for it."""
+        """Run the notebook once with ``widgets`` and wait for it. A backend whose runs outlive
+        the apply checkpoints the run's id and, given the same ``fingerprint`` in ``previous``,
+        re-attaches to it instead of starting another."""

@@ -45,6 +45,9 @@ class LocalBackend:
     def describe(self) -> str:
         return f"local workspace at {self.root}"
 
+    def preflight(self) -> None:
+        """Nothing to check: the emulated workspace is created on first use."""
+
     # -- paths -----------------------------------------------------------------------------
 
     def _inside(self, *parts: str) -> Path:
@@ -178,6 +181,7 @@ class LocalBackend:
         checkpoint: Callable[[dict[str, Any]], None],
         previous: dict[str, Any],
         log: Callable[[str], None],
+        fingerprint: str = "",
     ) -> RunOutcome:
         from bricksmith.backends.local_runner import run_notebook
         from bricksmith.backends.runtime_env import ensure_environment

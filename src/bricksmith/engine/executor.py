@@ -56,7 +56,7 @@ class ApplyReport:
 def execute(
     graph: nx.DiGraph,
     state: StateStore,
-    make_context: Callable[[Step, Outputs], StepContext],
+    make_context: Callable[[Step, Outputs, str], StepContext],
     *,
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
@@ -112,7 +112,7 @@ def _run_one(step, upstream, record, state, make_context, on_event):
         snapshot = material(step.inputs(), upstream)
         fp = fingerprint(snapshot)
         previous = dict(record.outputs) if record else {}
-        ctx = make_context(step, previous)
+        ctx = make_context(step, previous, fp)
         if record and record.status == SUCCEEDED and record.fingerprint == fp:
             drift = step.check(ctx, record.outputs)
             if not drift:

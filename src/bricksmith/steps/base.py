@@ -31,6 +31,7 @@ class StepContext:
     log: Callable[[str], None] = lambda message: None
     checkpoint: Callable[[Outputs], None] = lambda outputs: None
     previous: Outputs = field(default_factory=dict)  # outputs recorded by the last attempt
+    fingerprint: str = ""  # of this step's inputs in this apply (keys idempotent remote work)
     verbose: bool = False
 
     @property

@@ -87,6 +87,7 @@ class RunNotebook(Step):
             checkpoint=ctx.checkpoint,
             previous=ctx.previous,
             log=ctx.log,
+            fingerprint=ctx.fingerprint,
         )
         if not outcome.ok:
             raise RunFailedError(

@@ -1,0 +1,525 @@
+"""The databricks backend: a real workspace, through databricks-sdk (imported only here).
+
+    workspace repo   Repos / Git folders API: /Repos/<user>/<name>
+                     (notebooks see /Workspace/Repos/<user>/<name>)
+    DBFS dbfs:/X     DBFS API (streaming create/add-block/close to a temporary name, then move);
+                     notebooks see /dbfs/X
+    /Volumes/...     Files API (one PUT, atomic)
+    notebook         workspace import, SOURCE format, PYTHON, overwrite
+    a run            a one-time job run (jobs/runs/submit) on ``cluster_id`` or serverless
+
+Auth is the SDK's own: the target's ``host``/``profile``, DATABRICKS_HOST / DATABRICKS_TOKEN /
+DATABRICKS_CONFIG_PROFILE, ~/.databrickscfg. No token passes through bricksmith's state or logs.
+SDK errors are mapped here into bricksmith errors with hints.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+from bricksmith.backends import filesync
+from bricksmith.backends.base import RunOutcome
+from bricksmith.errors import BackendError, GitError, RunFailedError
+
+BLOCK_SIZE = 1 << 20  # DBFS add-block takes at most 1 MB of data per call
+UPLOAD_WORKERS = 8
+RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
+PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
+TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
+GIT_PROVIDERS = {
+    "github.com": "gitHub",
+    "gitlab.com": "gitLab",
+    "bitbucket.org": "bitbucketCloud",
+    "dev.azure.com": "azureDevOpsServices",
+}
+
+
+def git_provider(url: str) -> str:
+    host = (urlparse(url).hostname or "").lower()
+    if not host and "@" in url:  # git@github.com:me/x.git
+        host = url.split("@", 1)[1].split(":", 1)[0].lower()
+    return next((p for h, p in GIT_PROVIDERS.items() if host.endswith(h)), "gitHub")
+
+
+class DatabricksBackend:
+    name = "databricks"
+
+    def __init__(
+        self,
+        *,
+        host: str | None,
+        profile: str | None,
+        cluster_id: str | None,
+        client=None,
+        poll_interval_s: float = 2.0,
+    ) -> None:
+        self.host, self.profile, self.cluster_id = host, profile, cluster_id
+        self.poll_interval_s = poll_interval_s
+        self._client = client
+        self._user: str | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        where = self.host or (self._client.config.host if self._client else None)
+        profile = f"profile {self.profile}" if self.profile else ""
+        parts = [f"host {where}" if where else "", profile]
+        shown = ", ".join(p for p in parts if p) or "SDK defaults"
+        return f"Databricks workspace ({shown})"
+
+    # -- client and errors ---------------------------------------------------------------------
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client(RETRY_S)
+            return self._client
+
+    def _make_client(self, retry_s: int):
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.config import Config
+
+        with self.errors("configure the Databricks client"):
+            config = Config(host=self.host, profile=self.profile, retry_timeout_seconds=retry_s)
+            return WorkspaceClient(config=config)
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Map SDK and network errors raised while doing ``action`` into bricksmith errors."""
+        from databricks.sdk import errors as sdk
+
+        who = self.describe()
+        login = (
+            f"set DATABRICKS_TOKEN for {self.host}"
+            if self.host
+            else f"check profile {self.profile or 'DEFAULT'} in ~/.databrickscfg"
+        )
+        try:
+            yield
+        except sdk.Unauthenticated as exc:
+            raise BackendError(
+                f"{who} rejected the credentials while trying to {action}: {exc}",
+                hint=f"{login}, or run `databricks auth login`",
+            ) from None
+        except sdk.PermissionDenied as exc:
+            raise BackendError(
+                f"{who}: not allowed to {action}: {exc}",
+                hint="ask a workspace admin for the permission, or use another target",
+            ) from None
+        except sdk.NotFound as exc:
+            raise BackendError(f"{who}: not found while trying to {action}: {exc}") from None
+        except sdk.DatabricksError as exc:
+            raise BackendError(f"{who}: could not {action}: {exc}") from None
+        except ValueError as exc:  # the SDK's config errors (no host, no credentials)
+            if "auth" in str(exc).lower() or "host" in str(exc).lower():
+                raise BackendError(
+                    f"cannot connect to Databricks ({who}): {exc}",
+                    hint=f"{login}; the SDK reads DATABRICKS_HOST/DATABRICKS_TOKEN too",
+                ) from None
+            raise
+        except (TimeoutError, OSError) as exc:
+            raise BackendError(
+                f"{who} did not answer while trying to {action}: {exc}",
+                hint="check the host and your network; apply again to resume",
+            ) from None
+
+    def preflight(self) -> None:
+        """Fail early, before anything changes, when the workspace cannot be reached: a quick
+        client (short retry budget) reads the current user."""
+        quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
+        with self.errors("read the current user"):
+            self._user = quick.current_user.me().user_name
+
+    @property
+    def user(self) -> str:
+        if self._user is None:
+            with self.errors("read the current user"):
+                self._user = self.client.current_user.me().user_name
+        return self._user
+
+    # -- workspace repos -------------------------------------------------------------------------
+
+    def repo_path(self, name: str) -> str:
+        return f"/Workspace/Repos/{self.user}/{name}"
+
+    def _repo_api_path(self, name: str) -> str:
+        return f"/Repos/{self.user}/{name}"
+
+    def _find_repo(self, api_path: str):
+        for repo in self.client.repos.list(path_prefix=api_path):
+            if repo.path in (api_path, "/Workspace" + api_path):
+                return repo
+        return None
+
+    def _ensure_git_credential(self, url: str, token_env: str) -> None:
+        import os
+
+        token = os.environ.get(token_env)
+        if not token:
+            raise GitError(
+                f"environment variable {token_env} (repo.token_env) is not set",
+                hint=f"export {token_env}=<token> before running bricksmith",
+            )
+        provider = git_provider(url)
+        with self.errors("set up the git credential"):
+            existing = list(self.client.git_credentials.list())
+            if existing:
+                self.client.git_credentials.update(
+                    existing[0].credential_id, git_provider=provider, personal_access_token=token
+                )
+            else:
+                self.client.git_credentials.create(
+                    git_provider=provider, personal_access_token=token
+                )
+
+    def sync_repo(
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+    ) -> dict[str, Any]:
+        from databricks.sdk import errors as sdk
+
+        if token_env:
+            self._ensure_git_credential(location, token_env)
+        api_path = self._repo_api_path(name)
+        with self.errors(f"create or update the workspace repo {api_path}"):
+            repo = self._find_repo(api_path)
+            if repo is None:
+                try:
+                    repo = self.client.repos.create(
+                        url=location, provider=git_provider(location), path=api_path
+                    )
+                except sdk.ResourceAlreadyExists:  # a retried create, or a race: adopt it
+                    repo = self._find_repo(api_path)
+            if repo is None:
+                raise BackendError(f"workspace repo {api_path} could not be created or found")
+            if repo.url and repo.url != location:
+                raise BackendError(
+                    f"workspace repo {api_path} is a clone of {repo.url}, not {location}",
+                    hint="delete or rename that repo in the workspace, or change repo.remote",
+                )
+            self.client.repos.update(repo.id, branch=branch)
+            repo = self.client.repos.get(repo.id)
+        if repo.head_commit_id != commit:
+            raise GitError(
+                f"workspace repo {api_path} is at {str(repo.head_commit_id)[:10]} after pulling "
+                f"{branch}, not at the pushed commit {commit[:10]}",
+                hint="someone pushed to the branch since; apply again to commit and push on top",
+            )
+        return {
+            "path": self.repo_path(name),
+            "repo_id": repo.id,
+            "branch": branch,
+            "commit": commit,
+        }
+
+    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+        from databricks.sdk import errors as sdk
+
+        with self.errors("read the workspace repo"):
+            try:
+                repo = self.client.repos.get(outputs["repo_id"])
+            except sdk.NotFound:
+                return [f"workspace repo {outputs['path']} is missing"]
+        reasons = []
+        if repo.head_commit_id != outputs["commit"]:
+            reasons.append(
+                f"workspace repo is at {str(repo.head_commit_id)[:10]}, "
+                f"not {outputs['commit'][:10]}"
+            )
+        if repo.branch != outputs["branch"]:
+            reasons.append(f"workspace repo is on branch {repo.branch}, not {outputs['branch']}")
+        return reasons
+
+    # -- DBFS and volumes ------------------------------------------------------------------------
+
+    def data_path(self, target: str) -> str:
+        if target.startswith("dbfs:/"):
+            return "/dbfs/" + target[len("dbfs:/") :].strip("/")
+        if target.startswith("/Volumes/"):
+            return target.rstrip("/")
+        raise BackendError(
+            f"unsupported data target {target!r}", hint="use dbfs:/... or /Volumes/..."
+        )
+
+    @staticmethod
+    def _api_path(target: str, rel: str = "") -> str:
+        base = target[len("dbfs:") :] if target.startswith("dbfs:/") else target
+        path = str(PurePosixPath(base.rstrip("/"), rel)) if rel else base.rstrip("/")
+        if ".." in PurePosixPath(path).parts:
+            raise BackendError(f"path {path!r} escapes its data folder")
+        return path
+
+    def _remote_sizes(self, target: str) -> dict[str, int]:
+        """{relative path: size} of every file under ``target`` ({} when it does not exist)."""
+        from databricks.sdk import errors as sdk
+
+        root = self._api_path(target)
+        sizes: dict[str, int] = {}
+        pending = [root]
+        while pending:
+            folder = pending.pop()
+            try:
+                if target.startswith("/Volumes/"):
+                    entries = [
+                        (e.path, bool(e.is_directory), e.file_size or 0)
+                        for e in self.client.files.list_directory_contents(folder)
+                    ]
+                else:
+                    entries = [
+                        (e.path, bool(e.is_dir), e.file_size or 0)
+                        for e in self.client.dbfs.list(folder)
+                    ]
+            except sdk.NotFound:
+                continue
+            for path, is_dir, size in entries:
+                path = path.rstrip("/")
+                if is_dir:
+                    pending.append(path)
+                else:
+                    sizes[str(PurePosixPath(path).relative_to(root))] = size
+        return sizes
+
+    def _upload_dbfs(self, source: Path, dest: str) -> None:
+        dbfs = self.client.dbfs
+        tmp = f"{dest}.bricksmith-tmp-{uuid.uuid4().hex[:8]}"
+        handle = dbfs.create(tmp, overwrite=True).handle
+        with source.open("rb") as data:
+            for block in iter(lambda: data.read(BLOCK_SIZE), b""):
+                dbfs.add_block(handle, base64.b64encode(block).decode())
+        dbfs.close(handle)
+        from databricks.sdk import errors as sdk
+
+        # move refuses an existing target: replace it (the old file stays whole until here)
+        with contextlib.suppress(sdk.NotFound):
+            dbfs.delete(dest)
+        dbfs.move(tmp, dest)
+
+    def _upload_volume(self, source: Path, dest: str) -> None:
+        from databricks.sdk.service.files import FilesAPI
+
+        FilesAPI(self.client.api_client).upload(
+            dest, io.BytesIO(source.read_bytes()), overwrite=True
+        )
+
+    def upload(
+        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
+    ) -> dict[str, Any]:
+        old = previous.get("_manifest", {}) if previous.get("target") == target else {}
+        manifest = filesync.scan(source, old)
+        with self.errors(f"upload data to {target}"):
+            there = self._remote_sizes(target)
+            todo = [
+                rel
+                for rel, entry in manifest.items()
+                if not (
+                    old.get(rel, {}).get("sha256") == entry["sha256"]
+                    and there.get(rel) == entry["size"]
+                )
+            ]
+            put = self._upload_volume if target.startswith("/Volumes/") else self._upload_dbfs
+            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+                for future in [
+                    pool.submit(put, source / rel, self._api_path(target, rel)) for rel in todo
+                ]:
+                    future.result()
+            for rel in old:
+                if rel not in manifest and rel in there:
+                    if target.startswith("/Volumes/"):
+                        self.client.files.delete(self._api_path(target, rel))
+                    else:
+                        self.client.dbfs.delete(self._api_path(target, rel))
+        log(f"uploaded {len(todo)} file(s), {len(manifest) - len(todo)} unchanged, to {target}")
+        return {
+            "target": target,
+            "location": self.data_path(target),
+            "files": len(manifest),
+            "bytes": sum(e["size"] for e in manifest.values()),
+            "digest": filesync.content_digest(manifest),
+            "_manifest": manifest,
+            "_copied": len(todo),
+        }
+
+    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
+        old = outputs.get("_manifest", {})
+        if not source.is_dir():
+            return [f"data source {source} is missing"]
+        changed, removed = filesync.changed_files(filesync.scan(source, old), old)
+        reasons = [f"source file changed: {rel}" for rel in changed[:10]]
+        reasons += [f"source file removed: {rel}" for rel in removed[:10]]
+        with self.errors(f"list {outputs['target']}"):
+            there = self._remote_sizes(outputs["target"])
+        for rel, entry in old.items():
+            if there.get(rel) != entry["size"]:
+                reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
+                if len(reasons) > 20:
+                    break
+        return reasons
+
+    # -- notebooks -------------------------------------------------------------------------------
+
+    def notebook_path(self, workflow: str) -> str:
+        return f"/Users/{self.user}/.bricksmith/{workflow}/run"
+
+    def deploy_notebook(self, path: str, source: str) -> dict[str, Any]:
+        from databricks.sdk.service.workspace import ImportFormat, Language
+
+        with self.errors(f"import the notebook {path}"):
+            self.client.workspace.mkdirs(str(PurePosixPath(path).parent))
+            self.client.workspace.import_(
+                path,
+                content=base64.b64encode(source.encode()).decode(),
+                format=ImportFormat.SOURCE,
+                language=Language.PYTHON,
+                overwrite=True,
+            )
+        return {"path": path, "sha256": _source_digest(source)}
+
+    def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.workspace import ExportFormat
+
+        with self.errors(f"read the notebook {outputs['path']}"):
+            try:
+                exported = self.client.workspace.export(outputs["path"], format=ExportFormat.SOURCE)
+            except sdk.NotFound:
+                return [f"notebook {outputs['path']} is missing"]
+        text = base64.b64decode(exported.content or "").decode(errors="replace")
+        if _source_digest(text) != outputs["sha256"]:
+            return [f"notebook {outputs['path']} was edited in the workspace"]
+        return []
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def _ensure_cluster(self, log: Callable[[str], None]) -> None:
+        from databricks.sdk.service.compute import State
+
+        if not self.cluster_id:
+            return
+        with self.errors(f"start the cluster {self.cluster_id}"):
+            state = self.client.clusters.get(self.cluster_id).state
+            if state != State.RUNNING:
+                shown = state.value if state else "unknown"
+                log(f"cluster {self.cluster_id} is {shown}; starting it")
+            self.client.clusters.ensure_cluster_is_running(self.cluster_id)
+
+    def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
+                timeout_s: float) -> int:
+        from databricks.sdk.service.jobs import NotebookTask, Source, SubmitTask
+
+        task = SubmitTask(
+            task_key="notebook",
+            notebook_task=NotebookTask(
+                notebook_path=notebook, base_parameters=widgets, source=Source.WORKSPACE
+            ),
+            existing_cluster_id=self.cluster_id,
+        )
+        with self.errors(f"submit the job run {run_name}"):
+            waiter = self.client.jobs.submit(
+                run_name=run_name,
+                tasks=[task],
+                idempotency_token=token,
+                timeout_seconds=int(timeout_s),
+            )
+        return waiter.run_id
+
+    def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
+        deadline = time.monotonic() + timeout_s
+        last = None
+        delay = min(1.0, self.poll_interval_s)
+        while True:
+            with self.errors(f"read job run {run_id}"):
+                run = self.client.jobs.get_run(run_id)
+            life = run.state.life_cycle_state if run.state else None
+            state = life.value if life else "?"
+            if state != last:
+                log(f"job run {run_id}: {state}")
+                last = state
+            if state in TERMINAL_STATES:
+                return run
+            if time.monotonic() > deadline:
+                with self.errors(f"cancel job run {run_id}"):
+                    self.client.jobs.cancel_run(run_id)
+                raise RunFailedError(
+                    f"job run {run_id} did not finish within {timeout_s / 60:g} minutes; cancelled",
+                    hint="raise runs[].timeout_minutes, or look at the run page",
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, self.poll_interval_s)
+
+    def run_notebook(
+        self,
+        *,
+        notebook: str,
+        run_name: str,
+        widgets: dict[str, str],
+        requirements: str,
+        log_dir: Path,
+        timeout_s: float,
+        checkpoint: Callable[[dict[str, Any]], None],
+        previous: dict[str, Any],
+        log: Callable[[str], None],
+        fingerprint: str = "",
+    ) -> RunOutcome:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{run_name}.log"
+        started = time.monotonic()
+        # A run of this very fingerprint that was submitted but not seen to finish is re-attached
+        # to; its idempotency token makes a retried submit return that same run.
+        same = previous.get("_fingerprint") == fingerprint
+        pending = previous if previous.get("_pending") and same else {}
+        token = pending.get("_token") or f"bricksmith-{fingerprint[:24]}-{uuid.uuid4().hex[:16]}"
+        run_id = pending.get("_run_id")
+        progress = {"_fingerprint": fingerprint, "_token": token, "_pending": True,
+                    "_log": str(log_path)}
+        checkpoint(progress)
+        if run_id:
+            log(f"re-attaching to job run {run_id}")
+        else:
+            self._ensure_cluster(log)
+            run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s)
+            progress["_run_id"] = run_id
+            checkpoint(progress)
+        run = self._wait(run_id, timeout_s, log)
+        url = run.run_page_url
+        log(f"run page: {url}")
+        task_run_id = run.tasks[0].run_id if run.tasks else run_id
+        with self.errors(f"read the output of job run {run_id}"):
+            output = self.client.jobs.get_run_output(task_run_id)
+        result = run.state.result_state.value if run.state and run.state.result_state else None
+        ok = result == "SUCCESS"
+        error = None if ok else (output.error or (run.state.state_message if run.state else None)
+                                 or f"the job run ended {result or run.state.life_cycle_state}")
+        trace = output.error_trace or ""
+        exit_value = output.notebook_output.result if output.notebook_output else None
+        log_path.write_text(
+            f"job run {run_id} ({url})\nresult: {result}\n"
+            + (f"exit value: {exit_value}\n" if exit_value else "")
+            + (f"error: {error}\n{trace}\n" if error else "")
+        )
+        checkpoint({**progress, "_pending": False, "_run_id": run_id, "_run_page_url": url})
+        return RunOutcome(
+            ok=ok,
+            exit_value=exit_value,
+            error=error,
+            log_path=str(log_path),
+            log_tail="\n".join((trace or error or "").splitlines()[-40:]),
+            duration_s=time.monotonic() - started,
+            details={"run_id": run_id, "run_page_url": url},
+        )
+
+
+def _source_digest(text: str) -> str:
+    """Digest of a notebook's source, insensitive to trailing whitespace a workspace may add."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
