@@ -144,6 +144,7 @@ class Workflow:
                     "metrics": outputs.get("metrics") if ok else None,
                     "duration_s": outputs.get("_duration_s") if ok else None,
                     "log": outputs.get("_log"),
+                    "run_page_url": outputs.get("_run_page_url"),
                     "finished_at": record.finished_at if record else None,
                     "error": record.error if record else None,
                 }
