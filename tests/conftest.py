@@ -28,3 +28,26 @@ def _isolated_bricksmith(tmp_path_factory):
     patch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     yield
     patch.undo()
+
+
+@pytest.fixture
+def emulator_options() -> dict:
+    """Extra keyword arguments for the ``emulator`` fixture's Emulator (override to change)."""
+    return {}
+
+
+@pytest.fixture
+def emulator(tmp_path, monkeypatch, emulator_options):
+    """A Databricks REST API emulator serving ``tmp_path / "emulator"`` on a free loopback port,
+    with a bearer token; ``.url`` and ``.token`` are what a WorkspaceClient needs. No
+    DATABRICKS_* variable or ~/.databrickscfg of the machine can interfere; run environments
+    are built in the session's cache."""
+    from bricksmith.emulator import Emulator
+
+    for name in list(os.environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    options = {"token": "emulator-test-token", "cluster_start_s": 0.2, **emulator_options}
+    with Emulator(tmp_path / "emulator", **options) as running:
+        yield running

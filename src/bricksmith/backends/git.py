@@ -229,3 +229,65 @@ def clone_state(dest: Path) -> tuple[str | None, list[str]]:
         return head_commit(repo), [line[3:] for line in status.splitlines() if line]
     except (git.GitCommandError, git.InvalidGitRepositoryError, ValueError):
         return None, []
+
+
+# -- working clones driven by a remote (the Databricks API emulator's Repos) ----------------
+
+
+def clone_head(dest: Path) -> tuple[str | None, str | None]:
+    """(checked-out branch or None when detached, HEAD commit or None) of a working clone."""
+    import git
+
+    try:
+        repo = git.Repo(dest)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None, None
+    branch = None if repo.head.is_detached else repo.head.ref.name
+    return branch, head_commit(repo)
+
+
+def clone_checkout(
+    location: str, dest: Path, *, branch: str | None = None
+) -> tuple[str | None, str]:
+    """Clone ``location`` into the new folder ``dest`` with ``branch`` (default: the remote's
+    default branch) checked out. Returns (branch, HEAD commit or "" for an empty remote)."""
+    import git
+
+    options = {"branch": branch} if branch else {}
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        git.Repo.clone_from(location, dest, env={"GIT_TERMINAL_PROMPT": "0"}, **options)
+    except git.GitCommandError as exc:
+        wanted = f" and has branch {branch}" if branch else ""
+        raise _git_error("clone", exc, f"check that {location} is reachable{wanted}") from exc
+    current, commit = clone_head(dest)
+    return current, commit or ""
+
+
+def clone_update(
+    dest: Path, *, branch: str | None = None, tag: str | None = None
+) -> tuple[str | None, str]:
+    """Fetch ``origin`` and check out the latest commit of ``branch`` (default: the current
+    branch), or ``tag`` (a detached HEAD). Local changes are discarded. Returns (branch, HEAD)."""
+    import git
+
+    repo = git.Repo(dest)
+    env = {"GIT_TERMINAL_PROMPT": "0"}
+    try:
+        with repo.git.custom_environment(**env):
+            repo.git.fetch("--prune", "--tags", "--force", "origin")
+            if tag:
+                repo.git.checkout("--force", "--detach", f"refs/tags/{tag}")
+            else:
+                name = branch or (None if repo.head.is_detached else repo.head.ref.name)
+                if name is None:
+                    raise GitError("the clone is on a detached HEAD: name the branch to update to")
+                repo.git.checkout("--force", "-B", name, f"refs/remotes/origin/{name}")
+                repo.git.branch("--set-upstream-to", f"origin/{name}", name)
+            repo.git.reset("--hard")
+            repo.git.clean("-fdq")
+    except git.GitCommandError as exc:
+        target = f"tag {tag}" if tag else f"branch {branch or 'of the clone'}"
+        raise _git_error("fetch/checkout", exc, f"check that the remote has {target}") from exc
+    current, commit = clone_head(dest)
+    return current, commit or ""

@@ -1,0 +1,78 @@
+"""Injected faults: the flaky network and throttling a client must survive.
+
+A :class:`FaultPolicy` says how often a request fails and how. Faults are decided *before* a
+request is processed, so a failed request changes nothing and the client may simply retry it.
+The one exception is ``drop_after_rate``: a ``jobs/runs/submit`` that was processed and whose
+answer is then lost, the case idempotency tokens exist for.
+
+databricks-sdk retries 429 and 503 after ``Retry-After`` seconds plus up to one second of
+jitter; it reads the header as an integer only (anything else counts as 1 s), so
+``retry_after_s=0`` is the fastest setting. It retries a dropped connection after
+``min(10, attempt)`` seconds plus jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+KINDS = ("429", "503", "drop")
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    rate: float = 0.0  # share of requests (0..1) that fail before being processed
+    kinds: tuple[str, ...] = KINDS  # drawn from uniformly: "429", "503", "drop"
+    retry_after_s: int = 1  # the Retry-After header of 429 and 503 answers
+    latency_ms: float = 0.0  # added to every request
+    seed: int | None = None  # for a reproducible sequence of faults
+    drop_after_rate: float = 0.0  # share of runs/submit answers lost after processing
+    max_faults: int | None = None  # stop injecting after this many (e.g. 1: only the first)
+
+    def __post_init__(self) -> None:
+        for name in ("rate", "drop_after_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"FaultPolicy.{name} must be between 0 and 1, got {value}")
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown or not self.kinds:
+            raise ValueError(f"FaultPolicy.kinds must be some of {KINDS}, got {self.kinds}")
+        if self.retry_after_s < 0 or self.latency_ms < 0:
+            raise ValueError("FaultPolicy.retry_after_s and latency_ms cannot be negative")
+
+
+class FaultInjector:
+    """Draws the faults of a policy; thread-safe, and reproducible for a given seed and
+    order of requests."""
+
+    def __init__(self, policy: FaultPolicy) -> None:
+        self.policy = policy
+        self._random = random.Random(policy.seed)
+        self._lock = threading.Lock()
+        self._injected = 0
+
+    def _draw(self, rate: float) -> bool:
+        """Whether to inject a fault at ``rate``; call with the lock held."""
+        if rate <= 0:
+            return False
+        limit = self.policy.max_faults
+        if limit is not None and self._injected >= limit:
+            return False
+        if self._random.random() >= rate:
+            return False
+        self._injected += 1
+        return True
+
+    def before(self) -> str | None:
+        """The fault for the next request ("429", "503", "drop"), or None."""
+        if self.policy.rate <= 0:
+            return None
+        with self._lock:
+            if not self._draw(self.policy.rate):
+                return None
+            return self._random.choice(self.policy.kinds)
+
+    def drop_after_submit(self) -> bool:
+        with self._lock:
+            return self._draw(self.policy.drop_after_rate)

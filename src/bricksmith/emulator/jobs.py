@@ -1,0 +1,510 @@
+"""Jobs API 2.2 one-time runs: submit, get, get-output, cancel, list.
+
+A submitted run really executes, in a background thread (see ``executor.py``): PENDING
+(waiting for its existing cluster, which it starts when TERMINATED) → RUNNING (held there
+``run_delay_s`` seconds first) → TERMINATED with SUCCESS / FAILED / TIMEDOUT / CANCELED, or
+INTERNAL_ERROR when its notebook does not exist. Tasks run one after another in dependency
+order; a task whose upstream did not succeed ends UPSTREAM_FAILED without running.
+
+As on Databricks: the same ``idempotency_token`` returns the same run and starts nothing;
+``get-output`` takes a TASK run id and refuses a parent run's id ("Retrieving the output of
+runs with multiple tasks is not supported..." — even for a single task); an unknown run id is
+400 ``INVALID_PARAMETER_VALUE`` "Run N does not exist." (``ResourceDoesNotExist`` in the SDK);
+cancelling a finished run does nothing. Only ``notebook_task`` tasks from the workspace are
+emulated (others, and ``git_source``, are 501).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bricksmith.emulator.clusters import Clusters
+from bricksmith.emulator.executor import NotebookExecutor, Outcome, kill_group
+from bricksmith.emulator.paths import workspace_path
+from bricksmith.emulator.wire import Request, as_bool, as_int, invalid, unsupported
+
+TASK_KINDS = (
+    "spark_python_task",
+    "python_wheel_task",
+    "spark_jar_task",
+    "spark_submit_task",
+    "pipeline_task",
+    "sql_task",
+    "dbt_task",
+    "run_job_task",
+    "condition_task",
+    "for_each_task",
+)
+MAX_OUTPUT = 5 * 1024 * 1024
+MULTI_TASK_OUTPUT = (
+    "Retrieving the output of runs with multiple tasks is not supported. "
+    "Please retrieve the output of each individual task run instead."
+)
+TERMINATION = {  # result state -> (termination code, type)
+    "SUCCESS": ("SUCCESS", "SUCCESS"),
+    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
+    "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
+    "CANCELED": ("USER_CANCELED", "SUCCESS"),
+    "UPSTREAM_FAILED": ("SKIPPED", "CLIENT_ERROR"),
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class TaskRun:
+    run_id: int
+    key: str
+    spec: dict[str, Any]
+    life_cycle: str = "PENDING"
+    result: str | None = None
+    message: str = ""
+    start_time: int = 0
+    end_time: int = 0
+    exit_value: str | None = None
+    error: str | None = None
+    error_trace: str | None = None
+    pid: int | None = None
+
+    def finish(self, outcome: Outcome) -> None:
+        self.life_cycle, self.result, self.message = (
+            outcome.life_cycle,
+            outcome.result,
+            outcome.message,
+        )
+        self.exit_value, self.error, self.error_trace = (
+            outcome.exit_value,
+            outcome.error,
+            outcome.error_trace,
+        )
+        self.end_time = now_ms()
+        self.start_time = self.start_time or self.end_time
+
+    @property
+    def done(self) -> bool:
+        return self.life_cycle in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
+
+
+@dataclass
+class Run:
+    run_id: int
+    job_id: int
+    name: str
+    tasks: list[TaskRun]
+    timeout_s: int
+    token: str | None
+    submitted: int = field(default_factory=now_ms)
+    end_time: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def life_cycle(self) -> str:
+        if all(t.done for t in self.tasks):
+            if any(t.life_cycle == "INTERNAL_ERROR" for t in self.tasks):
+                return "INTERNAL_ERROR"
+            return "TERMINATED"
+        if all(t.life_cycle == "PENDING" for t in self.tasks):
+            return "PENDING"
+        return "RUNNING"
+
+    @property
+    def result(self) -> str | None:
+        if not all(t.done for t in self.tasks):
+            return None
+        results = [t.result for t in self.tasks]
+        for state in ("CANCELED", "TIMEDOUT", "FAILED"):
+            if state in results:
+                return state
+        return "SUCCESS" if all(r == "SUCCESS" for r in results) else "FAILED"
+
+    @property
+    def message(self) -> str:
+        """The message of the first task that did not succeed, else of the active task."""
+        for task in self.tasks:
+            if task.result in ("FAILED", "TIMEDOUT", "CANCELED"):
+                return task.message
+        active = next((t for t in self.tasks if not t.done), None)
+        return active.message if active else ""
+
+    @property
+    def start_time(self) -> int:
+        starts = [t.start_time for t in self.tasks if t.start_time]
+        return min(starts) if starts else 0
+
+
+class Jobs:
+    def __init__(
+        self,
+        executor: NotebookExecutor,
+        clusters: Clusters,
+        user: str,
+        run_delay_s: float,
+    ) -> None:
+        self.executor = executor
+        self.clusters = clusters
+        self.user = user
+        self.run_delay_s = run_delay_s
+        self.base_url = ""
+        self._lock = threading.RLock()
+        self._runs: dict[int, Run] = {}
+        self._tasks: dict[int, tuple[Run, TaskRun]] = {}
+        self._tokens: dict[str, int] = {}
+        self._ids = itertools.count(100_000_001)
+        self._job_ids = itertools.count(900_000_001)
+
+    def routes(self):
+        return [
+            ("POST", "/api/2.2/jobs/runs/submit", self.submit, "drop_after"),
+            ("GET", "/api/2.2/jobs/runs/get", self.get),
+            ("GET", "/api/2.2/jobs/runs/get-output", self.get_output),
+            ("POST", "/api/2.2/jobs/runs/cancel", self.cancel),
+            ("GET", "/api/2.2/jobs/runs/list", self.list),
+        ]
+
+    # -- submit ------------------------------------------------------------------------------
+
+    def _validate(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        if body.get("git_source"):
+            raise unsupported("runs with a git_source")
+        tasks = body.get("tasks") or []
+        if not isinstance(tasks, list) or not tasks:
+            raise invalid("A run must have at least one task.")
+        keys: set[str] = set()
+        for task in tasks:
+            key = task.get("task_key")
+            if not key:
+                raise invalid("Every task needs a task_key.")
+            if key in keys:
+                raise invalid(f"Task key {key} is not unique.")
+            keys.add(key)
+            kind = next((k for k in TASK_KINDS if task.get(k)), None)
+            if kind:
+                raise unsupported(f"{kind} tasks (only notebook_task)")
+            notebook = task.get("notebook_task")
+            if not notebook or not notebook.get("notebook_path"):
+                raise invalid(f"Task {key}: notebook_task.notebook_path is required.")
+            workspace_path(str(notebook["notebook_path"]))  # absolute, as the API requires
+            if str(notebook.get("source", "WORKSPACE")).upper() != "WORKSPACE":
+                raise unsupported("notebook tasks whose source is GIT")
+            cluster = task.get("existing_cluster_id")
+            if cluster and not self.clusters.exists(cluster):
+                raise invalid(f"Cluster {cluster} does not exist")
+        for task in tasks:
+            for dep in task.get("depends_on") or []:
+                if dep.get("task_key") not in keys:
+                    raise invalid(f"Task {task['task_key']} depends on an unknown task.")
+        return _in_dependency_order(tasks)
+
+    def submit(self, req: Request) -> dict[str, Any]:
+        body = req.json()
+        token = body.get("idempotency_token")
+        if token is not None and len(str(token)) > 64:
+            raise invalid("idempotency_token must have at most 64 characters.")
+        timeout = as_int(body.get("timeout_seconds"), "timeout_seconds", 0)
+        with self._lock:
+            if token and token in self._tokens:
+                return {"run_id": self._tokens[token]}
+            tasks = self._validate(body)
+            run = Run(
+                run_id=next(self._ids),
+                job_id=next(self._job_ids),
+                name=str(body.get("run_name") or "Untitled"),
+                tasks=[TaskRun(next(self._ids), t["task_key"], t) for t in tasks],
+                timeout_s=timeout or 0,
+                token=token,
+            )
+            self._runs[run.run_id] = run
+            for task in run.tasks:
+                self._tasks[task.run_id] = (run, task)
+            if token:
+                self._tokens[token] = run.run_id
+            run.thread = threading.Thread(
+                target=self._execute, args=(run,), name=f"emulator-run-{run.run_id}", daemon=True
+            )
+            run.thread.start()
+        return {"run_id": run.run_id}
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def _execute(self, run: Run) -> None:
+        for task in run.tasks:
+            upstream = {d["task_key"] for d in task.spec.get("depends_on") or []}
+            failed = [t for t in run.tasks if t.key in upstream and t.result != "SUCCESS"]
+            with self._lock:
+                if run.cancelled.is_set():
+                    task.finish(Outcome("TERMINATED", "CANCELED", "Run cancelled."))
+                    continue
+                if failed:
+                    message = f"Upstream task {failed[0].key} did not succeed."
+                    task.finish(Outcome("TERMINATED", "UPSTREAM_FAILED", message))
+                    continue
+            try:
+                outcome = self._run_task(run, task)
+            except Exception as exc:  # an emulator bug must not leave the run hanging
+                outcome = Outcome("INTERNAL_ERROR", "FAILED", f"emulator error: {exc!r}")
+            with self._lock:
+                task.finish(outcome)
+                task.pid = None
+        with self._lock:
+            run.end_time = now_ms()
+
+    def _run_task(self, run: Run, task: TaskRun) -> Outcome:
+        cluster = task.spec.get("existing_cluster_id")
+        if cluster:
+            self.clusters.ensure_starting(cluster)
+            while (state := self.clusters.state(cluster)) != "RUNNING":
+                if state in ("TERMINATED", "TERMINATING", "ERROR"):
+                    return Outcome("INTERNAL_ERROR", "FAILED", f"Cluster {cluster} is {state}.")
+                with self._lock:
+                    task.message = f"Waiting for cluster {cluster} to start."
+                if run.cancelled.wait(0.05):
+                    return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
+        with self._lock:
+            task.life_cycle, task.message, task.start_time = "RUNNING", "In run", now_ms()
+        held = run.cancelled.wait(self.run_delay_s) if self.run_delay_s > 0 else False
+        if held or run.cancelled.is_set():
+            return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
+        timeouts = [t for t in (run.timeout_s, task.spec.get("timeout_seconds") or 0) if t]
+        notebook = task.spec["notebook_task"]
+
+        def started(pid: int) -> None:
+            with self._lock:
+                task.pid = pid
+            if run.cancelled.is_set():
+                kill_group(pid)
+
+        return self.executor.run(
+            task_run_id=task.run_id,
+            notebook_path=notebook["notebook_path"],
+            parameters=notebook.get("base_parameters") or {},
+            timeout_s=min(timeouts) if timeouts else None,
+            cancelled=run.cancelled,
+            on_start=started,
+        )
+
+    def cancel_run(self, run: Run) -> None:
+        with self._lock:
+            run.cancelled.set()
+            pids = [t.pid for t in run.tasks if t.pid]
+        for pid in pids:
+            kill_group(pid)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Cancel every active run and wait for their threads (once nothing is served)."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if run.life_cycle in ("PENDING", "RUNNING"):
+                self.cancel_run(run)
+        deadline = time.monotonic() + timeout_s
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _find(self, req: Request) -> tuple[Run, TaskRun | None]:
+        run_id = as_int(req.required("run_id"), "run_id")
+        if run_id in self._runs:
+            return self._runs[run_id], None
+        if run_id in self._tasks:
+            return self._tasks[run_id]
+        raise invalid(f"Run {run_id} does not exist.")
+
+    def _url(self, run: Run, run_id: int) -> str:
+        return f"{self.base_url}/?o=0#job/{run.job_id}/run/{run_id}"
+
+    @staticmethod
+    def _state(life_cycle: str, result: str | None, message: str) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "life_cycle_state": life_cycle,
+            "state_message": message,
+            "user_cancelled_or_timedout": result in ("CANCELED", "TIMEDOUT"),
+        }
+        if result:
+            state["result_state"] = result
+        return state
+
+    @staticmethod
+    def _status(life_cycle: str, result: str | None, message: str) -> dict[str, Any]:
+        if life_cycle == "PENDING":
+            return {"state": "PENDING"}
+        if life_cycle == "RUNNING":
+            return {"state": "RUNNING"}
+        code, kind = TERMINATION.get(result or "", ("INTERNAL_ERROR", "INTERNAL_ERROR"))
+        if life_cycle == "INTERNAL_ERROR":
+            code, kind = "RESOURCE_NOT_FOUND", "CLIENT_ERROR"
+        details = {"code": code, "type": kind, "message": message}
+        return {"state": "TERMINATED", "termination_details": details}
+
+    @staticmethod
+    def _durations(start: int, end: int) -> dict[str, int]:
+        elapsed = max(0, (end or now_ms()) - start) if start else 0
+        return {
+            "setup_duration": 0,
+            "execution_duration": elapsed,
+            "cleanup_duration": 0,
+            "run_duration": elapsed,
+        }
+
+    def task_view(self, run: Run, task: TaskRun) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "run_id": task.run_id,
+            "task_key": task.key,
+            "notebook_task": task.spec["notebook_task"],
+            "state": self._state(task.life_cycle, task.result, task.message),
+            "status": self._status(task.life_cycle, task.result, task.message),
+            "start_time": task.start_time,
+            "end_time": task.end_time,
+            "attempt_number": 0,
+            "run_page_url": self._url(run, task.run_id),
+            **self._durations(task.start_time, task.end_time),
+        }
+        if task.spec.get("depends_on"):
+            view["depends_on"] = task.spec["depends_on"]
+        cluster = task.spec.get("existing_cluster_id")
+        if cluster:
+            view["existing_cluster_id"] = cluster
+            view["cluster_instance"] = {"cluster_id": cluster}
+        return view
+
+    def run_view(self, run: Run, with_tasks: bool = True) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "job_id": run.job_id,
+            "run_id": run.run_id,
+            "number_in_job": run.run_id,
+            "run_name": run.name,
+            "run_type": "SUBMIT_RUN",
+            "creator_user_name": self.user,
+            "state": self._state(run.life_cycle, run.result, run.message),
+            "status": self._status(run.life_cycle, run.result, run.message),
+            "start_time": run.start_time or run.submitted,
+            "end_time": run.end_time,
+            "attempt_number": 0,
+            "run_page_url": self._url(run, run.run_id),
+            "format": "MULTI_TASK",
+            **self._durations(run.start_time, run.end_time),
+        }
+        if run.timeout_s:
+            view["timeout_seconds"] = run.timeout_s
+        if with_tasks:
+            view["tasks"] = [self.task_view(run, t) for t in run.tasks]
+        return view
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every submitted run as runs/get answers it, oldest first (tests)."""
+        with self._lock:
+            return [self.run_view(run) for run in self._runs.values()]
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def get(self, req: Request) -> dict[str, Any]:
+        with self._lock:
+            run, task = self._find(req)
+            if task is None:
+                return self.run_view(run)
+            view = self.run_view(run, with_tasks=False)
+            task_view = self.task_view(run, task)
+            view.update(
+                run_id=task.run_id,
+                run_name=task.key,
+                state=task_view["state"],
+                status=task_view["status"],
+                start_time=task.start_time,
+                end_time=task.end_time,
+                run_page_url=task_view["run_page_url"],
+                tasks=[task_view],
+            )
+            return view
+
+    def get_output(self, req: Request) -> dict[str, Any]:
+        with self._lock:
+            run, task = self._find(req)
+            if task is None:
+                raise invalid(MULTI_TASK_OUTPUT)
+            view = self.task_view(run, task)
+            metadata = {**self.run_view(run, with_tasks=False), **view, "tasks": [view]}
+            output: dict[str, Any] = {"metadata": metadata}
+            if task.result == "SUCCESS":
+                result = task.exit_value
+                notebook: dict[str, Any] = {"truncated": False}
+                if result is not None:
+                    truncated = len(result.encode()) > MAX_OUTPUT
+                    notebook = {
+                        "result": result.encode()[:MAX_OUTPUT].decode("utf-8", "ignore"),
+                        "truncated": truncated,
+                    }
+                output["notebook_output"] = notebook
+            elif task.done and task.result != "UPSTREAM_FAILED":
+                output["error"] = task.error or task.message
+                if task.error_trace:
+                    output["error_trace"] = task.error_trace
+            return output
+
+    def cancel(self, req: Request) -> dict[str, Any]:
+        with self._lock:
+            run, _ = self._find(req)
+        self.cancel_run(run)
+        return {}
+
+    def list(self, req: Request) -> dict[str, Any]:
+        active, completed = as_bool(req.arg("active_only")), as_bool(req.arg("completed_only"))
+        if active and completed:
+            raise invalid("active_only and completed_only cannot both be true.")
+        limit = as_int(req.arg("limit"), "limit", 20) or 25
+        if not 0 < limit <= 25:
+            raise invalid("limit must be between 1 and 25.")
+        start = as_int(req.arg("page_token") or req.arg("offset"), "page_token", 0) or 0
+        job_id = as_int(req.arg("job_id"), "job_id")
+        after = as_int(req.arg("start_time_from"), "start_time_from")
+        before = as_int(req.arg("start_time_to"), "start_time_to")
+        run_type = req.arg("run_type")
+        with self._lock:
+            runs = sorted(self._runs.values(), key=lambda r: (r.submitted, r.run_id), reverse=True)
+            chosen = [
+                r
+                for r in runs
+                if (not active or r.life_cycle in ("PENDING", "RUNNING"))
+                and (not completed or r.life_cycle not in ("PENDING", "RUNNING"))
+                and (job_id is None or r.job_id == job_id)
+                and (after is None or r.submitted >= after)
+                and (before is None or r.submitted <= before)
+                and (run_type in (None, "", "SUBMIT_RUN"))
+            ]
+            page = chosen[start : start + limit]
+            expand = as_bool(req.arg("expand_tasks"))
+            answer: dict[str, Any] = {
+                "runs": [self.run_view(r, with_tasks=expand) for r in page],
+                "has_more": start + limit < len(chosen),
+            }
+            if answer["has_more"]:
+                answer["next_page_token"] = str(start + limit)
+            if start:
+                answer["prev_page_token"] = str(max(0, start - limit))
+            if not page:
+                del answer["runs"]
+            return answer
+
+
+def _in_dependency_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ordered: list[dict[str, Any]] = []
+    done: set[str] = set()
+    pending = list(tasks)
+    while pending:
+        ready = [
+            t for t in pending if all(d["task_key"] in done for d in t.get("depends_on") or [])
+        ]
+        if not ready:
+            raise invalid("The tasks' dependencies form a cycle.")
+        for task in ready:
+            ordered.append(task)
+            done.add(task["task_key"])
+            pending.remove(task)
+    return ordered

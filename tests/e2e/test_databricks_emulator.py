@@ -1,0 +1,175 @@
+"""The seed workflow on a `databricks` target whose host is the emulator: the real
+databricks-sdk over HTTP, against workspace, repos, DBFS and job runs that really happen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import git
+import pytest
+
+from bricksmith.emulator import DEFAULT_CLUSTER_ID, FaultPolicy
+
+SUBMIT = "POST /api/2.2/jobs/runs/submit"
+LOCAL_TARGET = """target: local
+targets:
+  local:
+    backend: local
+    root: .bricksmith/local
+"""
+
+
+@pytest.fixture
+def spec(seed, emulator, monkeypatch) -> Path:
+    """specs/iris.yaml with its target pointed at the emulator; the SDK's token in the env."""
+    text = seed.read_text()
+    assert LOCAL_TARGET in text
+    seed.write_text(text.replace(LOCAL_TARGET, f"""target: emulated
+targets:
+  emulated:
+    backend: databricks
+    host: {emulator.url}
+    cluster_id: {DEFAULT_CLUSTER_ID}
+    root: .bricksmith/emulated
+"""))
+    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    return seed
+
+
+def state_rows(spec: Path) -> dict[str, tuple[str, str]]:
+    db = spec.parent / ".bricksmith/emulated/state.db"
+    if not db.exists():
+        return {}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {key: (status, outputs) for key, status, outputs in
+                conn.execute("SELECT key, status, outputs FROM steps")}
+
+
+def runs_by_name(cli, spec):
+    return {run["name"]: run for run in cli("status", spec, "--json").json()["runs"]}
+
+
+def test_apply_noop_change_and_partial_reapply_through_the_sdk(cli, spec, emulator):
+    first = cli("apply", spec)
+    assert first.code == 0, first.out + first.err
+    assert emulator.calls[SUBMIT] == 2
+
+    runs = runs_by_name(cli, spec)
+    assert runs["baseline"]["metrics"]["n_train"] == 120
+    assert runs["split-70"]["metrics"]["n_train"] == 105
+    assert runs["baseline"]["run_page_url"].startswith(emulator.url)
+    user = emulator.user
+    clone = emulator.root / f"Workspace/Repos/{user}/iris-databricks"
+    remote = git.Repo(spec.parent / "iris-databricks.git")
+    assert git.Repo(clone).head.commit.hexsha == remote.commit("main").hexsha
+    assert (emulator.root / "dbfs/FileStore/iris-databricks/data/01_raw/iris.csv").is_file()
+    assert not list((emulator.root / "dbfs").rglob("*bricksmith-tmp*"))
+    assert (emulator.root / f"Workspace/Users/{user}/.bricksmith/iris-databricks/run.py")\
+        .read_text().startswith("# Databricks notebook source")
+
+    assert cli("plan", spec, "--detailed-exitcode").code == 0
+    assert emulator.calls[SUBMIT] == 2
+
+    spec.write_text(spec.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
+    plan = cli("plan", spec, "--json").json()
+    changed = {a["step"] for a in plan["actions"] if a["action"] != "noop"}
+    assert changed == {"project.params", "git.commit", "git.push", "workspace.repo",
+                       "run.baseline", "run.split-70"}
+    again = cli("apply", spec)
+    assert again.code == 0, again.out + again.err
+    assert "= data.upload[0] up to date" in again.out
+    assert emulator.calls[SUBMIT] == 4
+    assert git.Repo(clone).head.commit.hexsha == remote.commit("main").hexsha
+    assert len(list(remote.iter_commits("main"))) == 2
+    assert runs_by_name(cli, spec)["baseline"]["metrics"]["n_train"] == 105
+    assert cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_an_apply_killed_while_waiting_re_attaches_to_its_job_runs(cli, spec, emulator):
+    emulator.jobs.run_delay_s = 4.0  # runs stay RUNNING a while: time to kill the apply
+    apply = subprocess.Popen(
+        [sys.executable, "-m", "bricksmith.cli", "--no-color", "apply", str(spec)],
+        cwd=spec.parent, env=os.environ.copy(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = state_rows(spec)
+            outputs = [rows.get(f"run.{n}", ("", ""))[1] for n in ("baseline", "split-70")]
+            if all('"_run_id"' in text for text in outputs):
+                break
+            assert apply.poll() is None, "the apply ended before its runs were submitted"
+            time.sleep(0.1)
+        else:
+            pytest.fail("the runs were never submitted")
+        apply.send_signal(signal.SIGKILL)
+        apply.wait(10)
+    finally:
+        if apply.poll() is None:
+            apply.kill()
+    assert emulator.calls[SUBMIT] == 2
+    rows = state_rows(spec)
+    assert rows["run.baseline"][0] == "running"
+
+    plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
+    assert plan["run.baseline"]["action"] == "resume"
+    resumed = cli("apply", spec, "-v")
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert "re-attaching to job run" in resumed.out
+    assert emulator.calls[SUBMIT] == 2  # no second submission
+    runs = runs_by_name(cli, spec)
+    assert runs["baseline"]["metrics"]["n_train"] == 120
+
+
+def test_a_failing_job_run_shows_its_error_and_runs_again_next_time(cli, spec, emulator):
+    spec.write_text(spec.read_text().replace(
+        "params: {train_fraction: 0.7}", "params: {train_fraction: 0.7, target_column: nope}"))
+    failed = cli("apply", spec)
+    assert failed.code == 1 and "Traceback (most recent call last)" not in failed.err.split(
+        "last lines of its log")[0]
+    assert "step run.split-70 failed" in failed.err and "nope" in failed.err
+    runs = runs_by_name(cli, spec)
+    assert runs["split-70"]["status"] == "failed" and runs["baseline"]["status"] == "succeeded"
+    assert "nope" in Path(runs["split-70"]["log"]).read_text()
+    assert emulator.calls[SUBMIT] == 2
+
+    spec.write_text(spec.read_text().replace(", target_column: nope", ""))
+    fixed = cli("apply", spec)
+    assert fixed.code == 0, fixed.err
+    assert emulator.calls[SUBMIT] == 3  # only the failed run, submitted anew
+    assert runs_by_name(cli, spec)["split-70"]["metrics"]["n_train"] == 105
+
+
+def test_transient_faults_are_retried_without_duplicate_side_effects(cli, spec, emulator):
+    emulator.set_faults(FaultPolicy(rate=0.2, seed=7, retry_after_s=0, drop_after_rate=0.5))
+    result = cli("apply", spec)
+    assert result.code == 0, result.out + result.err
+    assert emulator.faults_injected > 5
+    assert emulator.calls[SUBMIT] >= 2
+    assert len(emulator.runs) == 2  # idempotency tokens: one run per run step
+    assert emulator.calls["POST /api/2.0/repos"] == 1
+    assert not list((emulator.root / "dbfs").rglob("*bricksmith-tmp*"))
+    runs = runs_by_name(cli, spec)
+    assert {r["status"] for r in runs.values()} == {"succeeded"}
+
+
+@pytest.mark.parametrize("token", ["wrong-token", None])
+def test_a_wrong_or_missing_token_fails_before_anything_changes(cli, spec, emulator, monkeypatch,
+                                                                token):
+    if token is None:
+        monkeypatch.delenv("DATABRICKS_TOKEN")
+    else:
+        monkeypatch.setenv("DATABRICKS_TOKEN", token)
+    result = cli("apply", spec)
+    assert result.code == 1
+    assert f"host {emulator.url}" in result.err and "Traceback" not in result.err
+    assert "DATABRICKS_TOKEN" in result.err
+    assert not (spec.parent / "iris-databricks").exists()
+    assert not (spec.parent / ".bricksmith").exists()
