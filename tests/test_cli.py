@@ -13,25 +13,46 @@ def test_schema_prints_the_checked_in_schema(capsys):
     assert "runs" in printed["properties"]
 
 
-def test_databricks_without_credentials_fails_before_anything_is_written(
-    tmp_path, capsys, monkeypatch
-):
-    for name in ("DATABRICKS_TOKEN", "DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
-    spec = tmp_path / "w.yaml"
-    spec.write_text(
-        "version: 1\nname: demo\nproject: {path: demo}\nrepo: {remote: demo.git}\n"
-        "target: dev\ntargets:\n  dev: {backend: databricks, host: 'https://example.invalid'}\n"
-    )
-    assert main(["--no-color", "apply", str(spec)]) == 1
-    err = capsys.readouterr().err
-    assert "cannot connect to Databricks" in err and "host https://example.invalid" in err
-    assert "DATABRICKS_TOKEN" in err and "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.yaml"]
-
-
 def test_validate_summarises_a_valid_spec(capsys):
     assert main(["validate", str(ROOT / "specs/iris.yaml")]) == 0
     out = capsys.readouterr().out
     assert "valid" in out and "9 steps" in out and "2 run(s)" in out
+
+
+def test_emulator_serve_answers_the_real_sdk_and_checks_its_token(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+    from databricks.sdk.errors import Unauthenticated
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(EMU_TOKEN="t0ken", DATABRICKS_CONFIG_FILE=str(tmp_path / "none"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bricksmith.cli", "emulator", "serve", "--port", "0",
+         "--root", str(tmp_path / "ws"), "--token-env", "EMU_TOKEN", "--user", "me@example.com"],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        me = WorkspaceClient(config=Config(host=url, token="t0ken")).current_user.me()
+        assert me.user_name == "me@example.com"
+        try:
+            WorkspaceClient(config=Config(host=url, token="nope")).current_user.me()
+            raise AssertionError("a wrong token was accepted")
+        except Unauthenticated:
+            pass
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert server.returncode == 0
+
+
+def test_emulator_serve_needs_its_token_variable_set(capsys, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    assert main(["emulator", "serve", "--token-env", "NOT_SET_ANYWHERE"]) == 1
+    assert "NOT_SET_ANYWHERE" in capsys.readouterr().err

@@ -56,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     graph = spec_command("graph", "print the DAG of steps")
     graph.add_argument("--format", choices=["mermaid"], default="mermaid")
     commands.add_parser("schema", help="print the JSON Schema of workflow specs")
+    emulator = commands.add_parser("emulator", help="a local Databricks REST API emulator")
+    emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
+    serve = emulator_commands.add_parser(
+        "serve", help="serve an emulated workspace until Ctrl-C (for tests and demos)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--root", default=".bricksmith/emulator", help="where its files live")
+    serve.add_argument(
+        "--token-env", metavar="NAME", help="require the bearer token held in this env var"
+    )
+    serve.add_argument("--user", default="someone@example.com", help="the current user")
+    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of calls that fail")
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
+    serve.add_argument("--seed", type=int, help="for a reproducible sequence of faults")
     return parser
 
 
@@ -102,6 +117,9 @@ def _dispatch(args) -> int:
         sys.stdout.write(render_schema())
         return 0
 
+    if args.command == "emulator":
+        return _serve_emulator(args)
+
     from bricksmith import api
 
     workflow = api.load(args.spec, target=args.target, variables=_parse_vars(args.var))
@@ -122,6 +140,41 @@ def _dispatch(args) -> int:
         sys.stdout.write(workflow.mermaid())
         return 0
     raise UsageError(f"unknown command {args.command}")
+
+
+def _serve_emulator(args) -> int:
+    from bricksmith.emulator import serve
+
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env)
+        if not token:
+            raise UsageError(
+                f"--token-env {args.token_env}: that environment variable is not set",
+                hint=f"export {args.token_env}=<a token clients must send>",
+            )
+    if not 0 <= args.fault_rate <= 1:
+        raise UsageError("--fault-rate must be between 0 and 1")
+    if args.latency_ms < 0:
+        raise UsageError("--latency-ms cannot be negative")
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.root,
+            token=token,
+            fault_rate=args.fault_rate,
+            latency_ms=args.latency_ms,
+            seed=args.seed,
+            user=args.user,
+            ready=lambda line: print(line, flush=True),
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
+            hint="pick another --port (0 picks a free one)",
+        ) from None
+    return 0
 
 
 def _plan(args, workflow) -> int:
