@@ -240,18 +240,20 @@ def _runs_table(console, runs) -> None:
     from rich.table import Table
 
     table = Table(title="Runs")
-    for column in ("run", "status", "params", "accuracy", "duration"):
-        table.add_column(column)
+    pages = any(run.get("run_page_url") for run in runs)
+    for column in ("run", "status", "params", "accuracy", "duration", *(["run page"] * pages)):
+        table.add_column(column, overflow="fold")
     for run in runs:
         metrics = run.get("metrics") or {}
         accuracy = metrics.get("accuracy")
-        table.add_row(
+        row = [
             run["name"],
             run["status"],
             ", ".join(f"{k}={v}" for k, v in run["params"].items()) or "(project params)",
             f"{accuracy:.3f}" if isinstance(accuracy, (int, float)) else "-",
             f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "-",
-        )
+        ]
+        table.add_row(*row, *([run.get("run_page_url") or "-"] * pages))
     console.print(table)
 
 

@@ -51,6 +51,19 @@ def state_rows(spec: Path) -> dict[str, tuple[str, str]]:
                 conn.execute("SELECT key, status, outputs FROM steps")}
 
 
+def calls(emulator, method: str, prefix: str) -> int:
+    """Processed calls of ``method`` on paths starting with ``prefix``."""
+    return sum(n for key, n in emulator.calls.items() if key.startswith(f"{method} {prefix}"))
+
+
+def credentials(emulator) -> list:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+
+    client = WorkspaceClient(config=Config(host=emulator.url, token=emulator.token))
+    return list(client.git_credentials.list())
+
+
 def runs_by_name(cli, spec):
     return {run["name"]: run for run in cli("status", spec, "--json").json()["runs"]}
 
@@ -173,3 +186,58 @@ def test_a_wrong_or_missing_token_fails_before_anything_changes(cli, spec, emula
     assert "DATABRICKS_TOKEN" in result.err
     assert not (spec.parent / "iris-databricks").exists()
     assert not (spec.parent / ".bricksmith").exists()
+
+
+def test_git_credential_from_token_env_is_set_up_once_and_never_written(cli, spec, emulator,
+                                                                         monkeypatch):
+    secret = "ghp_s3cr3t-token-value-0123456789"
+    monkeypatch.setenv("IRIS_GIT_TOKEN", secret)
+    text = spec.read_text().replace("branch: main\n", "branch: main\n  token_env: IRIS_GIT_TOKEN\n")
+    spec.write_text(text.split("runs:")[0])  # no runs: this test is about the repo
+    first = cli("apply", spec, "-v")
+    assert first.code == 0, first.err
+    assert len(credentials(emulator)) == 1
+    monkeypatch.setenv("IRIS_GIT_TOKEN", secret + "-rotated")
+    spec.write_text(spec.read_text().replace("train_fraction: 0.8", "train_fraction: 0.75"))
+    second = cli("apply", spec, "-v")
+    assert second.code == 0, second.err
+    assert len(credentials(emulator)) == 1  # updated, not a second one
+    assert calls(emulator, "PATCH", "/api/2.0/git-credentials/") >= 1
+
+    written = [first.out, first.err, second.out, second.err,
+               cli("status", spec, "--json").out, cli("plan", spec).out]
+    folder = spec.parent
+    written += [p.read_bytes().decode(errors="replace") for p in folder.rglob("*") if p.is_file()]
+    written += [p.read_bytes().decode(errors="replace") for p in emulator.root.rglob("*")
+                if p.is_file()]
+    assert not [w for w in written if secret in w]
+
+
+@pytest.mark.parametrize("emulator_options", [{"forbidden_paths": ["/FileStore"]}])
+def test_a_forbidden_path_is_a_clear_permission_error(cli, spec, emulator):
+    result = cli("apply", spec)
+    assert result.code == 1
+    assert "step data.upload[0] failed" in result.err and "not allowed to" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli, spec, emulator):
+    text = spec.read_text().replace(
+        "target: dbfs:/FileStore/iris-databricks/data", "target: /Volumes/main/default/iris/data"
+    )
+    spec.write_text(text.split("runs:")[0] + "runs:\n  - name: baseline\n")
+    first = cli("apply", spec)
+    assert first.code == 0, first.err
+    landed = emulator.root / "Volumes/main/default/iris/data/01_raw/iris.csv"
+    assert landed.read_text().count("\n") == 151
+    runs = runs_by_name(cli, spec)
+    assert runs["baseline"]["metrics"]["n_train"] == 120  # the run read the volume
+    puts = calls(emulator, "PUT", "/api/2.0/fs/files/")
+
+    raw = spec.parent / "iris-databricks/data/01_raw/iris.csv"
+    raw.write_text(raw.read_text() + "5.0,3.0,1.5,0.2,setosa\n")
+    plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
+    assert plan["data.upload[0]"]["reasons"] == ["source file changed: 01_raw/iris.csv"]
+    assert cli("apply", spec).code == 0
+    assert calls(emulator, "PUT", "/api/2.0/fs/files/") == puts + 1  # only the changed file
+    assert landed.read_text().count("\n") == 152
