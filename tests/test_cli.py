@@ -56,3 +56,13 @@ def test_emulator_serve_needs_its_token_variable_set(capsys, monkeypatch):
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     assert main(["emulator", "serve", "--token-env", "NOT_SET_ANYWHERE"]) == 1
     assert "NOT_SET_ANYWHERE" in capsys.readouterr().err
+
+
+def test_the_databricks_spec_validates_once_its_cluster_is_named(capsys, monkeypatch):
+    monkeypatch.delenv("DATABRICKS_CLUSTER_ID", raising=False)
+    spec = str(ROOT / "specs/iris-databricks.yaml")
+    assert main(["validate", spec]) == 1
+    assert "DATABRICKS_CLUSTER_ID is not set" in capsys.readouterr().err
+    monkeypatch.setenv("DATABRICKS_CLUSTER_ID", "0123-456789-abcdefgh")
+    assert main(["validate", spec, "--var", "github_user=me"]) == 0
+    assert "target 'dev'" in capsys.readouterr().out

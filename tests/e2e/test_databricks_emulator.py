@@ -69,9 +69,12 @@ def runs_by_name(cli, spec):
 
 
 def test_apply_noop_change_and_partial_reapply_through_the_sdk(cli, spec, emulator):
+    assert emulator.cluster_state() == "TERMINATED"
     first = cli("apply", spec)
     assert first.code == 0, first.out + first.err
     assert emulator.calls[SUBMIT] == 2
+    assert emulator.cluster_state() == "RUNNING"  # started first
+    assert emulator.calls["POST /api/2.1/clusters/start"] == 1
 
     runs = runs_by_name(cli, spec)
     assert runs["baseline"]["metrics"]["n_train"] == 120
@@ -169,6 +172,11 @@ def test_transient_faults_are_retried_without_duplicate_side_effects(cli, spec, 
     assert len(emulator.runs) == 2  # idempotency tokens: one run per run step
     assert emulator.calls["POST /api/2.0/repos"] == 1
     assert not list((emulator.root / "dbfs").rglob("*bricksmith-tmp*"))
+    source = spec.parent / "iris-databricks/data"
+    landed = emulator.root / "dbfs/FileStore/iris-databricks/data"
+    for file in source.rglob("*"):
+        if file.is_file():
+            assert (landed / file.relative_to(source)).read_bytes() == file.read_bytes()
     runs = runs_by_name(cli, spec)
     assert {r["status"] for r in runs.values()} == {"succeeded"}
 
@@ -224,7 +232,7 @@ def test_a_forbidden_path_is_a_clear_permission_error(cli, spec, emulator):
 def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli, spec, emulator):
     text = spec.read_text().replace(
         "target: dbfs:/FileStore/iris-databricks/data", "target: /Volumes/main/default/iris/data"
-    )
+    ).replace(f"    cluster_id: {DEFAULT_CLUSTER_ID}\n", "")  # and serverless: no cluster
     spec.write_text(text.split("runs:")[0] + "runs:\n  - name: baseline\n")
     first = cli("apply", spec)
     assert first.code == 0, first.err
@@ -232,6 +240,7 @@ def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli,
     assert landed.read_text().count("\n") == 151
     runs = runs_by_name(cli, spec)
     assert runs["baseline"]["metrics"]["n_train"] == 120  # the run read the volume
+    assert emulator.cluster_state() == "TERMINATED"  # serverless: the cluster was not used
     puts = calls(emulator, "PUT", "/api/2.0/fs/files/")
 
     raw = spec.parent / "iris-databricks/data/01_raw/iris.csv"

@@ -70,6 +70,7 @@ class DatabricksBackend:
         self._client = client
         self._user: str | None = None
         self._lock = threading.Lock()
+        self._cluster_lock = threading.Lock()
 
     def describe(self) -> str:
         where = self.host or (self._client.config.host if self._client else None)
@@ -406,7 +407,8 @@ class DatabricksBackend:
 
         if not self.cluster_id:
             return
-        with self.errors(f"start the cluster {self.cluster_id}"):
+        # Runs start in parallel: one of them starts the cluster, the others wait for it.
+        with self._cluster_lock, self.errors(f"start the cluster {self.cluster_id}"):
             state = self.client.clusters.get(self.cluster_id).state
             if state != State.RUNNING:
                 shown = state.value if state else "unknown"
