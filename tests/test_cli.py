@@ -66,3 +66,16 @@ def test_the_databricks_spec_validates_once_its_cluster_is_named(capsys, monkeyp
     monkeypatch.setenv("DATABRICKS_CLUSTER_ID", "0123-456789-abcdefgh")
     assert main(["validate", spec, "--var", "github_user=me"]) == 0
     assert "target 'dev'" in capsys.readouterr().out
+
+
+def test_bad_arguments_exit_1_naming_the_argument(capsys):
+    import pytest
+
+    for argv in (["plan"], ["apply", "w.yaml", "--parallelism", "zero"], ["nonsense"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "the following arguments are required: spec" in err
+    assert "argument --parallelism/-p: invalid int value: 'zero'" in err
+    assert "Traceback" not in err

@@ -17,8 +17,17 @@ from bricksmith.errors import BricksmithError, UsageError
 SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument exits 1 like every other error (2 means "changes" for
+    ``plan --detailed-exitcode``)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"Error: {message}\nhint: run `{self.prog} --help` for the arguments\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bricksmith",
         description="Plan and apply a Kedro-on-Databricks workflow described in one YAML spec.",
     )
