@@ -89,3 +89,18 @@ def test_running_steps_finish_after_a_failure(tmp_path):
     assert state.get("slow").status == SUCCEEDED
     assert "after" not in state.all()
     assert err.value.report.not_started == ["after"]
+
+
+def test_a_step_past_its_timeout_fails_clearly_without_holding_the_apply(tmp_path):
+    import time
+
+    stuck = FakeStep("stuck", sleep=3.0)
+    stuck.timeout_s = 0.3
+    other = FakeStep("other")
+    state = StateStore(tmp_path / "state.db")
+    began = time.monotonic()
+    with pytest.raises(ApplyFailed) as err:
+        execute(graph_of(stuck, other), state, context_factory(tmp_path))
+    assert time.monotonic() - began < 2.5  # did not wait for the stuck step
+    assert "step stuck failed: timed out after 0.3s" in err.value.message
+    assert state.get("stuck").status == FAILED and state.get("other").status == SUCCEEDED

@@ -11,9 +11,10 @@ ends with :class:`ApplyFailed` naming what failed and how to resume.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -61,47 +62,71 @@ def execute(
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
 ) -> ApplyReport:
-    """Apply every step of ``graph`` (nodes carry ``step``). Raises ApplyFailed on failure."""
+    """Apply every step of ``graph`` (nodes carry ``step``). Raises ApplyFailed on failure.
+
+    Each step runs in a daemon thread and reports back through a queue; a step that outlives
+    its ``timeout_s`` is recorded as failed and abandoned (its thread cannot hold the apply).
+    """
     report = ApplyReport()
     records = state.all()
     done: set[str] = set()
     remaining = set(graph.nodes)
-    running: dict[Future, str] = {}
+    running: dict[str, float] = {}  # key -> deadline (monotonic)
+    results: queue.Queue = queue.Queue()
     order = {key: i for i, key in enumerate(nx.lexicographical_topological_sort(graph))}
+    slots = max(1, parallelism)
 
     def ready() -> list[str]:
         keys = [k for k in remaining if all(d in done for d in graph.predecessors(k))]
         return sorted(keys, key=order.__getitem__)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
-        while remaining or running:
-            if not report.failures:
-                for key in ready():
-                    if len(running) >= max(1, parallelism):
-                        break
-                    remaining.discard(key)
-                    step: Step = graph.nodes[key]["step"]
-                    upstream = {d: report.outputs[d] for d in graph.predecessors(key)}
-                    future = pool.submit(
-                        _run_one, step, upstream, records.get(key), state, make_context, on_event
-                    )
-                    running[future] = key
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                key = running.pop(future)
-                outcome, payload = future.result()
-                if outcome == "failed":
-                    report.failures.append(payload)
-                    continue
-                done.add(key)
-                report.outputs[key] = payload
-                (report.skipped if outcome == "skipped" else report.ran).append(key)
+    while remaining or running:
+        if not report.failures:
+            for key in ready()[: slots - len(running)]:
+                remaining.discard(key)
+                step: Step = graph.nodes[key]["step"]
+                upstream = {d: report.outputs[d] for d in graph.predecessors(key)}
+                args = (step, upstream, records.get(key), state, make_context, on_event)
+                running[key] = time.monotonic() + step.timeout_s
+                threading.Thread(
+                    target=lambda a=args: results.put((a[0].key, *_run_one(*a))),
+                    name=f"step {key}",
+                    daemon=True,
+                ).start()
+        if not running:
+            break
+        try:
+            key, outcome, payload = results.get(timeout=_until(min(running.values())))
+        except queue.Empty:
+            for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
+                step = graph.nodes[key]["step"]
+                del running[key]
+                failure = StepFailure(
+                    key,
+                    f"timed out after {step.timeout_s:g}s",
+                    hint="look at what it waits on (network, remote run); apply again to resume",
+                )
+                state.mark_failed(key, failure.error)
+                on_event(Event(FAILED_EVT, key, failure.error, step.timeout_s))
+                report.failures.append(failure)
+            continue
+        if key not in running:  # a step that already timed out finished after all
+            continue
+        del running[key]
+        if outcome == "failed":
+            report.failures.append(payload)
+            continue
+        done.add(key)
+        report.outputs[key] = payload
+        (report.skipped if outcome == "skipped" else report.ran).append(key)
     report.not_started = sorted(remaining, key=order.__getitem__)
     if report.failures:
         raise ApplyFailed(_failure_message(report), hint=_resume_hint(report), report=report)
     return report
+
+
+def _until(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _run_one(step, upstream, record, state, make_context, on_event):

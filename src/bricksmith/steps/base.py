@@ -49,6 +49,7 @@ class Step(ABC):
     key: str
     deps: tuple[str, ...] = ()
     title: str = ""
+    timeout_s: float = 30 * 60  # the engine fails a step that runs longer than this
 
     @abstractmethod
     def inputs(self) -> dict[str, Any]:

@@ -65,6 +65,9 @@ class RunNotebook(Step):
         self.key = f"run.{name}"
         self.params = dict(params)
         self.timeout_minutes = timeout_minutes
+        # the backend stops the run itself at timeout_minutes; the margin covers set-up
+        # (environment build, cluster start) and reading the result
+        self.timeout_s = timeout_minutes * 60 + 15 * 60
         self.deps = ("workspace.repo", "notebook.deploy", *data_steps)
 
     def inputs(self) -> dict[str, Any]:
