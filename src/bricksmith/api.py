@@ -151,6 +151,22 @@ class Workflow:
             )
         return {"target": self.target, "steps": steps, "runs": runs}
 
+    def unlock(self, *, force: bool = False) -> str:
+        from bricksmith.engine.lock import TargetLock
+
+        return TargetLock(self.root, self.target).unlock(force=force)
+
+    def restore_state(self) -> str:
+        from bricksmith.engine.lock import TargetLock
+        from bricksmith.engine.state import backup_path, restore
+
+        with TargetLock(self.root, self.target):
+            aside = restore(self.state_path)
+        return (
+            f"restored {self.state_path} from {backup_path(self.state_path).name}"
+            + (f"; the replaced file is {aside.name}" if aside.exists() else "")
+        )
+
     def mermaid(self) -> str:
         records = self.records()
         return to_mermaid(self.graph, {k: r.status for k, r in records.items()})
@@ -171,9 +187,15 @@ class Workflow:
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
         self.backend.preflight()  # fail before anything changes when the backend is unusable
-        with TargetLock(self.root, self.target):
-            state = StateStore(self.state_path)
+        with TargetLock(self.root, self.target) as lock:
+            if lock.stale:
+                on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
+            existed = self.state_path.exists()
+            state = StateStore(self.state_path)  # refuses a damaged database
             try:
+                if existed:
+                    state.backup()  # the previous good copy, for `bricksmith state restore`
+                apply_id = state.begin_apply(lock.read_holder().describe())
 
                 def make_context(step: Step, previous: Outputs, fingerprint: str) -> StepContext:
                     return self.context(
@@ -185,8 +207,15 @@ class Workflow:
                         verbose=verbose,
                     )
 
-                return execute(
-                    self.graph, state, make_context, parallelism=parallelism, on_event=on_event
-                )
+                status = "failed"
+                try:
+                    report = execute(
+                        self.graph, state, make_context, parallelism=parallelism,
+                        on_event=on_event,
+                    )
+                    status = "succeeded"
+                    return report
+                finally:
+                    state.end_apply(apply_id, status)
             finally:
                 state.close()

@@ -34,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-color", action="store_true", help="plain output (also NO_COLOR=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def spec_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def spec_command(name: str, help_text: str, group=commands) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("spec", help="the workflow spec (YAML)")
         sub.add_argument("--target", "-t", help="target to use (default: the spec's `target`)")
         sub.add_argument(
@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable status")
     graph = spec_command("graph", "print the DAG of steps")
     graph.add_argument("--format", choices=["mermaid"], default="mermaid")
+    state = commands.add_parser("state", help="repair a target's state: unlock, restore")
+    state_commands = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
+    unlock = spec_command(
+        "unlock", "remove the apply lock a killed apply left behind", state_commands
+    )
+    unlock.add_argument("--force", action="store_true", help="break a lock that looks alive")
+    spec_command(
+        "restore", "put back the state saved at the start of the last apply", state_commands
+    )
     commands.add_parser("schema", help="print the JSON Schema of workflow specs")
     emulator = commands.add_parser("emulator", help="a local Databricks REST API emulator")
     emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
@@ -147,6 +156,12 @@ def _dispatch(args) -> int:
         return _status(args, workflow)
     if args.command == "graph":
         sys.stdout.write(workflow.mermaid())
+        return 0
+    if args.command == "state":
+        if args.state_command == "unlock":
+            print(workflow.unlock(force=args.force))
+        else:
+            print(workflow.restore_state())
         return 0
     raise UsageError(f"unknown command {args.command}")
 

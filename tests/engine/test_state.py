@@ -2,7 +2,14 @@ import sqlite3
 
 import pytest
 
-from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StateStore
+from bricksmith.engine.state import (
+    FAILED,
+    RUNNING,
+    SCHEMA_VERSION,
+    SUCCEEDED,
+    StateStore,
+    restore,
+)
 from bricksmith.errors import StateError
 
 
@@ -39,8 +46,9 @@ def test_readonly_open_of_a_missing_state_is_none(tmp_path):
 def test_a_damaged_state_file_is_a_clear_error(tmp_path):
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateError, match="cannot open the state database"):
+    with pytest.raises(StateError, match="is damaged") as err:
         StateStore(path)
+    assert "no previous copy" in err.value.hint
 
 
 def test_a_newer_schema_is_refused(tmp_path):
@@ -52,3 +60,62 @@ def test_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(StateError, match="schema version 99"):
         StateStore(path)
+
+
+def filled(path, rows=200):
+    store = StateStore(path)
+    for i in range(rows):
+        store.mark_running(f"step{i}", "fp", {"inputs": {"i": i, "pad": "x" * 200}})
+        store.mark_succeeded(f"step{i}", {"value": i})
+    return store
+
+
+def test_a_truncated_state_is_detected_and_the_backup_restores_it(tmp_path):
+    path = tmp_path / "state.db"
+    store = filled(path)
+    backup = store.backup()
+    store.mark_running("later", "fp", {})  # after the backup: lost by a restore, as expected
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    with pytest.raises(StateError) as err:
+        StateStore(path)
+    assert "is damaged" in err.value.message and "state restore" in err.value.hint
+    with pytest.raises(StateError):
+        StateStore(path, readonly=True)
+
+    aside = restore(path)
+    assert aside.read_bytes() == data[: len(data) // 2]  # the damaged file is kept
+    records = StateStore(path).all()
+    assert len(records) == 200 and records["step7"].outputs == {"value": 7}
+    assert "later" not in records
+    assert backup.exists()
+
+
+def test_restore_without_a_backup_says_so(tmp_path):
+    with pytest.raises(StateError, match="no backup"):
+        restore(tmp_path / "state.db")
+
+
+def test_a_version_1_state_migrates_forward_keeping_its_rows(tmp_path):
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE steps (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL,
+            started_at TEXT, finished_at TEXT, attempt INTEGER NOT NULL DEFAULT 0, error TEXT);
+        INSERT INTO steps VALUES ('a', 'fp', 'succeeded', '{}', '{"x": 1}', NULL, NULL, 1, NULL);
+    """)
+    db.commit()
+    db.close()
+    assert StateStore(path, readonly=True).schema_version == 1  # reading never migrates
+    store = StateStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.get("a").outputs == {"x": 1}
+    apply_id = store.begin_apply("pid 1 on host")
+    store.end_apply(apply_id, "succeeded")
+    row = store._db.execute("SELECT status, holder FROM applies").fetchone()
+    assert row == ("succeeded", "pid 1 on host")

@@ -2,7 +2,9 @@
 
 The lock is an OS file lock (``filelock``), so the kernel releases it when the holder dies;
 beside it a small JSON file names the holder (pid, host, start time, command) for the message
-a second apply prints.
+a second apply prints. A holder file left by a killed apply is recognised as stale (its lock
+is free, its pid is gone) and replaced; ``bricksmith state unlock`` removes it by hand, and
+with ``--force`` breaks a lock whose holder cannot be checked (another host, a stuck NFS lock).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class TargetLock:
         self.holder_path = root / "apply.lock.json"
         self.target = target
         self._lock = None
+        self.stale: LockHolder | None = None
 
     def read_holder(self) -> LockHolder | None:
         try:
@@ -30,6 +33,43 @@ class TargetLock:
             return LockHolder(**data)
         except (OSError, ValueError, TypeError):
             return None
+
+    def is_free(self) -> bool:
+        """Whether nobody holds the OS lock right now (probing takes and drops it)."""
+        from filelock import FileLock, Timeout
+
+        if not self.path.exists():
+            return True
+        probe = FileLock(str(self.path), timeout=0)
+        try:
+            probe.acquire()
+        except Timeout:
+            return False
+        probe.release()
+        return True
+
+    def unlock(self, *, force: bool = False) -> str:
+        """Remove a stale lock; refuse a live one unless ``force``. Says what it did."""
+        holder = self.read_holder()
+        who = holder.describe() if holder else "an unknown process"
+        if self.is_free():
+            if holder is None and not self.path.exists():
+                return f"target {self.target!r} is not locked"
+            self.holder_path.unlink(missing_ok=True)
+            return f"removed the stale lock of target {self.target!r} left by {who}"
+        if holder and holder.host == socket.gethostname() and _alive(holder.pid) and not force:
+            raise LockedError(
+                f"target {self.target!r} is locked by a running apply: {who}",
+                hint="wait for it, or stop it; --force breaks the lock anyway (dangerous)",
+            )
+        if not force:
+            raise LockedError(
+                f"target {self.target!r} is locked by {who}, which cannot be checked from here",
+                hint="make sure it is not running, then run `bricksmith state unlock --force`",
+            )
+        self.holder_path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        return f"broke the lock of target {self.target!r} held by {who}"
 
     def acquire(self) -> None:
         from filelock import FileLock, Timeout
@@ -46,6 +86,7 @@ class TargetLock:
                 hint="wait for it to finish; only one apply per target runs at a time",
             ) from None
         self._lock = lock
+        self.stale = self.read_holder()  # a holder file left behind by a killed apply
         holder = LockHolder(
             pid=os.getpid(),
             host=socket.gethostname(),
@@ -71,3 +112,13 @@ class TargetLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,8 @@ stored here is a secret: inputs name environment variables, never their values.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 
 from bricksmith.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
@@ -35,6 +37,19 @@ CREATE TABLE IF NOT EXISTS steps (
     error        TEXT
 );
 """
+
+# Forward migrations: MIGRATIONS[n] takes a version n-1 database to version n.
+MIGRATIONS: dict[int, str] = {
+    2: """
+    CREATE TABLE IF NOT EXISTS applies (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        status       TEXT NOT NULL,
+        holder       TEXT NOT NULL
+    );
+    """,
+}
 
 
 def now() -> str:
@@ -73,25 +88,27 @@ class StateStore:
         self.path = path
         self._lock = threading.Lock()
         try:
+            existed = path.exists()
             if readonly:
                 uri = f"file:{path}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            if existed:
+                self._verify()
+            if not readonly:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            self._check_version()
+                if not existed:
+                    self._db.executescript(_SCHEMA + "".join(MIGRATIONS.values()))
+                    self._db.execute(
+                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+            self._check_version(migrate=not readonly)
         except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"cannot open the state database {path}: {exc}",
-                hint="the file may be damaged; move it aside to start from an empty state",
-            ) from exc
+            raise damaged(path, str(exc)) from None
 
     @classmethod
     def open_readonly(cls, path: Path) -> StateStore | None:
@@ -100,14 +117,69 @@ class StateStore:
             return None
         return cls(path, readonly=True)
 
-    def _check_version(self) -> None:
+    def _verify(self) -> None:
+        """Refuse a damaged database (truncated, overwritten) with a way out."""
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise damaged(self.path, "; ".join(problems[:3]))
+
+    def _check_version(self, *, migrate: bool) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else SCHEMA_VERSION
+        if row is None:
+            raise damaged(self.path, "it has no schema version")
+        version = int(row[0])
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"state database {self.path} has schema version {version}, newer than this "
                 f"bricksmith understands ({SCHEMA_VERSION})",
                 hint="upgrade bricksmith",
+            )
+        if version < SCHEMA_VERSION and migrate:
+            with self._db:  # one transaction: all migrations or none
+                self._db.execute("BEGIN")
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[target].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                self._db.execute(
+                    "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
+                )
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0])
+
+    def backup(self) -> Path:
+        """Copy the database (consistently, via SQLite's backup API) beside it, as the
+        previous good copy that ``restore`` brings back."""
+        target = backup_path(self.path)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        with self._lock:
+            copy = sqlite3.connect(tmp)
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+        os.replace(tmp, target)
+        return target
+
+    # -- applies (history) -------------------------------------------------------------------
+
+    def begin_apply(self, holder: str) -> int:
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO applies(started_at, status, holder) VALUES (?, 'running', ?)",
+                (now(), holder),
+            )
+            return int(cursor.lastrowid)
+
+    def end_apply(self, apply_id: int, status: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE applies SET finished_at=?, status=? WHERE id=?", (now(), status, apply_id)
             )
 
     def close(self) -> None:
@@ -183,6 +255,50 @@ class StateStore:
                 "UPDATE steps SET fingerprint=?, inputs=? WHERE key=?",
                 (fingerprint, _dump(inputs), key),
             )
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def damaged(path: Path, detail: str) -> StateError:
+    backup = backup_path(path)
+    if backup.exists():
+        hint = (
+            f"the previous good copy is {backup.name} (saved at the start of the last apply): "
+            "run `bricksmith state restore SPEC` to bring it back"
+        )
+    else:
+        hint = "there is no previous copy; move the file aside to start from an empty state"
+    return StateError(f"the state database {path} is damaged: {detail}", hint=hint)
+
+
+def restore(path: Path) -> Path:
+    """Put the previous good copy back in place of a damaged (or any) state database.
+    The replaced file is kept beside it; returns its new name."""
+    backup = backup_path(path)
+    if not backup.exists():
+        raise StateError(f"there is no backup of {path} to restore ({backup.name} is missing)")
+    try:
+        check = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        try:
+            ok = check.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        finally:
+            check.close()
+    except sqlite3.DatabaseError:
+        ok = False
+    if not ok:
+        raise StateError(f"the backup {backup} is damaged too", hint="move both files aside")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.replaced-{stamp}")
+    if path.exists():
+        os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    tmp = path.with_name(path.name + ".restore-tmp")
+    shutil.copyfile(backup, tmp)
+    os.replace(tmp, path)
+    return aside
 
 
 def _dump(value: dict[str, Any]) -> str:
