@@ -77,7 +77,9 @@ class LocalBackend:
         self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
     ) -> dict[str, Any]:
         dest = Path(self.repo_path(name))
-        head = gitops.sync_clone(location, dest, branch=branch, commit=commit)
+        head = gitops.sync_clone(
+            location, dest, branch=branch, commit=commit, token_env=token_env
+        )
         return {"path": str(dest), "branch": branch, "commit": head}
 
     def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
@@ -183,9 +185,11 @@ class LocalBackend:
         log: Callable[[str], None],
         fingerprint: str = "",
     ) -> RunOutcome:
-        from bricksmith.backends.local_runner import run_notebook
+        from bricksmith.backends.local_runner import run_notebook, stop_orphan
         from bricksmith.backends.runtime_env import ensure_environment
 
+        if stop_orphan(previous.get("_pid")):
+            log(f"stopped the kernel (pid {previous['_pid']}) a killed apply left running")
         log_dir.mkdir(parents=True, exist_ok=True)
         requirements_file = Path(requirements)
         if not requirements_file.is_file():

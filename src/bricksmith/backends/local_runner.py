@@ -152,3 +152,21 @@ def _kill_group(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def stop_orphan(pid: int | None) -> bool:
+    """Kill the process group of a kernel left running by a killed apply (its pid was
+    checkpointed). Only a live process whose command line is this kernel is touched, so a
+    reused pid is left alone. Returns whether it killed one."""
+    if not pid or not hasattr(os, "killpg"):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    if KERNEL.name not in cmdline:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+        return True
+    return False
