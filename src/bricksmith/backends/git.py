@@ -2,7 +2,8 @@
 
 Tokens for HTTPS remotes are handed to git through an askpass helper that reads the
 environment variable named in the spec, so they never land in a URL, ``.git/config``, the state
-or a log.
+or a log. Every command that talks to a remote (push, ls-remote, clone, fetch) runs in the
+environment of :func:`credentials_env`.
 """
 
 from __future__ import annotations
@@ -54,10 +55,19 @@ class Identity:
         }
 
 
-def _git_error(action: str, exc: Exception, hint: str) -> GitError:
+def _git_error(action: str, exc: Exception, hint: str, token_env: str | None = None) -> GitError:
     detail = getattr(exc, "stderr", "") or str(exc)
     detail = detail.strip().replace("stderr: ", "").strip("'\" \n")
+    secret = os.environ.get(token_env) if token_env else None
+    if secret:  # git does not echo credentials; this makes sure of it
+        detail = detail.replace(secret, "***")
     return GitError(f"git {action} failed: {detail}", hint=hint)
+
+
+def _credentials_hint(token_env: str | None) -> str:
+    if token_env:
+        return f"that ${token_env} (repo.token_env) holds a valid token with access to it"
+    return "that your credentials are right"
 
 
 def open_or_init(path: Path, branch: str):
@@ -128,9 +138,21 @@ def ensure_bare_remote(location: str, branch: str) -> bool:
     return True
 
 
+USERNAME_ENV = "BRICKSMITH_GIT_USERNAME"
+DEFAULT_USERNAME = "x-access-token"
+
+
 @contextmanager
 def credentials_env(token_env: str | None) -> Iterator[dict[str, str]]:
-    """Environment for git: never prompts; with a token env var, an askpass helper reads it."""
+    """Environment for git: never prompts; with a token env var, an askpass helper reads it.
+
+    The helper answers git's "Username for ..." prompt with $BRICKSMITH_GIT_USERNAME, else
+    ``x-access-token`` (GitHub, GitLab and Azure DevOps accept any non-empty user name with a
+    token; a user name in the remote URL is used as is and not asked for), and the "Password
+    for ..." prompt with the variable named ``token_env``. Credential helpers configured for
+    git are switched off for these commands, so none of them answers with another credential or
+    stores the token (``credential.helper=store`` would write it to ~/.git-credentials).
+    """
     env = {"GIT_TERMINAL_PROMPT": "0"}
     if not token_env:
         yield env
@@ -146,12 +168,23 @@ def credentials_env(token_env: str | None) -> Iterator[dict[str, str]]:
         helper.write_text(
             "#!/bin/sh\n"
             'case "$1" in\n'
-            '  Username*) echo "x-access-token" ;;\n'
+            '  Username*) printf "%s\\n" "${' + USERNAME_ENV + ":-" + DEFAULT_USERNAME + '}" ;;\n'
             '  *) printenv "$BRICKSMITH_TOKEN_ENV" ;;\n'
             "esac\n"
         )
         helper.chmod(stat.S_IRWXU)
-        env.update({"GIT_ASKPASS": str(helper), "BRICKSMITH_TOKEN_ENV": token_env})
+        # An empty credential.helper (as command-line config: GIT_CONFIG_COUNT, git >= 2.31)
+        # empties the list of helpers from every config file.
+        index = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+        env.update(
+            {
+                "GIT_ASKPASS": str(helper),
+                "BRICKSMITH_TOKEN_ENV": token_env,
+                "GIT_CONFIG_COUNT": str(index + 1),
+                f"GIT_CONFIG_KEY_{index}": "credential.helper",
+                f"GIT_CONFIG_VALUE_{index}": "",
+            }
+        )
         yield env
 
 
@@ -176,7 +209,8 @@ def push(path: Path, *, location: str, branch: str, token_env: str | None) -> st
             "push",
             exc,
             f"check that {location} accepts pushes to {branch} (permissions, hooks, "
-            "non-fast-forward history) and that your credentials are right",
+            f"non-fast-forward history) and {_credentials_hint(token_env)}",
+            token_env,
         ) from exc
     return commit
 
@@ -195,24 +229,36 @@ def remote_branch_commit(location: str, branch: str, token_env: str | None = Non
     return out.split()[0] if out.strip() else None
 
 
-def sync_clone(location: str, dest: Path, *, branch: str, commit: str) -> str:
-    """A working clone of ``location`` at ``dest`` with ``branch`` checked out at ``commit``."""
+def sync_clone(
+    location: str, dest: Path, *, branch: str, commit: str, token_env: str | None = None
+) -> str:
+    """A working clone of ``location`` at ``dest`` with ``branch`` checked out at ``commit``.
+
+    ``token_env``: as for :func:`push`; the clone's ``.git/config`` keeps the bare URL."""
     import git
 
     try:
-        if (dest / ".git").exists():
-            repo = git.Repo(dest)
-            if repo.remotes.origin.url != location:
-                repo.remotes.origin.set_url(location)
-            repo.remotes.origin.fetch(f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            repo = git.Repo.clone_from(location, dest, branch=branch)
+        with credentials_env(token_env) as env:
+            if (dest / ".git").exists():
+                repo = git.Repo(dest)
+                if repo.remotes.origin.url != location:
+                    repo.remotes.origin.set_url(location)
+                with repo.git.custom_environment(**env):
+                    repo.git.fetch(
+                        "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+                    )
+            else:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                repo = git.Repo.clone_from(location, dest, branch=branch, env=env)
         repo.git.checkout("-B", branch, commit)
         repo.git.reset("--hard", commit)
     except git.GitCommandError as exc:
         raise _git_error(
-            "clone/fetch", exc, f"check that {location} is reachable and has branch {branch}"
+            "clone/fetch",
+            exc,
+            f"check that {location} is reachable and has branch {branch}, "
+            f"and {_credentials_hint(token_env)}",
+            token_env,
         ) from exc
     return repo.head.commit.hexsha
 
@@ -247,7 +293,7 @@ def clone_head(dest: Path) -> tuple[str | None, str | None]:
 
 
 def clone_checkout(
-    location: str, dest: Path, *, branch: str | None = None
+    location: str, dest: Path, *, branch: str | None = None, token_env: str | None = None
 ) -> tuple[str | None, str]:
     """Clone ``location`` into the new folder ``dest`` with ``branch`` (default: the remote's
     default branch) checked out. Returns (branch, HEAD commit or "" for an empty remote)."""
@@ -256,25 +302,27 @@ def clone_checkout(
     options = {"branch": branch} if branch else {}
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        git.Repo.clone_from(location, dest, env={"GIT_TERMINAL_PROMPT": "0"}, **options)
+        with credentials_env(token_env) as env:
+            git.Repo.clone_from(location, dest, env=env, **options)
     except git.GitCommandError as exc:
         wanted = f" and has branch {branch}" if branch else ""
-        raise _git_error("clone", exc, f"check that {location} is reachable{wanted}") from exc
+        raise _git_error(
+            "clone", exc, f"check that {location} is reachable{wanted}", token_env
+        ) from exc
     current, commit = clone_head(dest)
     return current, commit or ""
 
 
 def clone_update(
-    dest: Path, *, branch: str | None = None, tag: str | None = None
+    dest: Path, *, branch: str | None = None, tag: str | None = None, token_env: str | None = None
 ) -> tuple[str | None, str]:
     """Fetch ``origin`` and check out the latest commit of ``branch`` (default: the current
     branch), or ``tag`` (a detached HEAD). Local changes are discarded. Returns (branch, HEAD)."""
     import git
 
     repo = git.Repo(dest)
-    env = {"GIT_TERMINAL_PROMPT": "0"}
     try:
-        with repo.git.custom_environment(**env):
+        with credentials_env(token_env) as env, repo.git.custom_environment(**env):
             repo.git.fetch("--prune", "--tags", "--force", "origin")
             if tag:
                 repo.git.checkout("--force", "--detach", f"refs/tags/{tag}")
@@ -288,6 +336,8 @@ def clone_update(
             repo.git.clean("-fdq")
     except git.GitCommandError as exc:
         target = f"tag {tag}" if tag else f"branch {branch or 'of the clone'}"
-        raise _git_error("fetch/checkout", exc, f"check that the remote has {target}") from exc
+        raise _git_error(
+            "fetch/checkout", exc, f"check that the remote has {target}", token_env
+        ) from exc
     current, commit = clone_head(dest)
     return current, commit or ""
