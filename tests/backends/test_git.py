@@ -119,3 +119,43 @@ def test_the_first_commit_gets_its_own_message(tmp_path):
     gitops.commit_all(project, branch="main", message="update", identity=ME, first_message="create")
     messages = [c.message.strip() for c in git.Repo(project).iter_commits()]
     assert messages == ["update", "create"]
+
+
+def test_transient_git_errors_are_retried_with_backoff_permanent_ones_are_not():
+    sleeps = []
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise git.GitCommandError(["git", "push"], 128,
+                                      stderr="fatal: unable to access: Connection reset by peer")
+        return "pushed"
+
+    assert gitops.retrying(flaky, sleep=sleeps.append, jitter=lambda: 0.5) == "pushed"
+    assert sleeps == [1.0, 2.0] and len(attempts) == 3
+
+    rejected = git.GitCommandError(["git", "push"], 1, stderr="! [rejected] main (fetch first)")
+    calls = []
+
+    def refused():
+        calls.append(1)
+        raise rejected
+
+    with pytest.raises(git.GitCommandError):
+        gitops.retrying(refused, sleep=sleeps.append)
+    assert len(calls) == 1  # permanent: no retry
+    assert gitops.is_transient(git.GitCommandError(["git"], 128,
+                               stderr="The requested URL returned error: 503"))
+    assert not gitops.is_transient(git.GitCommandError(["git"], 128,
+                                   stderr="Authentication failed for 'http://h/r.git'"))
+
+    always = []
+
+    def down():
+        always.append(1)
+        raise git.GitCommandError(["git"], 128, stderr="Could not resolve host: example.invalid")
+
+    with pytest.raises(git.GitCommandError):
+        gitops.retrying(down, sleep=lambda s: None)
+    assert len(always) == gitops.NETWORK_ATTEMPTS

@@ -9,8 +9,11 @@ environment of :func:`credentials_env`.
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +65,49 @@ def _git_error(action: str, exc: Exception, hint: str, token_env: str | None = N
     if secret:  # git does not echo credentials; this makes sure of it
         detail = detail.replace(secret, "***")
     return GitError(f"git {action} failed: {detail}", hint=hint)
+
+
+# git's words for a network hiccup worth another try; anything else (authentication, a
+# rejected or non-fast-forward push, a missing repository) is permanent and fails at once.
+TRANSIENT_ERRORS = (
+    "could not resolve host",
+    "connection refused",
+    "connection reset",
+    "timed out",
+    "the remote end hung up unexpectedly",
+    "early eof",
+    "rpc failed",
+    "temporary failure",
+    "returned error: 429",
+    "returned error: 500",
+    "returned error: 502",
+    "returned error: 503",
+    "returned error: 504",
+)
+NETWORK_ATTEMPTS = 4
+NETWORK_TIMEOUT_S = 600  # one push or fetch; the step as a whole has the engine's timeout
+
+
+def is_transient(exc: Exception) -> bool:
+    text = f"{getattr(exc, 'stderr', '')} {exc}".lower()
+    return any(marker in text for marker in TRANSIENT_ERRORS)
+
+
+def retrying(call, *, attempts: int = NETWORK_ATTEMPTS, base_delay_s: float = 1.0,
+             sleep=time.sleep, jitter=random.random, before_retry=lambda: None):
+    """``call()``, tried again after a transient git error with exponential backoff and jitter
+    (1 s, 2 s, 4 s, each times 0.5-1.5); a permanent error is raised at once."""
+    import git
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except git.GitCommandError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            sleep(base_delay_s * 2 ** (attempt - 1) * (0.5 + jitter()))
+            before_retry()
+    raise AssertionError("unreachable")
 
 
 def _credentials_hint(token_env: str | None) -> str:
@@ -203,7 +249,11 @@ def push(path: Path, *, location: str, branch: str, token_env: str | None) -> st
         else:
             repo.create_remote("origin", location)
         with credentials_env(token_env) as env, repo.git.custom_environment(**env):
-            repo.git.push("--porcelain", "origin", f"HEAD:refs/heads/{branch}")
+            # a push repeated after a lost answer finds the branch already there: harmless
+            retrying(lambda: repo.git.push(
+                "--porcelain", "origin", f"HEAD:refs/heads/{branch}",
+                kill_after_timeout=NETWORK_TIMEOUT_S,
+            ))
     except git.GitCommandError as exc:
         raise _git_error(
             "push",
@@ -244,12 +294,16 @@ def sync_clone(
                 if repo.remotes.origin.url != location:
                     repo.remotes.origin.set_url(location)
                 with repo.git.custom_environment(**env):
-                    repo.git.fetch(
-                        "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-                    )
+                    retrying(lambda: repo.git.fetch(
+                        "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                        kill_after_timeout=NETWORK_TIMEOUT_S,
+                    ))
             else:
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.clone_from(location, dest, branch=branch, env=env)
+                repo = retrying(
+                    lambda: git.Repo.clone_from(location, dest, branch=branch, env=env),
+                    before_retry=lambda: shutil.rmtree(dest, ignore_errors=True),
+                )
         repo.git.checkout("-B", branch, commit)
         repo.git.reset("--hard", commit)
     except git.GitCommandError as exc:
