@@ -32,16 +32,13 @@ def load(
 ) -> Workflow:
     """Validate the spec at ``spec_path`` and pick ``target`` (the spec's default if None)."""
     path = Path(spec_path)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(
             f"spec file {spec_path} not found",
             hint="pass the path of a workflow YAML file, e.g. specs/iris.yaml",
         )
     spec = load_spec(path, variables=dict(variables or {}), environ=environ or os.environ)
-    chosen = target or spec.workflow.target
-    if chosen not in spec.workflow.targets:
-        known = ", ".join(sorted(spec.workflow.targets))
-        raise UsageError(f"unknown target {chosen!r}", hint=f"targets in {path}: {known}")
+    chosen, _ = spec.get_target(target)  # an unknown --target gets a did-you-mean
     return Workflow(spec, chosen)
 
 

@@ -26,6 +26,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"Error: {message}\nhint: run `{self.prog} --help` for the arguments\n")
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (checked before the spec is read)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bricksmith",
@@ -58,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
     )
     apply = spec_command("apply", "make the target match the spec (resumable)")
-    apply.add_argument("--parallelism", "-p", type=int, default=4, help="steps at once (4)")
+    apply.add_argument(
+        "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
+    )
     apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
     status = spec_command("status", "show the last recorded state of every step and run")
     status.add_argument("--json", action="store_true", help="machine-readable status")
@@ -122,10 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report_error(args, exc: BricksmithError) -> None:
+    from rich.markup import escape  # messages quote user input: "[/x]" is not markup
+
     console = _console(args, stderr=True)
-    console.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
+    console.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, highlight=False)
     if exc.hint:
-        console.print(f"[dim]hint:[/] {exc.hint}")
+        console.print(f"[dim]hint:[/] {escape(exc.hint)}")
 
 
 def _dispatch(args) -> int:
@@ -221,6 +236,8 @@ def _plan(args, workflow) -> int:
 
 
 def _apply(args, workflow) -> int:
+    from rich.markup import escape
+
     from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT
     from bricksmith.errors import ApplyFailed
 
@@ -241,9 +258,9 @@ def _apply(args, workflow) -> int:
         text = event.message if event.kind != SUCCEEDED_EVT else f"done in {event.elapsed_s:.1f}s"
         if event.kind == FAILED_EVT:
             text = event.message.splitlines()[0] if event.message else "failed"
-        console.print(f"[{colour}]{mark} {event.step}[/] [dim]{text}[/]", highlight=False)
+        console.print(f"[{colour}]{mark} {event.step}[/] [dim]{escape(text)}[/]", highlight=False)
 
-    console.print(f"Applying {workflow.spec.path.name} to target {workflow.target!r}")
+    console.print(f"Applying {workflow.spec.path.name} to target {workflow.target!r}", markup=False)
     try:
         report = workflow.apply(
             parallelism=args.parallelism, on_event=on_event, verbose=args.verbose
@@ -261,6 +278,7 @@ def _apply(args, workflow) -> int:
 def _runs_table(console, runs) -> None:
     if not runs:
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Runs")
@@ -273,11 +291,11 @@ def _runs_table(console, runs) -> None:
         row = [
             run["name"],
             run["status"],
-            ", ".join(f"{k}={v}" for k, v in run["params"].items()) or "(project params)",
+            escape(", ".join(f"{k}={v}" for k, v in run["params"].items()) or "(project params)"),
             f"{accuracy:.3f}" if isinstance(accuracy, (int, float)) else "-",
             f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "-",
         ]
-        table.add_row(*row, *([run.get("run_page_url") or "-"] * pages))
+        table.add_row(*row, *([escape(run.get("run_page_url") or "-")] * pages))
     console.print(table)
 
 
@@ -286,6 +304,7 @@ def _status(args, workflow) -> int:
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console(args)
@@ -295,7 +314,10 @@ def _status(args, workflow) -> int:
     for step in status["steps"]:
         error = (step.get("error") or "").splitlines()
         table.add_row(
-            step["step"], step["status"], step.get("finished_at") or "-", error[0] if error else ""
+            step["step"],
+            step["status"],
+            step.get("finished_at") or "-",
+            escape(error[0]) if error else "",
         )
     console.print(table)
     _runs_table(console, status["runs"])

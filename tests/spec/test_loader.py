@@ -278,3 +278,51 @@ def test_loader_uses_libyaml_when_available():
             assert isinstance(loaded, yaml.CSafeLoader)
         finally:
             loaded.dispose()
+
+
+# ------------------------------------------------------- bad-input corpus findings (fixed)
+
+
+@pytest.mark.parametrize("char", ["\x07", "\x1b", "\x7f", "\ufffe"])
+def test_control_characters_are_refused_at_their_line_and_column(yaml_impl, char):
+    # PyYAML gives only an offset (in bytes with libyaml), and the pure-Python reader raised
+    # it from the loader's constructor, outside the error handling.
+    diag = only(f"version: 1\nname: éé{char}x\n".encode())
+    assert (diag.line, diag.column) == (2, 9)
+    assert f"U+{ord(char):04X}" in diag.message
+    assert diag.hint.startswith("remove it")
+
+
+def test_control_character_in_text_input(yaml_impl):
+    with pytest.raises(SpecError) as info:
+        parse_document("a: 1\nb: \x1b\n", "w.yaml")
+    assert (info.value.diagnostics[0].line, info.value.diagnostics[0].column) == (2, 4)
+
+
+@pytest.mark.parametrize("depth", [100, 3000])
+def test_deep_nesting_is_refused_before_it_exhausts_the_stack(yaml_impl, depth):
+    diag = only("a: " + "[" * depth + "]" * depth + "\n")
+    assert "nested" in diag.message or "nesting depth" in diag.message
+    assert "flatten" in diag.hint or "levels" in diag.hint
+
+
+def test_nesting_up_to_the_limit_loads():
+    depth = loader._MAX_DEPTH - 1  # the document's own mapping is one level
+    doc = parse_document(("a: " + "[" * depth + "]" * depth + "\n").encode(), "w.yaml")
+    assert isinstance(doc.data["a"], list)
+
+
+def test_deep_nesting_is_reported_once():
+    deep = "[" * 80 + "]" * 80
+    assert len(problems(f"a: {deep}\nb: {deep}\n")) == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32"),
+     ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32")],
+)
+def test_wide_encodings_without_or_with_a_bom(encoding, name):
+    diag = only("version: 1\n".encode(encoding))
+    assert diag.message == f"the file is {name} encoded"
+    assert diag.hint == "save it as UTF-8"

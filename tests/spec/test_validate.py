@@ -619,3 +619,45 @@ def test_model_keeps_its_cross_checks_for_code():
 def test_path_argument_accepts_str_and_pathlike(write_spec):
     path = write_spec(MINIMAL)
     assert load_spec(str(path), environ={}).path == load_spec(os.fspath(path), environ={}).path
+
+
+# ------------------------------------------------------- bad-input corpus findings (fixed)
+
+
+def test_a_misspelt_required_key_is_reported_once(write_spec):
+    path = write_spec(MINIMAL + "data:\n  - sorce: data\n    target: dbfs:/x\n")
+    diag = only(path)
+    assert diag.path == "data[0].sorce"
+    assert diag.hint == "did you mean 'source'?"
+
+
+def test_a_misspelt_top_level_section_is_reported_once(write_spec):
+    path = write_spec(MINIMAL.replace("project:", "projet:"))
+    diag = only(path)
+    assert (diag.path, diag.hint) == ("projet", "did you mean 'project'?")
+
+
+def test_a_missing_key_without_a_misspelling_is_still_reported(write_spec):
+    path = write_spec(MINIMAL + "data:\n  - target: dbfs:/x\n    other: 1\n")
+    paths = {d.path for d in problems(path)}
+    assert {"data[0].source", "data[0].other"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "hint"),
+    [
+        (MINIMAL.replace("repo:\n  remote: ../demo.git", "repo: ../demo.git"), "repo",
+         "write `remote: ../demo.git` on the next line, indented"),
+        (MINIMAL + "runs:\n  - baseline\n", "runs[0]", "write the item as `- name: baseline`"),
+        (MINIMAL + "data:\n  - data\n", "data[0]",
+         "write the item as `- source: data`, then `target:` below it"),
+        (MINIMAL + "targets:\n  local: local\n", "targets.local",
+         "write `backend: local` on the next line, indented"),
+        (MINIMAL + "variables:\n  users: [a, b]\n", "variables.users",
+         "write a single value here, not a list"),
+    ],
+)
+def test_a_single_value_where_a_section_belongs_gets_a_hint(write_spec, text, path, hint):
+    diag = only(write_spec(text))
+    assert diag.path == path
+    assert diag.hint.startswith(hint), diag.hint

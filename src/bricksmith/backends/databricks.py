@@ -33,6 +33,7 @@ from bricksmith.backends import filesync
 from bricksmith.backends.base import RunOutcome
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
+TMP_MARKER = ".bricksmith-tmp-"  # uploads land under <name><marker><random>, then are moved
 BLOCK_SIZE = 1 << 20  # DBFS add-block takes at most 1 MB of data per call
 UPLOAD_WORKERS = 8
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
@@ -291,9 +292,15 @@ class DatabricksBackend:
                     sizes[str(PurePosixPath(path).relative_to(root))] = size
         return sizes
 
+    def _delete(self, target: str, rel: str) -> None:
+        if target.startswith("/Volumes/"):
+            self.client.files.delete(self._api_path(target, rel))
+        else:
+            self.client.dbfs.delete(self._api_path(target, rel))
+
     def _upload_dbfs(self, source: Path, dest: str) -> None:
         dbfs = self.client.dbfs
-        tmp = f"{dest}.bricksmith-tmp-{uuid.uuid4().hex[:8]}"
+        tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
         handle = dbfs.create(tmp, overwrite=True).handle
         with source.open("rb") as data:
             for block in iter(lambda: data.read(BLOCK_SIZE), b""):
@@ -320,6 +327,10 @@ class DatabricksBackend:
         manifest = filesync.scan(source, old)
         with self.errors(f"upload data to {target}"):
             there = self._remote_sizes(target)
+            # temporary files of an upload that was killed before its move: never data
+            for rel in [rel for rel in there if TMP_MARKER in rel]:
+                self._delete(target, rel)
+                del there[rel]
             todo = [
                 rel
                 for rel, entry in manifest.items()
@@ -336,10 +347,7 @@ class DatabricksBackend:
                     future.result()
             for rel in old:
                 if rel not in manifest and rel in there:
-                    if target.startswith("/Volumes/"):
-                        self.client.files.delete(self._api_path(target, rel))
-                    else:
-                        self.client.dbfs.delete(self._api_path(target, rel))
+                    self._delete(target, rel)
         log(f"uploaded {len(todo)} file(s), {len(manifest) - len(todo)} unchanged, to {target}")
         return {
             "target": target,
@@ -365,6 +373,9 @@ class DatabricksBackend:
                 reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
                 if len(reasons) > 20:
                     break
+        leftovers = [rel for rel in there if TMP_MARKER in rel]
+        if leftovers:
+            reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
         return reasons
 
     # -- notebooks -------------------------------------------------------------------------------

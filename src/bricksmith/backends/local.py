@@ -119,6 +119,8 @@ class LocalBackend:
             for rel in old:
                 if rel not in manifest:
                     (dest / rel).unlink(missing_ok=True)
+            for leftover in _leftovers(dest):  # of a copy killed before its rename
+                leftover.unlink(missing_ok=True)
         except OSError as exc:
             raise DataSyncError(
                 f"copying {source} to {target} failed: {exc}",
@@ -149,6 +151,10 @@ class LocalBackend:
                 reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
                 if len(reasons) > 20:
                     break
+        leftovers = _leftovers(dest)
+        if leftovers:
+            names = ", ".join(p.relative_to(dest).as_posix() for p in leftovers[:3])
+            reasons.append(f"temporary files of an interrupted upload: {names}")
         return reasons
 
     # -- notebooks -------------------------------------------------------------------------
@@ -226,6 +232,10 @@ class LocalBackend:
             duration_s=result.duration_s,
             details=details,
         )
+
+
+def _leftovers(dest: Path) -> list[Path]:
+    return sorted(dest.rglob(f"*{TMP_SUFFIX}")) if dest.is_dir() else []
 
 
 def _copy_atomically(source: Path, dest: Path) -> None:

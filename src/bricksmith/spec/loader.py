@@ -33,6 +33,11 @@ __all__ = [
 
 MAX_SPEC_BYTES = 1024 * 1024  # 1 MiB: a workflow spec is a page of YAML, never this big
 _MAX_NODES = 200_000  # guards against alias bombs ("billion laughs") and runaway expansion
+_MAX_DEPTH = 64  # nesting of mappings/lists; deeper data would exhaust Python's recursion later
+# What YAML forbids in a stream (PyYAML's Reader.NON_PRINTABLE; libyaml refuses the same)
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
+)
 
 KeyPath = tuple[str | int, ...]
 Position = tuple[int, int]  # (line, column), both 1-based
@@ -146,12 +151,18 @@ def parse_document(source: bytes | str, file: str = "<string>") -> Document:
     text = _decode(source, file) if isinstance(source, bytes) else source
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError([_too_big(file)])
-    loader = _make_loader(text)
+    _check_printable(text, file)
+    try:
+        loader = _make_loader(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - _check_printable catches what it checks
+        raise SpecError([_diag(file, f"invalid YAML: {exc}", _GENERIC_SYNTAX_HINT)]) from None
     try:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             raise SpecError([_syntax_diagnostic(exc, text, file)]) from None
+        except RecursionError:  # the pure-Python composer on very deep nesting
+            raise SpecError([_too_deep(file, 1, 1)]) from None
         except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are not expected
             raise SpecError([_diag(file, f"invalid YAML: {exc}", _GENERIC_SYNTAX_HINT)]) from None
         if root is None or _is_empty_scalar(root):
@@ -187,9 +198,10 @@ def parse_document(source: bytes | str, file: str = "<string>") -> Document:
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError([_too_big(file)])
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    encoding = _wide_encoding(raw)
+    if encoding:
         raise SpecError(
-            [_diag(file, "the file is UTF-16 encoded", "save it as UTF-8", line=1, column=1)]
+            [_diag(file, f"the file is {encoding} encoded", "save it as UTF-8", line=1, column=1)]
         )
     nul = raw.find(b"\x00")
     if nul != -1:
@@ -210,12 +222,55 @@ def _decode(raw: bytes, file: str) -> str:
         ) from None
 
 
+def _wide_encoding(raw: bytes) -> str | None:
+    """UTF-32 or UTF-16, told by the byte order mark or, as YAML does, by the NUL bytes
+    around a first ASCII character."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = raw[:4]
+    if len(head) < 4:
+        return None
+    if head[:3] == b"\x00\x00\x00" or head[1:] == b"\x00\x00\x00":
+        return "UTF-32"
+    zeros = [byte == 0 for byte in head]
+    if zeros in ([False, True, False, True], [True, False, True, False]) and max(head) < 0x80:
+        return "UTF-16"
+    return None
+
+
+def _check_printable(text: str, file: str) -> None:
+    """Refuse the characters YAML does not allow, at their line and column (PyYAML's own
+    ReaderError gives only an offset: in bytes from libyaml, in characters otherwise)."""
+    bad = _NON_PRINTABLE.search(text)
+    if bad is None:
+        return
+    at = bad.start()
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    code = ord(bad.group())
+    hint = "remove it"
+    if code < 0x100:
+        hint += f'; inside double quotes it can be written as an escape: "\\x{code:02x}"'
+    raise SpecError(
+        [_diag(file, f"the file contains the character U+{code:04X}, which YAML does not "
+               "allow", hint, line=line, column=column)]
+    )
+
+
 def _offset_position(raw: bytes, offset: int) -> Position:
     before = raw[:offset]
     line = before.count(b"\n") + 1
     line_start = before.rfind(b"\n") + 1
     column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
     return line, column
+
+
+def _too_deep(file: str, line: int, column: int, path: str = "") -> Diagnostic:
+    return _diag(file, f"the document is nested more than {_MAX_DEPTH} levels deep",
+                 "a workflow spec needs only a few levels of mappings and lists; flatten it",
+                 line=line, column=column, path=path)
 
 
 def _too_big(file: str) -> Diagnostic:
@@ -262,6 +317,9 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
     elif "expected a single document" in context:
         message = "the file holds more than one YAML document ('---')"
         hint = "keep one workflow per file; remove the second '---' and what follows it"
+    elif "nesting depth" in problem:
+        message = f"invalid YAML: {problem}"
+        hint = _too_deep(file, line, column).hint
     elif "undefined alias" in problem:
         hint = "define the anchor (&name) before using the alias (*name)"
     elif "block" in context and "expected" in problem:
@@ -321,7 +379,8 @@ class _Builder:
         self.value_positions: dict[KeyPath, Position] = {}
         self.diagnostics: list[Diagnostic] = []
         self._count = 0
-        self._stack: set[int] = set()
+        self._stack: set[int] = set()  # the mappings and lists being built: the nesting
+        self._too_deep = False
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
@@ -347,6 +406,13 @@ class _Builder:
         if id(node) in self._stack:
             self._error(node, path, "an alias refers to the mapping or list that contains it",
                         "YAML structures in a workflow spec cannot be recursive")
+            return None
+        if isinstance(node, yaml.CollectionNode) and len(self._stack) >= _MAX_DEPTH:
+            if not self._too_deep:  # once: every deep branch would repeat it
+                self._too_deep = True
+                line, column = _mark(node)
+                shown = render_path(path[:6]) + ("..." if len(path) > 6 else "")
+                self.diagnostics.append(_too_deep(self.file, line, column, shown))
             return None
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from bricksmith.errors import Diagnostic, SpecError, UsageError
 from bricksmith.spec.checks import semantic_diagnostics
-from bricksmith.spec.interpolate import resolve_references
+from bricksmith.spec.interpolate import resolve_references, stringify
 from bricksmith.spec.loader import Document, KeyPath, load_document, render_path
 from bricksmith.spec.models import (
     NAME_PATTERN,
@@ -395,6 +395,8 @@ def _pydantic_diagnostic(document: Document, error: Mapping[str, Any]) -> Diagno
 
     if kind == "missing":
         name = path[-1] if path else ""
+        if located.model is not None and _misspelt(document, path, located.model.model_fields):
+            return None  # the unknown key's "did you mean" says it
         example = _field_example(located)
         if path == ("version",):
             hint = "add `version: 1` at the top of the file"
@@ -513,7 +515,57 @@ def _type_hint(expected: str, value: Any, path: KeyPath, located: _Located) -> s
         return "nothing follows the key: add items starting with '- ', or remove it"
     if expected == "a mapping" and isinstance(value, list):
         return "write `key: value` lines here, without '- ' in front"
-    return _field_description(located)
+    if expected == "a mapping" and value is not None:
+        section = _section_hint(located, value, path)
+        if section:
+            return section
+    description = _field_description(located)
+    if isinstance(value, list | dict) and "a mapping" not in expected and "a list" not in expected:
+        single = f"write a single value here, not {_describe_value(value)}"
+        return f"{single} ({description})" if description else single
+    return description
+
+
+def _section_hint(located: _Located, value: Any, path: KeyPath) -> str | None:
+    """A single value where a section belongs (``repo: ../x.git``, ``- baseline``): what the
+    section looks like."""
+    tp = located.type
+    if located.discriminator and _is_union(tp):
+        tags = _tags(located)
+        if isinstance(value, str) and value in tags:
+            return f"write `{located.discriminator}: {value}` on the next line, indented"
+        return (f"write `{located.discriminator}: " + " or ".join(tags)
+                + "` and the target's settings on the next lines, indented")
+    if not _is_model(tp):
+        return None
+    fields = ", ".join(tp.model_fields)
+    required = [name for name, info in tp.model_fields.items() if info.is_required()]
+    shown = stringify(value)
+    if required and isinstance(path[-1] if path else None, int):
+        more = "".join(f", then `{name}:` below it" for name in required[1:])
+        return f"write the item as `- {required[0]}: {shown}`{more} (its keys: {fields})"
+    if len(required) == 1:
+        return (f"write `{required[0]}: {shown}` on the next line, indented "
+                f"(its keys: {fields})")
+    return f"write its keys on the next lines, indented, as `key: value`: {fields}"
+
+
+def _misspelt(document: Document, path: KeyPath, known: Any) -> bool:
+    """The missing key ``path[-1]`` is there, misspelt: an unknown key beside it is reported
+    with "did you mean" it (as :func:`_unknown_key` words it), which says everything."""
+    parent: Any = document.data
+    for part in path[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not isinstance(parent, dict) or not path:
+        return False
+    fields = list(known)
+    return any(
+        key not in fields and difflib.get_close_matches(str(key), fields, n=1) == [path[-1]]
+        for key in parent
+    )
 
 
 def _unknown_key(
@@ -560,10 +612,12 @@ def _schema_error_diagnostics(document: Document, error: Any) -> list[Diagnostic
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance
     if kind == "required" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
         return [
             document.diagnostic((*path, key), f"missing required key {key!r}",
                                 f"add `{key}:` {_place_of((*path, key))}")
-            for key in error.validator_value if key not in instance
+            for key in error.validator_value
+            if key not in instance and not _misspelt(document, (*path, key), known)
         ]
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
