@@ -63,3 +63,17 @@ def test_deploy_notebook_overwrites_and_detects_edits(backend):
     assert backend.notebook_drift(out) == [f"notebook {path} was edited in the workspace"]
     Path(out["file"]).unlink()
     assert backend.notebook_drift(out) == [f"notebook {path} is missing"]
+
+
+def test_temp_files_of_an_interrupted_upload_are_drift_and_removed(backend, tmp_path):
+    source = tmp_path / "data"
+    source.mkdir()
+    (source / "a.csv").write_text("1\n")
+    first = backend.upload(source, "dbfs:/d", {}, lambda m: None)
+    leftover = Path(first["location"]) / f"b.csv{TMP_SUFFIX}"
+    leftover.write_text("half a fi")
+    assert backend.upload_drift(source, first) == [
+        f"temporary files of an interrupted upload: b.csv{TMP_SUFFIX}"
+    ]
+    backend.upload(source, "dbfs:/d", first, lambda m: None)
+    assert not leftover.exists()

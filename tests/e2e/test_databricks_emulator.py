@@ -250,3 +250,17 @@ def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli,
     assert cli("apply", spec).code == 0
     assert calls(emulator, "PUT", "/api/2.0/fs/files/") == puts + 1  # only the changed file
     assert landed.read_text().count("\n") == 152
+
+
+def test_temp_files_of_a_killed_upload_are_drift_and_cleaned(cli, spec, emulator):
+    spec.write_text(spec.read_text().split("runs:")[0])
+    assert cli("apply", spec).code == 0
+    data = emulator.root / "dbfs/FileStore/iris-databricks/data/01_raw"
+    leftover = data / "iris.csv.bricksmith-tmp-0123abcd"
+    leftover.write_text("half a fi")
+    plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
+    assert plan["data.upload[0]"]["reasons"] == [
+        "temporary files of an interrupted upload: 01_raw/iris.csv.bricksmith-tmp-0123abcd"
+    ]
+    assert cli("apply", spec).code == 0
+    assert not leftover.exists() and (data / "iris.csv").is_file()
