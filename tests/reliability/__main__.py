@@ -63,7 +63,7 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
     from bricksmith.emulator import Emulator
 
     trials, problems = [], []
-    plan = [boundary_points()] + chains(random_points(12, rng))
+    plan = [boundary_points()] + chains(random_points(15, rng))
     for index, points in enumerate(plan):
         work = folder / f"{'emulated' if emulated else 'local'}-{index}"
         work.mkdir()
