@@ -361,11 +361,9 @@ class DatabricksBackend:
 
     def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
         old = outputs.get("_manifest", {})
+        reasons = filesync.source_drift(source, old)
         if not source.is_dir():
-            return [f"data source {source} is missing"]
-        changed, removed = filesync.changed_files(filesync.scan(source, old), old)
-        reasons = [f"source file changed: {rel}" for rel in changed[:10]]
-        reasons += [f"source file removed: {rel}" for rel in removed[:10]]
+            return reasons
         with self.errors(f"list {outputs['target']}"):
             there = self._remote_sizes(outputs["target"])
         for rel, entry in old.items():

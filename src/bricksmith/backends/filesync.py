@@ -54,3 +54,13 @@ def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], li
     ]
     removed = [rel for rel in previous if rel not in manifest]
     return changed, removed
+
+
+def source_drift(source: Path, previous: Manifest) -> list[str]:
+    """Why ``source`` no longer matches the manifest of its last upload ([] when it does)."""
+    if not source.is_dir():
+        return [f"data source {source} is missing"]
+    changed, removed = changed_files(scan(source, previous), previous)
+    return [f"source file changed: {rel}" for rel in changed[:10]] + [
+        f"source file removed: {rel}" for rel in removed[:10]
+    ]
