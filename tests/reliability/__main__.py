@@ -27,6 +27,8 @@ from tests.reliability.harness import (
     seed_spec,
 )
 
+MIN_KILLS = 30  # per backend
+
 # Steps long enough for a random delay to land inside them, with a typical duration (s).
 LONG_STEPS = {"project.scaffold": 2.5, "run.baseline": 6.0, "run.split-70": 6.0,
               "git.push": 0.3, "data.upload[0]": 0.2}
@@ -63,9 +65,14 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
     from bricksmith.emulator import Emulator
 
     trials, problems = [], []
-    plan = [boundary_points()] + chains(random_points(15, rng))
-    for index, points in enumerate(plan):
+    pending = [boundary_points()]
+    # then random points inside steps until at least MIN_KILLS applies were really killed
+    # (a random point can land after its apply already finished: it does not count)
+    index = 0
+    while pending or (sum(len(t.killed) for t in trials) < MIN_KILLS and index < 12):
+        points = pending.pop(0) if pending else chains(random_points(6, rng))[0]
         work = folder / f"{'emulated' if emulated else 'local'}-{index}"
+        index += 1
         work.mkdir()
         env = base_env()
         emulator = None
@@ -85,7 +92,7 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
         finally:
             if emulator:
                 emulator.stop()
-        console.print(f"  {'emulator' if emulated else 'local'} trial {index}: "
+        console.print(f"  {'emulator' if emulated else 'local'} trial {index - 1}: "
                       f"{len(trial.killed)} kills, {trial.applies} applies, "
                       f"{'recovered' if trial.recovered else trial.problems}")
         trials.append(trial)
