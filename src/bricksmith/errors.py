@@ -8,7 +8,7 @@ The CLI prints these without a traceback and exits 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class BricksmithError(Exception):
@@ -74,7 +74,6 @@ class LockHolder:
     host: str
     started: str
     command: str = ""
-    extra: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}, started {self.started}" + (

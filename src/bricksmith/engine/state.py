@@ -248,13 +248,6 @@ class StateStore:
                     (_dump(outputs), now(), error, key),
                 )
 
-    def mark_skipped(self, key: str, fingerprint: str, inputs: dict[str, Any]) -> None:
-        """A step found up to date whose stored inputs snapshot predates this apply."""
-        with self._lock, self._db:
-            self._db.execute(
-                "UPDATE steps SET fingerprint=?, inputs=? WHERE key=?",
-                (fingerprint, _dump(inputs), key),
-            )
 
 
 def backup_path(path: Path) -> Path:
