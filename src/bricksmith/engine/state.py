@@ -249,7 +249,6 @@ class StateStore:
                 )
 
 
-
 def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".bak")
 
