@@ -234,19 +234,13 @@ class StateStore:
                 (_dump(outputs), now(), key),
             )
 
-    def mark_failed(self, key: str, error: str, outputs: dict[str, Any] | None = None) -> None:
+    def mark_failed(self, key: str, error: str) -> None:
+        """Record a failure; the outputs checkpointed so far (a log, a run id) are kept."""
         with self._lock, self._db:
-            if outputs is None:
-                self._db.execute(
-                    "UPDATE steps SET status='failed', finished_at=?, error=? WHERE key = ?",
-                    (now(), error, key),
-                )
-            else:
-                self._db.execute(
-                    "UPDATE steps SET status='failed', outputs=?, finished_at=?, error=?"
-                    " WHERE key = ?",
-                    (_dump(outputs), now(), error, key),
-                )
+            self._db.execute(
+                "UPDATE steps SET status='failed', finished_at=?, error=? WHERE key = ?",
+                (now(), error, key),
+            )
 
 
 def backup_path(path: Path) -> Path:
