@@ -15,31 +15,15 @@ import git
 import pytest
 
 from bricksmith.emulator import DEFAULT_CLUSTER_ID, FaultPolicy
+from tests.reliability.harness import seed_spec
 
 SUBMIT = "POST /api/2.2/jobs/runs/submit"
-LOCAL_TARGET = """target: local
-targets:
-  local:
-    backend: local
-    root: .bricksmith/local
-"""
-
-
 @pytest.fixture
 def spec(seed, emulator, monkeypatch) -> Path:
     """specs/iris.yaml with its target pointed at the emulator; the SDK's token in the env."""
-    text = seed.read_text()
-    assert LOCAL_TARGET in text
-    seed.write_text(text.replace(LOCAL_TARGET, f"""target: emulated
-targets:
-  emulated:
-    backend: databricks
-    host: {emulator.url}
-    cluster_id: {DEFAULT_CLUSTER_ID}
-    root: .bricksmith/emulated
-"""))
+    spec = seed_spec(seed.parent, emulator.url)
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
-    return seed
+    return spec
 
 
 def state_rows(spec: Path) -> dict[str, tuple[str, str]]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import git
 
+from bricksmith.emulator import DEFAULT_CLUSTER_ID
+
 REPO = Path(__file__).resolve().parents[2]
 # The order in which an apply with --parallelism 1 meets the seed's steps (the engine's
 # lexicographical topological order).
@@ -143,7 +145,7 @@ targets:
   emulated:
     backend: databricks
     host: {emulator_url}
-    cluster_id: 0000-000000-emulator0
+    cluster_id: {DEFAULT_CLUSTER_ID}
     root: .bricksmith/emulated
 """)
     spec = folder / "iris.yaml"
