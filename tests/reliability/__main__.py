@@ -93,7 +93,8 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
             if emulator:
                 emulator.stop()
         console.print(f"  {'emulator' if emulated else 'local'} trial {index - 1}: "
-                      f"{len(trial.killed)} kills, {trial.applies} applies, "
+                      f"{len(trial.killed)} kills ({len(trial.moved)} moved to a step's end), "
+                      f"{trial.applies} applies, "
                       f"{'recovered' if trial.recovered else trial.problems}")
         trials.append(trial)
         problems += trial.problems
@@ -112,7 +113,7 @@ def run_faults(folder: Path, seeds: list[int], rate: float, console: Console):
             env = {**base_env(), "DATABRICKS_TOKEN": "t",
                    "DATABRICKS_CONFIG_FILE": str(work / "none")}
             spec = seed_spec(work, emu.url)
-            ok = run_apply(spec, env, None, parallelism=4) == 0
+            ok = run_apply(spec, env, None, parallelism=4).returncode == 0
             succeeded += ok
             duplicates += max(0, len(emu.runs) - 2) + max(
                 0, emu.calls["POST /api/2.0/repos"] - 1)

@@ -49,6 +49,7 @@ def boundary_points(steps=SEED_STEPS) -> list[KillPoint]:
 class Trial:
     points: list[KillPoint]
     killed: list[str] = field(default_factory=list)  # points that really killed an apply
+    moved: list[str] = field(default_factory=list)  # in-step points whose step ended first
     applies: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -57,7 +58,8 @@ class Trial:
         return not self.problems
 
 
-def run_apply(spec: Path, env: dict, point: KillPoint | None, parallelism: int) -> int:
+def run_apply(spec: Path, env: dict, point: KillPoint | None,
+              parallelism: int) -> subprocess.CompletedProcess:
     if point is None:
         command = [sys.executable, "-m", "bricksmith.cli", "--no-color", "apply", str(spec),
                    "--parallelism", str(parallelism)]
@@ -68,7 +70,7 @@ def run_apply(spec: Path, env: dict, point: KillPoint | None, parallelism: int) 
     done = subprocess.run(command, cwd=REPO, env={**env, "PYTHONPATH": str(REPO)},
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           timeout=600, check=False)
-    return done.returncode
+    return done
 
 
 def run_trial(spec: Path, points: list[KillPoint], env: dict, *, parallelism: int = 1,
@@ -77,17 +79,20 @@ def run_trial(spec: Path, points: list[KillPoint], env: dict, *, parallelism: in
     re-apply until an apply succeeds."""
     trial = Trial(points)
     for point in points:
-        code = run_apply(spec, env, point, parallelism)
+        done = run_apply(spec, env, point, parallelism)
+        code = done.returncode
         trial.applies += 1
         if code == -signal.SIGKILL:
             trial.killed.append(str(point))
+            if "moved:" in done.stderr:
+                trial.moved.append(str(point))
         elif code == 3:
             break  # finished before the point: nothing left to kill
         else:
             trial.problems.append(f"apply with kill point {point} ended {code}")
     while trial.applies < max_applies:
         trial.applies += 1
-        if run_apply(spec, env, None, parallelism=4) == 0:
+        if run_apply(spec, env, None, parallelism=4).returncode == 0:
             break
     else:
         trial.problems.append("no apply succeeded")
