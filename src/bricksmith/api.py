@@ -13,11 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
 from bricksmith.errors import UsageError
-from bricksmith.plan.graph import build_graph, to_mermaid
+from bricksmith.plan.graph import StepGraph, build_graph, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.steps.base import Outputs, Step, StepContext
@@ -60,7 +58,8 @@ class Workflow:
         return self.root / "state.db"
 
     @cached_property
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> StepGraph:
+        """The DAG of steps (``graph.to_networkx()`` for a networkx DiGraph)."""
         return build_graph(self.spec, self.target)
 
     @cached_property
@@ -114,7 +113,7 @@ class Workflow:
         records = self.records()
 
         def check(key: str, record: StepRecord) -> list[str]:
-            step = self.graph.nodes[key]["step"]
+            step = self.graph.step(key)
             return step.check(self.context(step, record.outputs), record.outputs)
 
         return make_plan(self.graph, records, check)
@@ -122,7 +121,7 @@ class Workflow:
     def status(self) -> dict[str, Any]:
         records = self.records()
         steps = []
-        for key in nx.lexicographical_topological_sort(self.graph):
+        for key in self.graph.order:
             record = records.get(key)
             if record is None:
                 steps.append({"step": key, "status": "pending"})

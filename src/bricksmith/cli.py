@@ -221,15 +221,19 @@ def _plan(args, workflow) -> int:
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
-        console = _console(args)
+        from rich.text import Text
+
+        text = Text()  # one renderable: a 10,000-step plan prints in one write
         if not plan.has_changes:
-            console.print(f"No changes. Target {workflow.target!r} matches the spec.")
+            text.append(f"No changes. Target {workflow.target!r} matches the spec.\n")
         for action in plan.changes:
             symbol, colour = SYMBOLS[action.action]
-            console.print(f"[{colour}]{symbol} {action.step}[/] [dim]({action.action})[/]")
+            text.append(f"{symbol} {action.step}", style=colour)
+            text.append(f" ({action.action})\n", style="dim")
             for reason in action.reasons:
-                console.print(f"      {reason}", markup=False)
-        console.print(plan.summary_line())
+                text.append(f"      {reason}\n")
+        text.append(plan.summary_line())
+        _console(args).print(text)
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0

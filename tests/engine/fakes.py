@@ -6,8 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-import networkx as nx
-
+from bricksmith.plan.graph import StepGraph
 from bricksmith.plan.graph import graph_of as build_graph_of
 from bricksmith.steps.base import Step, StepContext
 
@@ -39,7 +38,7 @@ class FakeStep(Step):
         return {"value": self.value, "upstream": sorted(upstream)}
 
 
-def graph_of(*steps: Step) -> nx.DiGraph:
+def graph_of(*steps: Step) -> StepGraph:
     return build_graph_of(list(steps))
 
 

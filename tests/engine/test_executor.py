@@ -42,8 +42,10 @@ def test_second_execute_skips_everything_then_reruns_only_what_changed(tmp_path)
     a, b, c, d = diamond()
     state = StateStore(tmp_path / "state.db")
     execute(graph_of(a, b, c, d), state, context_factory(tmp_path))
+    assert all(r.checked_at is None for r in state.all().values())
     report = execute(graph_of(a, b, c, d), state, context_factory(tmp_path))
     assert report.ran == [] and sorted(report.skipped) == ["a", "b", "c", "d"]
+    assert all(r.checked_at for r in state.all().values())  # found up to date, in one batch
 
     b.value = 2  # b's inputs change: b re-runs, and so does d (its upstream outputs changed)
     report = execute(graph_of(a, b, c, d), state, context_factory(tmp_path))
@@ -104,3 +106,14 @@ def test_a_step_past_its_timeout_fails_clearly_without_holding_the_apply(tmp_pat
     assert time.monotonic() - began < 2.5  # did not wait for the stuck step
     assert "step stuck failed: timed out after 0.3s" in err.value.message
     assert state.get("stuck").status == FAILED and state.get("other").status == SUCCEEDED
+
+
+def test_a_wide_graph_runs_every_step_once_in_order(tmp_path):
+    steps = [FakeStep("root")] + [FakeStep(f"leaf{i:04d}", deps=["root"]) for i in range(1200)]
+    steps.append(FakeStep("sink", deps=[s.key for s in steps[1:]]))
+    state = StateStore(tmp_path / "state.db")
+    report = execute(graph_of(*steps), state, context_factory(tmp_path), parallelism=8)
+    assert report.ran[0] == "root" and report.ran[-1] == "sink" and len(report.ran) == 1202
+    again = execute(graph_of(*steps), state, context_factory(tmp_path), parallelism=8)
+    assert len(again.skipped) == 1202 and all(s.applied == 1 for s in steps)
+    assert sum(1 for r in state.all().values() if r.checked_at) == 1202  # batches of 500

@@ -111,10 +111,14 @@ def test_a_version_1_state_migrates_forward_keeping_its_rows(tmp_path):
     """)
     db.commit()
     db.close()
-    assert StateStore(path, readonly=True).schema_version == 1  # reading never migrates
+    old = StateStore(path, readonly=True)
+    assert old.schema_version == 1  # reading never migrates
+    assert old.all()["a"].outputs == {"x": 1} and old.all()["a"].checked_at is None
     store = StateStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     assert store.get("a").outputs == {"x": 1}
+    store.mark_checked(["a"])
+    assert store.get("a").checked_at is not None
     apply_id = store.begin_apply("pid 1 on host")
     store.end_apply(apply_id, "succeeded")
     row = store._db.execute("SELECT status, holder FROM applies").fetchone()

@@ -55,5 +55,6 @@ def test_boundary_points_follow_the_engines_order():
     from tests.reliability.harness import REPO, SEED_STEPS, boundary_points
 
     graph = api.load(REPO / "specs/iris.yaml").graph
-    assert tuple(nx.lexicographical_topological_sort(graph)) == SEED_STEPS
+    assert graph.order == SEED_STEPS
+    assert tuple(nx.lexicographical_topological_sort(graph.to_networkx())) == SEED_STEPS
     assert len(boundary_points()) == 18

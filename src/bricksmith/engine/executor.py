@@ -3,7 +3,9 @@
 For each step, once every step it depends on has finished, it recomputes the fingerprint
 from the step's inputs and the upstream outputs of *this* apply. A step whose saved record
 succeeded with the same fingerprint, and whose outputs ``check()`` still finds, is skipped;
-anything else runs. Every result is committed to the state store the moment the step ends.
+anything else runs. Every result is committed to the state store the moment the step ends
+(a durable, fsync'ed transaction); skipped steps change nothing, so the time they were found
+up to date is written in batches.
 
 Failure policy: on the first failure no new step starts, running steps finish, and the apply
 ends with :class:`ApplyFailed` naming what failed and how to resume.
@@ -11,18 +13,20 @@ ends with :class:`ApplyFailed` naming what failed and how to resume.
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from bricksmith.engine.state import SUCCEEDED, StateStore
 from bricksmith.errors import ApplyFailed, BricksmithError, StepError
 from bricksmith.plan.fingerprint import fingerprint, material
+from bricksmith.plan.graph import StepGraph
 from bricksmith.steps.base import Outputs, Step, StepContext
+
+CHECKED_BATCH = 500  # skipped steps per "found up to date" write
 
 # Event kinds sent to the ``on_event`` callback.
 STARTED, SKIPPED, LOG = "started", "skipped", "log"
@@ -55,37 +59,38 @@ class ApplyReport:
 
 
 def execute(
-    graph: nx.DiGraph,
+    graph: StepGraph,
     state: StateStore,
     make_context: Callable[[Step, Outputs, str], StepContext],
     *,
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
 ) -> ApplyReport:
-    """Apply every step of ``graph`` (nodes carry ``step``). Raises ApplyFailed on failure.
+    """Apply every step of ``graph``. Raises ApplyFailed on failure.
 
     Each step runs in a daemon thread and reports back through a queue; a step that outlives
     its ``timeout_s`` is recorded as failed and abandoned (its thread cannot hold the apply).
+    Ready steps start in the graph's order.
     """
     report = ApplyReport()
     records = state.all()
-    done: set[str] = set()
-    remaining = set(graph.nodes)
+    position = {key: i for i, key in enumerate(graph.order)}
+    waiting = {key: len(deps) for key, deps in graph.deps.items()}  # unfinished deps
+    ready = [position[key] for key, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    started: set[str] = set()
+    checked: list[str] = []  # skipped steps not yet recorded as checked
     running: dict[str, float] = {}  # key -> deadline (monotonic)
     results: queue.Queue = queue.Queue()
-    order = {key: i for i, key in enumerate(nx.lexicographical_topological_sort(graph))}
     slots = max(1, parallelism)
 
-    def ready() -> list[str]:
-        keys = [k for k in remaining if all(d in done for d in graph.predecessors(k))]
-        return sorted(keys, key=order.__getitem__)
-
-    while remaining or running:
-        if not report.failures:
-            for key in ready()[: slots - len(running)]:
-                remaining.discard(key)
-                step: Step = graph.nodes[key]["step"]
-                upstream = {d: report.outputs[d] for d in graph.predecessors(key)}
+    try:
+        while ready or running:
+            while ready and len(running) < slots and not report.failures:
+                key = graph.order[heapq.heappop(ready)]
+                started.add(key)
+                step = graph.step(key)
+                upstream = {d: report.outputs[d] for d in graph.deps[key]}
                 args = (step, upstream, records.get(key), state, make_context, on_event)
                 running[key] = time.monotonic() + step.timeout_s
                 threading.Thread(
@@ -93,33 +98,47 @@ def execute(
                     name=f"step {key}",
                     daemon=True,
                 ).start()
-        if not running:
-            break
-        try:
-            key, outcome, payload = results.get(timeout=_until(min(running.values())))
-        except queue.Empty:
-            for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
-                step = graph.nodes[key]["step"]
-                del running[key]
-                failure = StepFailure(
-                    key,
-                    f"timed out after {step.timeout_s:g}s",
-                    hint="look at what it waits on (network, remote run); apply again to resume",
-                )
-                state.mark_failed(key, failure.error)
-                on_event(Event(FAILED_EVT, key, failure.error, step.timeout_s))
-                report.failures.append(failure)
-            continue
-        if key not in running:  # a step that already timed out finished after all
-            continue
-        del running[key]
-        if outcome == "failed":
-            report.failures.append(payload)
-            continue
-        done.add(key)
-        report.outputs[key] = payload
-        (report.skipped if outcome == "skipped" else report.ran).append(key)
-    report.not_started = sorted(remaining, key=order.__getitem__)
+            if not running:
+                break
+            try:
+                key, outcome, payload = results.get(timeout=_until(min(running.values())))
+            except queue.Empty:
+                for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
+                    step = graph.step(key)
+                    del running[key]
+                    failure = StepFailure(
+                        key,
+                        f"timed out after {step.timeout_s:g}s",
+                        hint="look at what it waits on (network, remote run); "
+                        "apply again to resume",
+                    )
+                    state.mark_failed(key, failure.error)
+                    on_event(Event(FAILED_EVT, key, failure.error, step.timeout_s))
+                    report.failures.append(failure)
+                continue
+            if key not in running:  # a step that already timed out finished after all
+                continue
+            del running[key]
+            if outcome == "failed":
+                report.failures.append(payload)
+                continue
+            report.outputs[key] = payload
+            if outcome == "skipped":
+                report.skipped.append(key)
+                checked.append(key)
+                if len(checked) >= CHECKED_BATCH:
+                    state.mark_checked(checked)
+                    checked.clear()
+            else:
+                report.ran.append(key)
+            for after in graph.dependents[key]:
+                waiting[after] -= 1
+                if waiting[after] == 0:
+                    heapq.heappush(ready, position[after])
+    finally:
+        if checked:
+            state.mark_checked(checked)
+    report.not_started = [key for key in graph.order if key not in started]
     if report.failures:
         raise ApplyFailed(_failure_message(report), hint=_resume_hint(report), report=report)
     return report

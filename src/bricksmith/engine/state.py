@@ -19,7 +19,7 @@ from typing import Any
 
 from bricksmith.errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
@@ -49,6 +49,7 @@ MIGRATIONS: dict[int, str] = {
         holder       TEXT NOT NULL
     );
     """,
+    3: "ALTER TABLE steps ADD COLUMN checked_at TEXT;",  # when an apply last found it current
 }
 
 
@@ -67,6 +68,7 @@ class StepRecord:
     finished_at: str | None = None
     attempt: int = 0
     error: str | None = None
+    checked_at: str | None = None  # when an apply last found it up to date
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class StepRecord:
             "finished_at": self.finished_at,
             "attempt": self.attempt,
             "error": self.error,
+            "checked_at": self.checked_at,
             "outputs": self.outputs,
         }
 
@@ -134,6 +137,8 @@ class StateStore:
                 f"bricksmith understands ({SCHEMA_VERSION})",
                 hint="upgrade bricksmith",
             )
+        # a read-only look at an older database (not migrated yet) lacks the newer columns
+        self._columns = _COLUMNS if version >= 3 or migrate else _COLUMNS_V2
         if version < SCHEMA_VERSION and migrate:
             with self._db:  # one transaction: all migrations or none
                 self._db.execute("BEGIN")
@@ -191,16 +196,14 @@ class StateStore:
     def all(self) -> dict[str, StepRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, fingerprint, status, inputs, outputs, started_at, finished_at,"
-                " attempt, error FROM steps"
+                f"SELECT {self._columns} FROM steps"
             ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
     def get(self, key: str) -> StepRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT key, fingerprint, status, inputs, outputs, started_at, finished_at,"
-                " attempt, error FROM steps WHERE key = ?",
+                f"SELECT {self._columns} FROM steps WHERE key = ?",
                 (key,),
             ).fetchone()
         return _record(row) if row else None
@@ -232,6 +235,14 @@ class StateStore:
                 "UPDATE steps SET status='succeeded', outputs=?, finished_at=?, error=NULL"
                 " WHERE key = ?",
                 (_dump(outputs), now(), key),
+            )
+
+    def mark_checked(self, keys: list[str]) -> None:
+        """Record that an apply found ``keys`` up to date: one transaction for the batch."""
+        stamp = now()
+        with self._lock, self._db:
+            self._db.executemany(
+                "UPDATE steps SET checked_at=? WHERE key = ?", [(stamp, key) for key in keys]
             )
 
     def mark_failed(self, key: str, error: str) -> None:
@@ -287,6 +298,12 @@ def restore(path: Path) -> Path:
     return aside
 
 
+_COLUMNS_V2 = (
+    "key, fingerprint, status, inputs, outputs, started_at, finished_at, attempt, error, NULL"
+)
+_COLUMNS = _COLUMNS_V2.replace("NULL", "checked_at")
+
+
 def _dump(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -302,4 +319,5 @@ def _record(row: tuple) -> StepRecord:
         finished_at=row[6],
         attempt=row[7],
         error=row[8],
+        checked_at=row[9],
     )

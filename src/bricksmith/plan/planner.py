@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StepRecord
 from bricksmith.plan.fingerprint import differences, fingerprint, material
+from bricksmith.plan.graph import StepGraph
 
 CREATE, UPDATE, RESUME, NOOP = "create", "update", "resume", "noop"
 ACTIONS = (CREATE, UPDATE, RESUME, NOOP)
@@ -61,14 +60,14 @@ class Plan:
 
 
 def make_plan(
-    graph: nx.DiGraph,
+    graph: StepGraph,
     records: Mapping[str, StepRecord],
     check: Callable[[str, StepRecord], list[str]],
 ) -> Plan:
-    """Plan every step of ``graph`` (nodes carry ``step``) against the saved ``records``."""
+    """Plan every step of ``graph`` against the saved ``records``."""
     actions: dict[str, Action] = {}
-    for key in nx.lexicographical_topological_sort(graph):
-        step = graph.nodes[key]["step"]
+    for key in graph.order:
+        step = graph.step(key)
         record = records.get(key)
         actions[key] = _decide(key, step, graph, record, records, actions, check)
     counts = {name: 0 for name in ACTIONS}
@@ -87,7 +86,7 @@ def _decide(key, step, graph, record, records, decided, check) -> Action:
     if record.status != SUCCEEDED:
         return Action(key, CREATE, ("never completed",))
 
-    deps = sorted(graph.predecessors(key))
+    deps = sorted(graph.deps[key])
     moving = [d for d in deps if decided[d].action != NOOP]
     upstream = {d: records[d].outputs for d in deps if d in records}
     snapshot = material(step.inputs(), upstream)

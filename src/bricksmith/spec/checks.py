@@ -204,7 +204,8 @@ class _Checker:
         data = self.section("data")
         if not isinstance(data, list):
             return
-        seen: list[tuple[int, str]] = []
+        seen: dict[str, int] = {}  # target folder -> first data index with it
+        covering: dict[str, int] = {}  # every folder above a seen target -> first such index
         for index, item in enumerate(data):
             if not isinstance(item, dict):
                 continue
@@ -225,15 +226,22 @@ class _Checker:
                            at_value=True)
                 continue
             normalized = target.rstrip("/")
-            for other_index, other in seen:
-                if normalized == other or normalized.startswith(other + "/") or \
-                        other.startswith(normalized + "/"):
-                    relation = "is the same folder as" if normalized == other else "overlaps"
-                    self.error(("data", index, "target"),
-                               f"target {target!r} {relation} data[{other_index}].target",
-                               "give each data folder its own target folder", at_value=True)
-                    break
-            seen.append((index, normalized))
+            parts = normalized.split("/")
+            above = ["/".join(parts[:k]) for k in range(1, len(parts))]
+            # the earliest other target that is this folder, above it, or below it
+            clashes = [seen[f] for f in above if f in seen]
+            clashes += [i for i in (seen.get(normalized), covering.get(normalized))
+                        if i is not None]
+            if clashes:
+                other_index = min(clashes)
+                same = seen.get(normalized) == other_index
+                relation = "is the same folder as" if same else "overlaps"
+                self.error(("data", index, "target"),
+                           f"target {target!r} {relation} data[{other_index}].target",
+                           "give each data folder its own target folder", at_value=True)
+            seen.setdefault(normalized, index)
+            for folder in above:
+                covering.setdefault(folder, index)
 
     def check_runs(self) -> None:
         runs = self.section("runs")
