@@ -221,22 +221,41 @@ def _plan(args, workflow) -> int:
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
-        from rich.text import Text
-
-        text = Text()  # one renderable: a 10,000-step plan prints in one write
+        lines = _StyledLines()
         if not plan.has_changes:
-            text.append(f"No changes. Target {workflow.target!r} matches the spec.\n")
+            lines.add((f"No changes. Target {workflow.target!r} matches the spec.", None))
         for action in plan.changes:
             symbol, colour = SYMBOLS[action.action]
-            text.append(f"{symbol} {action.step}", style=colour)
-            text.append(f" ({action.action})\n", style="dim")
+            lines.add((f"{symbol} {action.step}", colour), (f" ({action.action})", "dim"))
             for reason in action.reasons:
-                text.append(f"      {reason}\n")
-        text.append(plan.summary_line())
-        _console(args).print(text)
+                lines.add((f"      {reason}", None))
+        lines.add((plan.summary_line(), None))
+        _console(args).print(lines)
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0
+
+
+class _StyledLines:
+    """Lines of (text, style) parts, printed as they are: no markup, no wrapping, so a plan
+    of 10,000 steps renders in one quick write."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[tuple[str, str | None], ...]] = []
+
+    def add(self, *parts: tuple[str, str | None]) -> None:
+        self.lines.append(parts)
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        styles = {None: None}
+        for parts in self.lines:
+            for text, style in parts:
+                if style not in styles:
+                    styles[style] = console.get_style(style)
+                yield Segment(text, styles[style])
+            yield Segment.line()
 
 
 def _apply(args, workflow) -> int:

@@ -20,18 +20,10 @@ from typing import Any
 from bricksmith.backends import filesync
 from bricksmith.backends import git as gitops
 from bricksmith.backends.base import RunOutcome
+from bricksmith.cachedir import default_cache_dir
 from bricksmith.errors import BackendError, DataSyncError
 
 TMP_SUFFIX = ".bricksmith-tmp"
-
-
-def default_cache_dir() -> Path:
-    """Where run environments are cached: $BRICKSMITH_CACHE_DIR, else ~/.cache/bricksmith."""
-    configured = os.environ.get("BRICKSMITH_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bricksmith"
 
 
 class LocalBackend:

@@ -71,7 +71,7 @@ class Emulator:
         volumes: Iterable[str] | None = None,
     ) -> None:
         if cache_dir is None:
-            from bricksmith.backends.local import default_cache_dir
+            from bricksmith.cachedir import default_cache_dir
 
             cache_dir = default_cache_dir() / "envs"
         self.root = Path(root).resolve()

@@ -8,9 +8,10 @@ problem is reported at once. They read the file system (starter directories) but
 from __future__ import annotations
 
 import difflib
+import ntpath
 import posixpath
 import re
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -265,8 +266,7 @@ class _Checker:
 
 
 def _is_absolute(path: str) -> bool:
-    return PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive) or \
-        path.startswith("\\")
+    return posixpath.isabs(path) or bool(ntpath.splitdrive(path)[0]) or path.startswith("\\")
 
 
 def _local_path_problem(path: str) -> str | None:
@@ -278,8 +278,13 @@ def _local_path_problem(path: str) -> str | None:
     return None
 
 
+_PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-./]*")  # no '~', '\\', ':', leading '/'
+
+
 def _inside_problem(path: str) -> str | None:
     """Problems of a path that must stay inside its folder (relative, no escaping '..')."""
+    if _PLAIN_RELATIVE.fullmatch(path) and ".." not in path:
+        return None  # the common case, decided without normalizing
     problem = _local_path_problem(path)
     if problem:
         return problem.replace("spec file's folder", "project")

@@ -23,6 +23,7 @@ from bricksmith.errors import Diagnostic, SpecError
 
 __all__ = [
     "MAX_SPEC_BYTES",
+    "read_source",
     "Document",
     "KeyPath",
     "Position",
@@ -124,6 +125,12 @@ class Document:
 
 def load_document(path: Path) -> Document:
     """Read and parse the workflow file at ``path``. Raises :class:`SpecError` on any problem."""
+    return parse_document(read_source(path), str(path))
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of the workflow file at ``path`` (refused when missing, unreadable or too
+    large). Raises :class:`SpecError`."""
     path = Path(path)
     file = str(path)
     try:
@@ -143,7 +150,9 @@ def load_document(path: Path) -> Document:
             [_diag(file, f"cannot read the file: {exc.strerror or exc}",
                    "check that the file exists and is readable")]
         ) from None
-    return parse_document(raw, file)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([_too_big(file)])
+    return raw
 
 
 def parse_document(source: bytes | str, file: str = "<string>") -> Document:

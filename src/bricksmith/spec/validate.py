@@ -20,9 +20,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from bricksmith.errors import Diagnostic, SpecError, UsageError
+from bricksmith.spec.cache import SpecCache
 from bricksmith.spec.checks import semantic_diagnostics
 from bricksmith.spec.interpolate import resolve_references, stringify
-from bricksmith.spec.loader import Document, KeyPath, load_document, render_path
+from bricksmith.spec.loader import Document, KeyPath, parse_document, read_source, render_path
 from bricksmith.spec.models import (
     NAME_PATTERN,
     DatabricksTarget,
@@ -65,7 +66,7 @@ class LoadedSpec:
     workflow: Workflow
     path: Path  # the spec file, resolved
     base_dir: Path  # its folder: relative paths in the spec are relative to it
-    document: Document  # the interpolated document, with positions (for later messages)
+    document: Document  # the interpolated data; positions only when parsed now (not cached)
 
     def resolve_path(self, rel: str | os.PathLike[str]) -> Path:
         """``rel`` relative to the spec folder, normalized (``..`` collapsed, no symlinks read).
@@ -102,18 +103,52 @@ def load_spec(
     problem found.
     """
     spec_path = Path(path)
-    document = load_document(spec_path)
+    environ = os.environ if environ is None else environ
+    raw = read_source(spec_path)
     resolved = spec_path.resolve()
     base_dir = resolved.parent
-    data, diagnostics = resolve_references(
-        document, environ=os.environ if environ is None else environ, variables=variables
-    )
-    document = replace(document, data=data)
-    workflow, more = validate_document(document, base_dir, flagged=diagnostics)
+    cache = SpecCache.default()
+    written = cache.lookup(raw, environ, variables) if cache else None
+    if written is not None:
+        loaded = _revalidate(Document(file=str(spec_path), data=written), resolved,
+                             environ=environ, variables=variables)
+        if loaded is not None:
+            return loaded
+    document = parse_document(raw, str(spec_path))
+    data, diagnostics = resolve_references(document, environ=environ, variables=variables)
+    workflow, more = validate_document(replace(document, data=data), base_dir,
+                                       flagged=diagnostics)
     diagnostics = _sorted(diagnostics + more)
     if diagnostics or workflow is None:
         raise SpecError(diagnostics)
+    if cache:
+        cache.store(raw, document.data, environ, variables)
+    document = replace(document, data=data)
     return LoadedSpec(workflow=workflow, path=resolved, base_dir=base_dir, document=document)
+
+
+def _revalidate(
+    written: Document,
+    resolved: Path,
+    *,
+    environ: Mapping[str, str],
+    variables: Mapping[str, str] | None,
+) -> LoadedSpec | None:
+    """A spec the cache says was accepted as written: interpolate it, build the models and run
+    the semantic checks again (their inputs may have changed); None on any problem, for the
+    full validation to report with positions."""
+    data, diagnostics = resolve_references(written, environ=environ, variables=variables)
+    if diagnostics:
+        return None
+    document = replace(written, data=data)
+    try:
+        workflow = Workflow.model_validate(data)
+    except ValidationError:
+        return None
+    if semantic_diagnostics(document, resolved.parent):
+        return None
+    return LoadedSpec(workflow=workflow, path=resolved, base_dir=resolved.parent,
+                      document=document)
 
 
 def validate_document(
