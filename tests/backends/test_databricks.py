@@ -36,3 +36,33 @@ def test_describe_names_host_and_profile():
     assert "host https://h" in DatabricksBackend(host="https://h", profile=None,
                                                  cluster_id=None).describe()
     assert "profile dev" in DatabricksBackend(host=None, profile="dev", cluster_id=None).describe()
+
+
+def test_uploads_are_incremental_whole_and_take_one_put_per_small_file(tmp_path, emulator,
+                                                                         monkeypatch):
+    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    source = tmp_path / "data"
+    (source / "01_raw" / "deep").mkdir(parents=True)
+    (source / "01_raw" / "iris.csv").write_text("a,b\n1,2\n")
+    (source / "01_raw" / "deep" / "big.bin").write_bytes(b"x" * (3 << 20))  # 3 blocks
+    (source / "notes.txt").write_text("hello")
+    backend = DatabricksBackend(host=emulator.url, profile=None, cluster_id=None)
+    target = "dbfs:/FileStore/t/data"
+    landed = emulator.root / "dbfs/FileStore/t/data"
+
+    first = backend.upload(source, target, {}, lambda message: None)
+    assert first["_copied"] == 3
+    assert emulator.calls["POST /api/2.0/dbfs/put"] == 2  # the two small files, one call each
+    assert emulator.calls["POST /api/2.0/dbfs/add-block"] == 3
+    assert (landed / "01_raw/deep/big.bin").read_bytes() == b"x" * (3 << 20)
+    assert sorted(p.name for p in landed.rglob("*") if p.is_file()) == [
+        "big.bin", "iris.csv", "notes.txt"]
+
+    again = backend.upload(source, target, first, lambda message: None)
+    assert again["_copied"] == 0 and emulator.calls["POST /api/2.0/dbfs/put"] == 2
+
+    (source / "notes.txt").write_text("changed")
+    third = backend.upload(source, target, again, lambda message: None)
+    assert third["_copied"] == 1 and (landed / "notes.txt").read_text() == "changed"
+    assert emulator.calls["POST /api/2.0/dbfs/put"] == 3
+    assert not [p for p in landed.rglob("*") if "bricksmith-tmp" in p.name]

@@ -35,7 +35,8 @@ from bricksmith.errors import BackendError, GitError, RunFailedError
 
 TMP_MARKER = ".bricksmith-tmp-"  # uploads land under <name><marker><random>, then are moved
 BLOCK_SIZE = 1 << 20  # DBFS add-block takes at most 1 MB of data per call
-UPLOAD_WORKERS = 8
+PUT_LIMIT = 1 << 20  # DBFS put takes at most 1 MB of contents: smaller files go in one call
+UPLOAD_WORKERS = 32  # concurrent uploads (and listings): each call waits on the network
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
 PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
 TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
@@ -94,7 +95,8 @@ class DatabricksBackend:
         from databricks.sdk.config import Config
 
         with self.errors("configure the Databricks client"):
-            config = Config(host=self.host, profile=self.profile, retry_timeout_seconds=retry_s)
+            config = Config(host=self.host, profile=self.profile, retry_timeout_seconds=retry_s,
+                            max_connection_pools=UPLOAD_WORKERS)  # urllib3's pool_maxsize
             return WorkspaceClient(config=config)
 
     @contextmanager
@@ -263,34 +265,38 @@ class DatabricksBackend:
         return path
 
     def _remote_sizes(self, target: str) -> dict[str, int]:
-        """{relative path: size} of every file under ``target`` ({} when it does not exist)."""
-        from databricks.sdk import errors as sdk
-
+        """{relative path: size} of every file under ``target`` ({} when it does not exist).
+        Each level of folders is listed concurrently."""
         root = self._api_path(target)
         sizes: dict[str, int] = {}
-        pending = [root]
-        while pending:
-            folder = pending.pop()
-            try:
-                if target.startswith("/Volumes/"):
-                    entries = [
-                        (e.path, bool(e.is_directory), e.file_size or 0)
-                        for e in self.client.files.list_directory_contents(folder)
-                    ]
-                else:
-                    entries = [
-                        (e.path, bool(e.is_dir), e.file_size or 0)
-                        for e in self.client.dbfs.list(folder)
-                    ]
-            except sdk.NotFound:
-                continue
-            for path, is_dir, size in entries:
-                path = path.rstrip("/")
-                if is_dir:
-                    pending.append(path)
-                else:
-                    sizes[str(PurePosixPath(path).relative_to(root))] = size
+        level = [root]
+        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+            while level:
+                below = []
+                for entries in pool.map(lambda folder: self._list(target, folder), level):
+                    for path, is_dir, size in entries:
+                        path = path.rstrip("/")
+                        if is_dir:
+                            below.append(path)
+                        else:
+                            sizes[str(PurePosixPath(path).relative_to(root))] = size
+                level = below
         return sizes
+
+    def _list(self, target: str, folder: str) -> list[tuple[str, bool, int]]:
+        """(path, is folder, size) of the entries of ``folder`` ([] when it does not exist)."""
+        from databricks.sdk import errors as sdk
+
+        try:
+            if target.startswith("/Volumes/"):
+                return [
+                    (e.path, bool(e.is_directory), e.file_size or 0)
+                    for e in self.client.files.list_directory_contents(folder)
+                ]
+            listed = self.client.dbfs.list(folder)
+            return [(e.path, bool(e.is_dir), e.file_size or 0) for e in listed]
+        except sdk.NotFound:
+            return []
 
     def _delete(self, target: str, rel: str) -> None:
         if target.startswith("/Volumes/"):
@@ -298,22 +304,32 @@ class DatabricksBackend:
         else:
             self.client.dbfs.delete(self._api_path(target, rel))
 
-    def _upload_dbfs(self, source: Path, dest: str) -> None:
+    def _upload_dbfs(self, source: Path, dest: str, *, exists: bool) -> None:
+        """Upload to a temporary name, then move it over ``dest``: the file lands whole or not.
+        A file under 1 MB takes one put; a larger one streams in 1 MB blocks."""
         dbfs = self.client.dbfs
         tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
-        handle = dbfs.create(tmp, overwrite=True).handle
-        with source.open("rb") as data:
-            for block in iter(lambda: data.read(BLOCK_SIZE), b""):
-                dbfs.add_block(handle, base64.b64encode(block).decode())
-        dbfs.close(handle)
+        if source.stat().st_size <= PUT_LIMIT:
+            dbfs.put(tmp, contents=base64.b64encode(source.read_bytes()).decode(), overwrite=True)
+        else:
+            handle = dbfs.create(tmp, overwrite=True).handle
+            with source.open("rb") as data:
+                for block in iter(lambda: data.read(BLOCK_SIZE), b""):
+                    dbfs.add_block(handle, base64.b64encode(block).decode())
+            dbfs.close(handle)
         from databricks.sdk import errors as sdk
 
         # move refuses an existing target: replace it (the old file stays whole until here)
-        with contextlib.suppress(sdk.NotFound):
+        if exists:
+            with contextlib.suppress(sdk.NotFound):
+                dbfs.delete(dest)
+        try:
+            dbfs.move(tmp, dest)
+        except sdk.ResourceAlreadyExists:  # appeared since the listing
             dbfs.delete(dest)
-        dbfs.move(tmp, dest)
+            dbfs.move(tmp, dest)
 
-    def _upload_volume(self, source: Path, dest: str) -> None:
+    def _upload_volume(self, source: Path, dest: str, *, exists: bool) -> None:
         from databricks.sdk.service.files import FilesAPI
 
         FilesAPI(self.client.api_client).upload(
@@ -342,7 +358,9 @@ class DatabricksBackend:
             put = self._upload_volume if target.startswith("/Volumes/") else self._upload_dbfs
             with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
                 for future in [
-                    pool.submit(put, source / rel, self._api_path(target, rel)) for rel in todo
+                    pool.submit(put, source / rel, self._api_path(target, rel),
+                                exists=rel in there)
+                    for rel in todo
                 ]:
                     future.result()
             for rel in old:

@@ -23,22 +23,39 @@ def file_sha256(path: Path) -> str:
 
 
 def scan(source: Path, previous: Manifest | None = None) -> Manifest:
-    """The manifest of every regular file under ``source`` (symlinks followed, dirs skipped)."""
+    """The manifest of every regular file under ``source``, in path order (symlinked files
+    followed, symlinked folders not entered). One stat per file; a file is read only when its
+    size or mtime differs from ``previous``."""
     previous = previous or {}
     manifest: Manifest = {}
-    for folder, dirs, files in os.walk(source):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder, name)
-            rel = path.relative_to(source).as_posix()
-            st = path.stat()
-            old = previous.get(rel)
-            if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-                sha = old["sha256"]
-            else:
-                sha = file_sha256(path)
-            manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    for rel, path, st in _walk(str(source), ""):
+        old = previous.get(rel)
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            sha = old["sha256"]
+        else:
+            sha = file_sha256(Path(path))
+        manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     return manifest
+
+
+def tree_sizes(folder: Path) -> dict[str, int]:
+    """{relative POSIX path: size} of every file under ``folder`` ({} when it is missing):
+    one pass, one stat per file."""
+    if not os.path.isdir(folder):
+        return {}
+    return {rel: st.st_size for rel, _path, st in _walk(str(folder), "")}
+
+
+def _walk(folder: str, prefix: str):
+    """(relative path, path, stat) of the files under ``folder``, sorted, depth first."""
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        rel = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path, rel + "/")
+        elif entry.is_file():
+            yield rel, entry.path, entry.stat()
 
 
 def content_digest(manifest: Manifest) -> str:

@@ -93,26 +93,21 @@ class LocalBackend:
         dest = Path(self.data_path(target))
         old = previous.get("_manifest", {}) if previous.get("target") == target else {}
         manifest = filesync.scan(source, old)
+        there = filesync.tree_sizes(dest)  # one pass over what is already uploaded
         copied, skipped = 0, 0
         try:
             for rel, entry in manifest.items():
-                out = dest / rel
                 was = old.get(rel)
-                if (
-                    was
-                    and was["sha256"] == entry["sha256"]
-                    and out.is_file()
-                    and out.stat().st_size == entry["size"]
-                ):
+                if was and was["sha256"] == entry["sha256"] and there.get(rel) == entry["size"]:
                     skipped += 1
                     continue
-                _copy_atomically(source / rel, out)
+                _copy_atomically(source / rel, dest / rel)
                 copied += 1
             for rel in old:
                 if rel not in manifest:
                     (dest / rel).unlink(missing_ok=True)
-            for leftover in _leftovers(dest):  # of a copy killed before its rename
-                leftover.unlink(missing_ok=True)
+            for rel in _leftovers(there):  # of a copy killed before its rename
+                (dest / rel).unlink(missing_ok=True)
         except OSError as exc:
             raise DataSyncError(
                 f"copying {source} to {target} failed: {exc}",
@@ -134,17 +129,15 @@ class LocalBackend:
         reasons = filesync.source_drift(source, old)
         if not source.is_dir():
             return reasons
-        dest = Path(outputs["location"])
+        there = filesync.tree_sizes(Path(outputs["location"]))
         for rel, entry in old.items():
-            out = dest / rel
-            if not out.is_file() or out.stat().st_size != entry["size"]:
+            if there.get(rel) != entry["size"]:
                 reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
                 if len(reasons) > 20:
                     break
-        leftovers = _leftovers(dest)
+        leftovers = _leftovers(there)
         if leftovers:
-            names = ", ".join(p.relative_to(dest).as_posix() for p in leftovers[:3])
-            reasons.append(f"temporary files of an interrupted upload: {names}")
+            reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
         return reasons
 
     # -- notebooks -------------------------------------------------------------------------
@@ -224,8 +217,9 @@ class LocalBackend:
         )
 
 
-def _leftovers(dest: Path) -> list[Path]:
-    return sorted(dest.rglob(f"*{TMP_SUFFIX}")) if dest.is_dir() else []
+def _leftovers(files: dict[str, int]) -> list[str]:
+    """The temporary files (of copies killed before their rename) among ``files``."""
+    return [rel for rel in files if rel.endswith(TMP_SUFFIX)]
 
 
 def _copy_atomically(source: Path, dest: Path) -> None:
