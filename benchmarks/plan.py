@@ -1,0 +1,43 @@
+"""Plan cost against DAG size: ``bricksmith plan`` on specs of N steps, from scratch (no state)
+the first time a spec is seen (the validated-spec cache off) and again (cache warm), and as a
+no-op after an apply of the same spec; each a fresh process, interpreter start included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import workloads
+from benchmarks.common import bricksmith, bricksmith_env, median_of, peak_rss_mb, run
+
+
+def plan_cost(work: Path, cache: Path, sizes: list[int], log=print) -> tuple[list[dict], dict]:
+    """(rows {tool, n, seconds}, extras {apply seconds per n, peak plan memory})."""
+    project = workloads.kedro_project(cache)
+    env = bricksmith_env(cache)
+    cold_env = {**env, "BRICKSMITH_SPEC_CACHE": "0"}
+    rows, extras = [], {"apply_s": {}, "peak_mb": {}}
+    for n in sizes:
+        folder = work / f"plan-{n}"
+        spec = str(workloads.workflow_spec(folder, n, project))
+        plan = bricksmith("plan", spec)
+        first = median_of(plan, cwd=folder, env=cold_env)
+        run(plan, cwd=folder, env=env)  # remember the spec
+        again = median_of(plan, cwd=folder, env=env)
+        extras["peak_mb"][n] = {
+            "from scratch": peak_rss_mb(plan, cwd=folder, env=env),
+        }
+        applied, _ = run(bricksmith("apply", spec), cwd=folder, env=env)
+        _, check = run(bricksmith("plan", spec, "--detailed-exitcode"), cwd=folder, env=env)
+        if check.returncode != 0:
+            raise RuntimeError(f"the plan after applying {n} steps is not empty:\n{check.stdout}")
+        noop = median_of(plan, cwd=folder, env=env)
+        extras["peak_mb"][n]["no-op"] = peak_rss_mb(plan, cwd=folder, env=env)
+        extras["apply_s"][n] = applied
+        log(f"  plan {n:>6} steps: first {first:.2f}s, again {again:.2f}s, no-op {noop:.2f}s"
+            f" (apply {applied:.1f}s)")
+        rows += [
+            {"tool": "bricksmith plan (from scratch, new spec)", "n": n, "seconds": first},
+            {"tool": "bricksmith plan (from scratch)", "n": n, "seconds": again},
+            {"tool": "bricksmith plan (no-op after apply)", "n": n, "seconds": noop},
+        ]
+    return rows, extras
