@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from bricksmith.errors import BricksmithError, UsageError
 
+LIST_SKIPPED_UP_TO = 100  # steps; apply lists up-to-date steps one by one in workflows this small
 SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
 
 
@@ -272,10 +273,16 @@ def _apply(args, workflow) -> int:
         FAILED_EVT: ("✗", "red"),
     }
 
+    # steps found up to date are listed one by one in small workflows (or with -v); in large
+    # ones the closing line counts them
+    list_skipped = args.verbose or len(workflow.graph) <= LIST_SKIPPED_UP_TO
+
     def on_event(event) -> None:
         if event.kind == LOG:
             if args.verbose:
                 console.print(f"    {event.step}: {event.message}", markup=False)
+            return
+        if event.kind == SKIPPED and not list_skipped:
             return
         mark, colour = marks[event.kind]
         text = event.message if event.kind != SUCCEEDED_EVT else f"done in {event.elapsed_s:.1f}s"

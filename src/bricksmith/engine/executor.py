@@ -58,6 +58,41 @@ class ApplyReport:
     outputs: dict[str, Outputs] = field(default_factory=dict)
 
 
+class _Workers:
+    """``slots`` daemon threads taking steps from a queue and reporting on another. A worker
+    whose step timed out is abandoned (it exits if that step ever returns) and replaced, so a
+    stuck step never holds the apply or a slot."""
+
+    def __init__(self, slots: int, run: Callable[[tuple], tuple]) -> None:
+        self.jobs: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self.abandoned: set[str] = set()
+        self._run = run
+        self._started = 0
+        for _ in range(slots):
+            self._start()
+
+    def _start(self) -> None:
+        self._started += 1
+        threading.Thread(target=self._work, name="bricksmith step", daemon=True).start()
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            key = job[0].key
+            self.results.put((key, *self._run(job)))
+            if key in self.abandoned:
+                return
+
+    def abandon(self, key: str) -> None:
+        self.abandoned.add(key)
+        self._start()
+
+    def stop(self) -> None:
+        """Let every idle worker end (an abandoned one ends when its step returns)."""
+        for _ in range(self._started):
+            self.jobs.put(None)
+
+
 def execute(
     graph: StepGraph,
     state: StateStore,
@@ -68,9 +103,9 @@ def execute(
 ) -> ApplyReport:
     """Apply every step of ``graph``. Raises ApplyFailed on failure.
 
-    Each step runs in a daemon thread and reports back through a queue; a step that outlives
-    its ``timeout_s`` is recorded as failed and abandoned (its thread cannot hold the apply).
-    Ready steps start in the graph's order.
+    Steps run on ``parallelism`` worker threads; ready steps start in the graph's order. A
+    step that outlives its ``timeout_s`` is recorded as failed and abandoned (its thread
+    cannot hold the apply).
     """
     report = ApplyReport()
     records = state.all()
@@ -81,8 +116,8 @@ def execute(
     started: set[str] = set()
     checked: list[str] = []  # skipped steps not yet recorded as checked
     running: dict[str, float] = {}  # key -> deadline (monotonic)
-    results: queue.Queue = queue.Queue()
     slots = max(1, parallelism)
+    workers = _Workers(slots, lambda job: _run_one(*job))
 
     try:
         while ready or running:
@@ -91,21 +126,20 @@ def execute(
                 started.add(key)
                 step = graph.step(key)
                 upstream = {d: report.outputs[d] for d in graph.deps[key]}
-                args = (step, upstream, records.get(key), state, make_context, on_event)
                 running[key] = time.monotonic() + step.timeout_s
-                threading.Thread(
-                    target=lambda a=args: results.put((a[0].key, *_run_one(*a))),
-                    name=f"step {key}",
-                    daemon=True,
-                ).start()
+                workers.jobs.put((step, upstream, records.get(key), state, make_context,
+                                  on_event))
             if not running:
                 break
             try:
-                key, outcome, payload = results.get(timeout=_until(min(running.values())))
+                key, outcome, payload = workers.results.get(
+                    timeout=_until(min(running.values()))
+                )
             except queue.Empty:
                 for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
                     step = graph.step(key)
                     del running[key]
+                    workers.abandon(key)
                     failure = StepFailure(
                         key,
                         f"timed out after {step.timeout_s:g}s",
@@ -136,6 +170,7 @@ def execute(
                 if waiting[after] == 0:
                     heapq.heappush(ready, position[after])
     finally:
+        workers.stop()
         if checked:
             state.mark_checked(checked)
     report.not_started = [key for key in graph.order if key not in started]

@@ -49,7 +49,9 @@ MIGRATIONS: dict[int, str] = {
         holder       TEXT NOT NULL
     );
     """,
-    3: "ALTER TABLE steps ADD COLUMN checked_at TEXT;",  # when an apply last found it current
+    # when an apply last found a step up to date: a narrow table of its own, since updating a
+    # column of ``steps`` rewrites the whole row (outputs can be large)
+    3: "CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY, at TEXT NOT NULL);",
 }
 
 
@@ -138,7 +140,8 @@ class StateStore:
                 hint="upgrade bricksmith",
             )
         # a read-only look at an older database (not migrated yet) lacks the newer columns
-        self._columns = _COLUMNS if version >= 3 or migrate else _COLUMNS_V2
+        # a read-only look at an older database (not migrated) has no ``checked`` table
+        self._select = _SELECT if version >= 3 or migrate else _SELECT_V2
         if version < SCHEMA_VERSION and migrate:
             with self._db:  # one transaction: all migrations or none
                 self._db.execute("BEGIN")
@@ -196,14 +199,14 @@ class StateStore:
     def all(self) -> dict[str, StepRecord]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {self._columns} FROM steps"
+                self._select
             ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
     def get(self, key: str) -> StepRecord | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {self._columns} FROM steps WHERE key = ?",
+                f"{self._select} WHERE key = ?",
                 (key,),
             ).fetchone()
         return _record(row) if row else None
@@ -241,8 +244,10 @@ class StateStore:
         """Record that an apply found ``keys`` up to date: one transaction for the batch."""
         stamp = now()
         with self._lock, self._db:
+            self._db.execute("BEGIN")  # autocommit otherwise: one fsync per row
             self._db.executemany(
-                "UPDATE steps SET checked_at=? WHERE key = ?", [(stamp, key) for key in keys]
+                "INSERT OR REPLACE INTO checked(key, at) VALUES (?, ?)",
+                [(key, stamp) for key in keys],
             )
 
     def mark_failed(self, key: str, error: str) -> None:
@@ -298,10 +303,9 @@ def restore(path: Path) -> Path:
     return aside
 
 
-_COLUMNS_V2 = (
-    "key, fingerprint, status, inputs, outputs, started_at, finished_at, attempt, error, NULL"
-)
-_COLUMNS = _COLUMNS_V2.replace("NULL", "checked_at")
+_COLUMNS = "key, fingerprint, status, inputs, outputs, started_at, finished_at, attempt, error"
+_SELECT = f"SELECT {_COLUMNS}, at FROM steps LEFT JOIN checked USING (key)"
+_SELECT_V2 = f"SELECT {_COLUMNS}, NULL FROM steps"
 
 
 def _dump(value: dict[str, Any]) -> str:
