@@ -293,7 +293,10 @@ class DatabricksBackend:
                     (e.path, bool(e.is_directory), e.file_size or 0)
                     for e in self.client.files.list_directory_contents(folder)
                 ]
-            listed = self.client.dbfs.list(folder)
+            from databricks.sdk.service.files import DbfsAPI
+
+            # the plain API call: the client's dbfs.list first asks for the folder's status
+            listed = DbfsAPI.list(self.client.dbfs, folder)
             return [(e.path, bool(e.is_dir), e.file_size or 0) for e in listed]
         except sdk.NotFound:
             return []
@@ -305,20 +308,21 @@ class DatabricksBackend:
             self.client.dbfs.delete(self._api_path(target, rel))
 
     def _upload_dbfs(self, source: Path, dest: str, *, exists: bool) -> None:
-        """Upload to a temporary name, then move it over ``dest``: the file lands whole or not.
-        A file under 1 MB takes one put; a larger one streams in 1 MB blocks."""
-        dbfs = self.client.dbfs
-        tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
-        if source.stat().st_size <= PUT_LIMIT:
-            dbfs.put(tmp, contents=base64.b64encode(source.read_bytes()).decode(), overwrite=True)
-        else:
-            handle = dbfs.create(tmp, overwrite=True).handle
-            with source.open("rb") as data:
-                for block in iter(lambda: data.read(BLOCK_SIZE), b""):
-                    dbfs.add_block(handle, base64.b64encode(block).decode())
-            dbfs.close(handle)
+        """Upload so that the file lands whole or not at all. A file under 1 MB is one put:
+        the workspace writes it from the complete request or not at all. A larger one streams
+        in 1 MB blocks to a temporary name, which is then moved over ``dest``."""
         from databricks.sdk import errors as sdk
 
+        dbfs = self.client.dbfs
+        if source.stat().st_size <= PUT_LIMIT:
+            dbfs.put(dest, contents=base64.b64encode(source.read_bytes()).decode(), overwrite=True)
+            return
+        tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
+        handle = dbfs.create(tmp, overwrite=True).handle
+        with source.open("rb") as data:
+            for block in iter(lambda: data.read(BLOCK_SIZE), b""):
+                dbfs.add_block(handle, base64.b64encode(block).decode())
+        dbfs.close(handle)
         # move refuses an existing target: replace it (the old file stays whole until here)
         if exists:
             with contextlib.suppress(sdk.NotFound):

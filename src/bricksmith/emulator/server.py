@@ -194,8 +194,14 @@ def _fault_response(fault: str, retry_after: int) -> Response | None:
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as the real API answers: a client reuses its connections
+    (an idle one is closed after ``timeout`` seconds)."""
+
     server: EmulatorHTTPServer
     server_version = "bricksmith-emulator"
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
     def do_GET(self) -> None:
         self._serve()
@@ -203,7 +209,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
 
     def _serve(self) -> None:
-        self.close_connection = True
         url = urlsplit(self.path)
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -217,13 +222,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         response = self.server.gateway.handle(req)
         if response is None:  # a dropped connection: no answer at all
+            self.close_connection = True
             return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         if "Content-Length" not in response.headers:
             self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and response.body:
             self.wfile.write(response.body)
