@@ -122,7 +122,10 @@ def run_notebook(
 
 def _kernel_env(python: Path, scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
+    # the run is the emulated cluster's Python: the caller's interpreter settings do not
+    # apply, and bytecode is cached (in the run environment) as on a cluster
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP",
+                 "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     env.update(
         DO_NOT_TRACK="1",
