@@ -49,7 +49,7 @@ class Workflow:
     def settings(self):
         return self.spec.workflow.targets[self.target]
 
-    @property
+    @cached_property
     def root(self) -> Path:
         return self.spec.resolve_path(self.settings.root)
 
@@ -109,10 +109,15 @@ class Workflow:
         finally:
             store.close()
 
-    def plan(self) -> Plan:
+    def plan(self, *, refresh: bool = True) -> Plan:
+        """What apply would do. ``refresh=False`` compares the spec with the saved state only,
+        without asking each step whether what it made is still there (faster; blind to
+        drift, which apply still finds)."""
         records = self.records()
 
         def check(key: str, record: StepRecord) -> list[str]:
+            if not refresh:
+                return []
             step = self.graph.step(key)
             return step.check(self.context(step, record.outputs), record.outputs)
 

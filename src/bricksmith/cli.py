@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     plan = spec_command("plan", "show what apply would do, and why")
     plan.add_argument("--json", action="store_true", help="machine-readable plan")
     plan.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="compare the spec with the saved state only, without checking the workspace, "
+        "DBFS and git for drift (faster; apply still checks)",
+    )
+    plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
@@ -218,7 +225,7 @@ def _serve_emulator(args) -> int:
 
 
 def _plan(args, workflow) -> int:
-    plan = workflow.plan()
+    plan = workflow.plan(refresh=args.refresh)
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:

@@ -78,6 +78,14 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
 
     assert cli("plan", seed, "--detailed-exitcode").code == 0
 
+    # Drift: an uploaded file deleted behind bricksmith's back. A plan finds it; a plan
+    # with --no-refresh compares with the saved state only, and does not.
+    iris.unlink()
+    drifted = cli("plan", seed, "--json").json()
+    upload = {a["step"]: a for a in drifted["actions"]}["data.upload[0]"]
+    assert upload["action"] == "update" and "01_raw/iris.csv" in upload["reasons"][0]
+    assert cli("plan", seed, "--no-refresh", "--detailed-exitcode").code == 0
+
 
 def test_graph_prints_the_dag_as_mermaid(cli, seed):
     out = cli("graph", seed).out

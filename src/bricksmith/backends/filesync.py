@@ -28,7 +28,7 @@ def scan(source: Path, previous: Manifest | None = None) -> Manifest:
     size or mtime differs from ``previous``."""
     previous = previous or {}
     manifest: Manifest = {}
-    for rel, path, st in _walk(str(source), ""):
+    for rel, path, st in sorted(_walk(str(source))):
         old = previous.get(rel)
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
             sha = old["sha256"]
@@ -41,21 +41,25 @@ def scan(source: Path, previous: Manifest | None = None) -> Manifest:
 def tree_sizes(folder: Path) -> dict[str, int]:
     """{relative POSIX path: size} of every file under ``folder`` ({} when it is missing):
     one pass, one stat per file."""
-    if not os.path.isdir(folder):
+    try:
+        return {rel: st.st_size for rel, _path, st in _walk(str(folder))}
+    except (FileNotFoundError, NotADirectoryError):
         return {}
-    return {rel: st.st_size for rel, _path, st in _walk(str(folder), "")}
 
 
-def _walk(folder: str, prefix: str):
-    """(relative path, path, stat) of the files under ``folder``, sorted, depth first."""
-    with os.scandir(folder) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
-    for entry in entries:
-        rel = prefix + entry.name
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path, rel + "/")
-        elif entry.is_file():
-            yield rel, entry.path, entry.stat()
+def _walk(folder: str) -> list[tuple[str, str, os.stat_result]]:
+    """(relative POSIX path, path, stat) of every file under ``folder``, in no fixed order."""
+    found = []
+    pending = [(folder, "")]
+    while pending:
+        path, prefix = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+                elif entry.is_file():
+                    found.append((prefix + entry.name, entry.path, entry.stat()))
+    return found
 
 
 def content_digest(manifest: Manifest) -> str:
@@ -74,10 +78,21 @@ def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], li
 
 
 def source_drift(source: Path, previous: Manifest) -> list[str]:
-    """Why ``source`` no longer matches the manifest of its last upload ([] when it does)."""
-    if not source.is_dir():
+    """Why ``source`` no longer matches the manifest of its last upload ([] when it does).
+    Stat-first: a file is read only when its size or mtime moved."""
+    try:
+        found = _walk(str(source))
+    except (FileNotFoundError, NotADirectoryError):
         return [f"data source {source} is missing"]
-    changed, removed = changed_files(scan(source, previous), previous)
-    return [f"source file changed: {rel}" for rel in changed[:10]] + [
-        f"source file removed: {rel}" for rel in removed[:10]
+    changed, seen = [], set()
+    for rel, path, st in found:
+        seen.add(rel)
+        old = previous.get(rel)
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            continue
+        if old is None or file_sha256(Path(path)) != old["sha256"]:
+            changed.append(rel)
+    removed = [rel for rel in previous if rel not in seen]
+    return [f"source file changed: {rel}" for rel in sorted(changed)[:10]] + [
+        f"source file removed: {rel}" for rel in sorted(removed)[:10]
     ]

@@ -127,9 +127,9 @@ class LocalBackend:
     def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
         old = outputs.get("_manifest", {})
         reasons = filesync.source_drift(source, old)
-        if not source.is_dir():
+        if not os.path.isdir(source):
             return reasons
-        there = filesync.tree_sizes(Path(outputs["location"]))
+        there = filesync.tree_sizes(outputs["location"])
         for rel, entry in old.items():
             if there.get(rel) != entry["size"]:
                 reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")

@@ -90,23 +90,19 @@ def _decide(key, step, graph, record, records, decided, check) -> Action:
     moving = [d for d in deps if decided[d].action != NOOP]
     upstream = {d: records[d].outputs for d in deps if d in records}
     snapshot = material(step.inputs(), upstream)
-    reasons = [
-        line
-        for line in differences(record.inputs.get("inputs", {}), snapshot["inputs"])
-    ]
+    changed = fingerprint(snapshot) != record.fingerprint
+    if not moving and not changed:
+        drift = check(key, record)
+        return Action(key, UPDATE, tuple(drift)) if drift else Action(key, NOOP)
+    reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
     if moving:
         reasons += [f"upstream {d} will {decided[d].action}" for d in moving]
         return Action(key, UPDATE, tuple(reasons))
-    if fingerprint(snapshot) != record.fingerprint:
-        reasons += [
-            f"upstream {line}"
-            for line in differences(record.inputs.get("upstream", {}), snapshot["upstream"])
-        ]
-        return Action(key, UPDATE, tuple(reasons or ["inputs changed"]))
-    drift = check(key, record)
-    if drift:
-        return Action(key, UPDATE, tuple(drift))
-    return Action(key, NOOP)
+    reasons += [  # the fingerprint changed
+        f"upstream {line}"
+        for line in differences(record.inputs.get("upstream", {}), snapshot["upstream"])
+    ]
+    return Action(key, UPDATE, tuple(reasons or ["inputs changed"]))
 
 
 def _first_line(text: str | None) -> str:

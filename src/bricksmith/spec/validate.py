@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -67,6 +68,11 @@ class LoadedSpec:
     path: Path  # the spec file, resolved
     base_dir: Path  # its folder: relative paths in the spec are relative to it
     document: Document  # the interpolated data; positions only when parsed now (not cached)
+
+    @cached_property
+    def project_dir(self) -> Path:
+        """The Kedro project's folder."""
+        return self.resolve_path(self.workflow.project.path)
 
     def resolve_path(self, rel: str | os.PathLike[str]) -> Path:
         """``rel`` relative to the spec folder, normalized (``..`` collapsed, no symlinks read).

@@ -40,7 +40,7 @@ class StepContext:
 
     @property
     def project_dir(self) -> Path:
-        return self.spec.resolve_path(self.spec.workflow.project.path)
+        return self.spec.project_dir
 
 
 class Step(ABC):
