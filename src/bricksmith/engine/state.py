@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,19 @@ class StepRecord:
     key: str
     fingerprint: str
     status: str
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs_json: str = "{}"  # what the fingerprint was computed from; decoded when asked
     outputs: dict[str, Any] = field(default_factory=dict)
     started_at: str | None = None
     finished_at: str | None = None
     attempt: int = 0
     error: str | None = None
     checked_at: str | None = None  # when an apply last found it up to date
+
+    @cached_property
+    def inputs(self) -> dict[str, Any]:
+        """The step's inputs and upstream outputs at its last start (only a plan that finds
+        the step changed reads them, to say what changed)."""
+        return json.loads(self.inputs_json)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -317,7 +324,7 @@ def _record(row: tuple) -> StepRecord:
         key=row[0],
         fingerprint=row[1],
         status=row[2],
-        inputs=json.loads(row[3]),
+        inputs_json=row[3],
         outputs=json.loads(row[4]),
         started_at=row[5],
         finished_at=row[6],
