@@ -12,12 +12,14 @@ from tests.reliability.harness import (
     seed_spec,
 )
 
+# An in-step point (with a delay) whose step ends first kills at the step's end, so no point
+# may follow one on the same step: the step would be done and the point never reached.
 LOCAL_SAMPLE = [
     KillPoint("started", "project.scaffold", 1.0),  # inside `kedro new`
     KillPoint("succeeded", "git.commit"),  # committed, not yet pushed
     KillPoint("started", "git.push"),
-    KillPoint("started", "run.baseline", 2.5),  # inside the notebook run
     KillPoint("succeeded", "run.baseline"),
+    KillPoint("started", "run.split-70", 1.5),  # inside the notebook run
 ]
 EMULATOR_SAMPLE = [
     KillPoint("started", "data.upload[0]"),
