@@ -376,7 +376,7 @@ class DatabricksBackend:
             "location": self.data_path(target),
             "files": len(manifest),
             "bytes": sum(e["size"] for e in manifest.values()),
-            "digest": filesync.content_digest(manifest),
+            "digest": filesync.content_digest(manifest, old, previous.get("digest")),
             "_manifest": manifest,
             "_copied": len(todo),
         }

@@ -23,18 +23,18 @@ def file_sha256(path: Path) -> str:
 
 
 def scan(source: Path, previous: Manifest | None = None) -> Manifest:
-    """The manifest of every regular file under ``source``, in path order (symlinked files
-    followed, symlinked folders not entered). One stat per file; a file is read only when its
-    size or mtime differs from ``previous``."""
+    """The manifest of every regular file under ``source`` (symlinked files followed, symlinked
+    folders not entered; in no fixed order). One stat per file; a file is read only when its
+    size or mtime differs from ``previous``, whose entry is then reused as it is."""
     previous = previous or {}
     manifest: Manifest = {}
-    for rel, path, st in sorted(_walk(str(source))):
+    for rel, path, st in _walk(str(source)):
         old = previous.get(rel)
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-            sha = old["sha256"]
+            manifest[rel] = old
         else:
             sha = file_sha256(Path(path))
-        manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     return manifest
 
 
@@ -62,8 +62,18 @@ def _walk(folder: str) -> list[tuple[str, str, os.stat_result]]:
     return found
 
 
-def content_digest(manifest: Manifest) -> str:
-    """A digest of what the files contain (paths and hashes), not of when they were touched."""
+def content_digest(
+    manifest: Manifest, previous: Manifest | None = None, previous_digest: str | None = None
+) -> str:
+    """A digest of what the files contain (paths and hashes), not of when they were touched.
+    ``previous_digest`` (of ``previous``) is reused when no file's content changed."""
+    if (
+        previous_digest
+        and previous is not None
+        and len(previous) == len(manifest)
+        and all(previous.get(rel, {}).get("sha256") == e["sha256"] for rel, e in manifest.items())
+    ):
+        return previous_digest
     canonical = json.dumps({rel: e["sha256"] for rel, e in sorted(manifest.items())})
     return hashlib.sha256(canonical.encode()).hexdigest()
 

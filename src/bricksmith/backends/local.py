@@ -119,7 +119,7 @@ class LocalBackend:
             "location": str(dest),
             "files": len(manifest),
             "bytes": sum(e["size"] for e in manifest.values()),
-            "digest": filesync.content_digest(manifest),
+            "digest": filesync.content_digest(manifest, old, previous.get("digest")),
             "_manifest": manifest,
             "_copied": copied,
         }
