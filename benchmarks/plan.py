@@ -5,6 +5,7 @@ a fresh process, interpreter start included."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from benchmarks import workloads
@@ -19,6 +20,7 @@ def plan_cost(work: Path, cache: Path, sizes: list[int], log=print) -> tuple[lis
     rows, extras = [], {"apply_s": {}, "peak_mb": {}}
     for n in sizes:
         folder = work / f"plan-{n}"
+        shutil.rmtree(folder, ignore_errors=True)  # no state, no remote: from scratch
         spec = str(workloads.workflow_spec(folder, n, project))
         plan = bricksmith("plan", spec)
         first = median_of(plan, cwd=folder, env=cold_env)
