@@ -89,20 +89,12 @@ def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], li
 
 def source_drift(source: Path, previous: Manifest) -> list[str]:
     """Why ``source`` no longer matches the manifest of its last upload ([] when it does).
-    Stat-first: a file is read only when its size or mtime moved."""
+    Stat-first, as ``scan``: a file is read only when its size or mtime moved."""
     try:
-        found = _walk(str(source))
+        manifest = scan(source, previous)
     except (FileNotFoundError, NotADirectoryError):
         return [f"data source {source} is missing"]
-    changed, seen = [], set()
-    for rel, path, st in found:
-        seen.add(rel)
-        old = previous.get(rel)
-        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-            continue
-        if old is None or file_sha256(Path(path)) != old["sha256"]:
-            changed.append(rel)
-    removed = [rel for rel in previous if rel not in seen]
+    changed, removed = changed_files(manifest, previous)
     return [f"source file changed: {rel}" for rel in sorted(changed)[:10]] + [
         f"source file removed: {rel}" for rel in sorted(removed)[:10]
     ]

@@ -146,7 +146,6 @@ class StateStore:
                 f"bricksmith understands ({SCHEMA_VERSION})",
                 hint="upgrade bricksmith",
             )
-        # a read-only look at an older database (not migrated yet) lacks the newer columns
         # a read-only look at an older database (not migrated) has no ``checked`` table
         self._select = _SELECT if version >= 3 or migrate else _SELECT_V2
         if version < SCHEMA_VERSION and migrate:
@@ -205,9 +204,7 @@ class StateStore:
 
     def all(self) -> dict[str, StepRecord]:
         with self._lock:
-            rows = self._db.execute(
-                self._select
-            ).fetchall()
+            rows = self._db.execute(self._select).fetchall()
         return {row[0]: _record(row) for row in rows}
 
     def get(self, key: str) -> StepRecord | None:
