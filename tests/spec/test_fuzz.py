@@ -298,3 +298,24 @@ def test_extreme_numbers_in_the_seed(value):
         path.write_text(dump(data), encoding="utf-8")
         load_or_refuse(path)
         run_cli("validate", str(path))
+
+
+@FAST
+@given(mutated_seed())
+def test_what_the_strict_models_accept_the_schema_accepts(data):
+    """The validator asks the JSON schema only when the models refuse a spec: sound only if
+    the models never accept what the schema (generated from them) would refuse."""
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+
+    from bricksmith.spec.models import Workflow
+    from bricksmith.spec.schema import json_schema
+
+    try:
+        Workflow.model_validate(data)
+    except ValidationError:
+        event("refused by the models")
+        return
+    event("accepted by the models")
+    errors = [e.message for e in Draft202012Validator(json_schema()).iter_errors(data)]
+    assert errors == []

@@ -137,12 +137,40 @@ def head_commit(repo) -> str | None:
 
 def uncommitted_changes(path: Path) -> list[str]:
     """Paths git would commit (modified, deleted, untracked and not ignored)."""
-    import git
-
     if not (path / ".git").exists():
         return ["(not a git repository yet)"]
-    repo = git.Repo(path)
-    return [line[3:] for line in repo.git.status("--porcelain").splitlines() if line]
+    status = _read_git(["status", "--porcelain"], cwd=path, action="status")
+    return [line[3:] for line in status.splitlines() if line]
+
+
+def project_head(path: Path) -> str | None:
+    """The commit HEAD of the repository at ``path`` points at; None before the first."""
+    try:
+        return _read_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=path,
+                         action="rev-parse").strip() or None
+    except GitError:
+        return None
+
+
+def _read_git(
+    args: list[str], *, cwd: Path | None = None, action: str, env: dict[str, str] | None = None
+) -> str:
+    """stdout of a read-only git command. The checks a plan makes use the git CLI directly:
+    importing GitPython costs more than the command."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+            timeout=NETWORK_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git {action} failed: {exc}", hint="check that git is installed") from exc
+    if done.returncode != 0:
+        raise GitError(f"git {action} failed: {done.stderr.strip()}",
+                       hint=f"run `git {' '.join(args)}` in {cwd or '.'} to see why")
+    return done.stdout
 
 
 def commit_all(
@@ -267,14 +295,11 @@ def push(path: Path, *, location: str, branch: str, token_env: str | None) -> st
 
 def remote_branch_commit(location: str, branch: str, token_env: str | None = None) -> str | None:
     """The commit ``branch`` points at on the remote, or None (missing branch or remote)."""
-    import git
-
     try:
         with credentials_env(token_env) as env:
-            out = git.Git().execute(
-                ["git", "ls-remote", location, f"refs/heads/{branch}"], env={**os.environ, **env}
-            )
-    except (git.GitCommandError, GitError):
+            out = _read_git(["ls-remote", location, f"refs/heads/{branch}"], env=env,
+                            action="ls-remote")
+    except GitError:
         return None
     return out.split()[0] if out.strip() else None
 
@@ -319,16 +344,14 @@ def sync_clone(
 
 def clone_state(dest: Path) -> tuple[str | None, list[str]]:
     """(HEAD commit, changed tracked files) of a working clone; (None, []) when it is not there."""
-    import git
-
     if not (dest / ".git").exists():
         return None, []
     try:
-        repo = git.Repo(dest)
-        status = repo.git.status("--porcelain", "--untracked-files=no")
-        return head_commit(repo), [line[3:] for line in status.splitlines() if line]
-    except (git.GitCommandError, git.InvalidGitRepositoryError, ValueError):
+        status = _read_git(["status", "--porcelain", "--untracked-files=no"], cwd=dest,
+                           action="status")
+    except GitError:
         return None, []
+    return project_head(dest), [line[3:] for line in status.splitlines() if line]
 
 
 # -- working clones driven by a remote (the Databricks API emulator's Repos) ----------------

@@ -12,7 +12,7 @@ import os
 import shutil
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -66,7 +66,7 @@ class StepRecord:
     fingerprint: str
     status: str
     inputs_json: str = "{}"  # what the fingerprint was computed from; decoded when asked
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs_json: str = "{}"  # decoded when asked: a plan reads few of 10,000 manifests
     started_at: str | None = None
     finished_at: str | None = None
     attempt: int = 0
@@ -78,6 +78,11 @@ class StepRecord:
         """The step's inputs and upstream outputs at its last start (only a plan that finds
         the step changed reads them, to say what changed)."""
         return json.loads(self.inputs_json)
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        """What the step made, as its last apply recorded it."""
+        return json.loads(self.outputs_json)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -322,7 +327,7 @@ def _record(row: tuple) -> StepRecord:
         fingerprint=row[1],
         status=row[2],
         inputs_json=row[3],
-        outputs=json.loads(row[4]),
+        outputs_json=row[4],
         started_at=row[5],
         finished_at=row[6],
         attempt=row[7],

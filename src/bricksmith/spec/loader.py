@@ -47,6 +47,7 @@ _TAG = "tag:yaml.org,2002:"
 _MAP_TAG = _TAG + "map"
 _SEQ_TAG = _TAG + "seq"
 _MERGE_TAG = _TAG + "merge"
+_STR_TAG = _TAG + "str"
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -451,6 +452,8 @@ class _Builder:
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value  # what the constructor would return, without its machinery
         if node.tag == _TAG + "timestamp":
             return node.value  # keep dates as written: the data stays JSON-like
         if node.tag == _TAG + "binary":
@@ -507,7 +510,7 @@ class _Builder:
             self._error(key_node, path, "a mapping key must be a plain string, not "
                         f"{_node_kind(key_node)}", "write keys as plain words")
             return None
-        if key_node.tag == _TAG + "str":
+        if key_node.tag == _STR_TAG:
             return key_node.value
         value = self._scalar(key_node, path)
         if isinstance(value, str):

@@ -25,7 +25,7 @@ ParamValue = Any  # Kedro parameters: any YAML value
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Project(_Model):
@@ -154,7 +154,7 @@ class Workflow(_Model):
     """A bricksmith workflow: one Kedro project, its git repo, targets, data and runs."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, title="bricksmith workflow", json_schema_extra={
+        extra="forbid", frozen=True, strict=True, title="bricksmith workflow", json_schema_extra={
             "$schema": "https://json-schema.org/draft/2020-12/schema"}
     )
 

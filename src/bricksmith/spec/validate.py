@@ -1,7 +1,8 @@
 """``load_spec``: the one entry point from a workflow file to a validated :class:`Workflow`.
 
 Steps: load the YAML with positions -> resolve ``${env.X}``/``${var.X}`` -> validate against the
-JSON schema (Draft 2020-12) and the Pydantic models -> semantic checks. Every problem of every
+Pydantic models (strict) and, when they refuse it, the JSON schema (Draft 2020-12) too -> semantic
+checks. Every problem of every
 step is collected and raised together as one :class:`SpecError`, each diagnostic naming file,
 line, column and key path, with a hint. Validation reads files but never writes any.
 """
@@ -18,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from bricksmith.errors import Diagnostic, SpecError, UsageError
@@ -41,6 +43,10 @@ __all__ = ["LoadedSpec", "load_spec", "validate_document"]
 
 # Error types of Workflow._cross_checks: the semantic checks report them with exact paths.
 _CROSS_CHECK_TYPES = frozenset({"unknown_target", "duplicate_run_name"})
+
+QUOTES_HINT = (
+    "remove the quotes (or the ${...} reference gave text where a number or boolean is needed)"
+)
 
 # Names (workflow, runs, targets) explain their rules in their description.
 _NAME_HINT: str | None = next(
@@ -180,11 +186,14 @@ def validate_document(
                 out.append(diag)
         seen.add_all(pydantic_diags)
 
-    schema_diags = _dedupe_same_path(_schema_diagnostics(document, seen))
-    for diag in schema_diags:
-        if not seen.related(diag.path):
-            out.append(diag)
-    seen.add_all(out)
+    if workflow is None:
+        # The strict models accept only what the schema (generated from them) accepts, so the
+        # schema is asked only to explain a refusal in its own words (it is slow on big specs).
+        schema_diags = _dedupe_same_path(_schema_diagnostics(document, seen))
+        for diag in schema_diags:
+            if not seen.related(diag.path):
+                out.append(diag)
+        seen.add_all(out)
 
     for diag in semantic_diagnostics(document, base_dir):
         if not seen.inside(diag.path):
@@ -548,6 +557,10 @@ def _type_hint(expected: str, value: Any, path: KeyPath, located: _Located) -> s
     if expected == "a string" and isinstance(value, bool | int | float) and key:
         shown = ("true" if value else "false") if isinstance(value, bool) else value
         return f'quote it to make it text: {key}: "{shown}"'
+    if _quoted_scalar(value) and any(
+        word in expected for word in ("a number", "an integer", "true or false")
+    ):
+        return QUOTES_HINT
     if expected == "a mapping" and value is None:
         return "nothing follows the key: indent the keys that belong under it, or remove it"
     if expected == "a list" and isinstance(value, dict):
@@ -565,6 +578,16 @@ def _type_hint(expected: str, value: Any, path: KeyPath, located: _Located) -> s
         single = f"write a single value here, not {_describe_value(value)}"
         return f"{single} ({description})" if description else single
     return description
+
+
+def _quoted_scalar(value: Any) -> bool:
+    """``value`` is text that YAML would read as a number or boolean without its quotes."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return isinstance(yaml.safe_load(value), int | float)  # bool is an int
+    except yaml.YAMLError:
+        return False
 
 
 def _section_hint(located: _Located, value: Any, path: KeyPath) -> str | None:
@@ -677,8 +700,7 @@ def _schema_error_diagnostics(document: Document, error: Any) -> list[Diagnostic
         expected = " or ".join(_JSON_TYPES.get(w, w) for w in wanted)
         hint = None
         if isinstance(instance, str) and set(wanted) & {"number", "integer", "boolean"}:
-            hint = "remove the quotes (or the ${...} reference gave text where a number " \
-                   "or boolean is needed)"
+            hint = QUOTES_HINT
         return [document.diagnostic(path, f"expected {expected}, got {_describe_value(instance)}",
                                     hint or schema.get("description"), at_value=True)]
     if kind == "const" and path == ("version",):

@@ -29,9 +29,7 @@ class CommitProject(Step):
         if changed:
             shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
             return [f"uncommitted changes in the project: {shown}"]
-        import git
-
-        head = gitops.head_commit(git.Repo(ctx.project_dir))
+        head = gitops.project_head(ctx.project_dir)
         if head != outputs.get("commit"):
             return [f"project HEAD moved: {str(outputs.get('commit'))[:10]} → {str(head)[:10]}"]
         return []
