@@ -133,15 +133,22 @@ class Workflow:
             else:
                 steps.append(record.to_json())
         runs = []
+        project_params = self.spec.workflow.project.params
         for run in self.spec.workflow.runs:
             record = records.get(f"run.{run.name}")
             ok = record is not None and record.status == SUCCEEDED
             outputs = record.outputs if record else {}
+            ran_with = (  # what the run really ran with; the spec's values until it has run
+                {**outputs.get("project_params", project_params), **outputs.get("params", {})}
+                if ok
+                else {**project_params, **run.params}
+            )
             runs.append(
                 {
                     "name": run.name,
                     "status": record.status if record else "pending",
                     "params": run.params,
+                    "effective_params": ran_with,
                     "metrics": outputs.get("metrics") if ok else None,
                     "duration_s": outputs.get("_duration_s") if ok else None,
                     "log": outputs.get("_log"),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from bricksmith.errors import BricksmithError, UsageError
 
+PIPED_WIDTH = 160  # columns for tables when the output is not a terminal
 LIST_SKIPPED_UP_TO = 100  # steps; apply lists up-to-date steps one by one in workflows this small
 SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
 
@@ -83,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
     status = spec_command("status", "show the last recorded state of every step and run")
     status.add_argument("--json", action="store_true", help="machine-readable status")
+    spec_command("runs", "all runs side by side: params that differ, metrics, duration, status")
+    report = spec_command("report", "write the runs and a chart of each metric as one HTML page")
+    report.add_argument(
+        "--out", "-o", metavar="FILE", help="where to write it (default: <target root>/report.html)"
+    )
     graph = spec_command("graph", "print the DAG of steps")
     graph.add_argument("--format", choices=["mermaid"], default="mermaid")
     state = commands.add_parser("state", help="repair a target's state: unlock, restore")
@@ -127,7 +133,10 @@ def _console(args, *, stderr: bool = False):
     from rich.console import Console
 
     plain = args.no_color or bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, no_color=plain, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # piped output (CI logs, files, `| grep`) gets room for wide tables instead of 80 columns
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(stderr=stderr, no_color=plain, highlight=False, soft_wrap=True, width=width)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +186,10 @@ def _dispatch(args) -> int:
         return _apply(args, workflow)
     if args.command == "status":
         return _status(args, workflow)
+    if args.command == "runs":
+        return _runs(args, workflow)
+    if args.command == "report":
+        return _report(args, workflow)
     if args.command == "graph":
         sys.stdout.write(workflow.mermaid())
         return 0
@@ -303,37 +316,58 @@ def _apply(args, workflow) -> int:
             parallelism=args.parallelism, on_event=on_event, verbose=args.verbose
         )
     except ApplyFailed:
-        _runs_table(console, workflow.status()["runs"])
+        _runs_table(console, workflow)
         raise
     console.print(
         f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date."
     )
-    _runs_table(console, workflow.status()["runs"])
+    _runs_table(console, workflow)
     return 0
 
 
-def _runs_table(console, runs) -> None:
-    if not runs:
-        return
-    from rich.markup import escape
-    from rich.table import Table
+def _comparison(workflow):
+    from bricksmith.runs import compare_runs
 
-    table = Table(title="Runs")
-    pages = any(run.get("run_page_url") for run in runs)
-    for column in ("run", "status", "params", "accuracy", "duration", *(["run page"] * pages)):
-        table.add_column(column, overflow="fold")
-    for run in runs:
-        metrics = run.get("metrics") or {}
-        accuracy = metrics.get("accuracy")
-        row = [
-            run["name"],
-            run["status"],
-            escape(", ".join(f"{k}={v}" for k, v in run["params"].items()) or "(project params)"),
-            f"{accuracy:.3f}" if isinstance(accuracy, (int, float)) else "-",
-            f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "-",
-        ]
-        table.add_row(*row, *([escape(run.get("run_page_url") or "-")] * pages))
-    console.print(table)
+    return compare_runs(workflow.status(), workflow.spec.workflow.project.params)
+
+
+def _runs_table(console, workflow) -> bool:
+    """Print the runs side by side; False when the spec has none."""
+    from bricksmith.runs import rich_table
+
+    comparison = _comparison(workflow)
+    if comparison.runs:
+        console.print(rich_table(comparison, title=f"Runs (target {workflow.target})"))
+    return bool(comparison.runs)
+
+
+def _runs(args, workflow) -> int:
+    console = _console(args)
+    if not _runs_table(console, workflow):
+        console.print("The spec has no runs.", markup=False)
+    return 0
+
+
+def _report(args, workflow) -> int:
+    from datetime import datetime, timezone
+
+    from bricksmith.report import render_html, write_report
+
+    page = render_html(
+        _comparison(workflow),
+        title=workflow.spec.workflow.name,
+        generated_at=datetime.now(timezone.utc),
+    )
+    out = args.out or workflow.root / "report.html"
+    try:
+        path = write_report(out, page)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {out}: {exc.strerror or exc}",
+            hint="pass --out FILE in a folder you can write to",
+        ) from None
+    print(f"wrote {path}")
+    return 0
 
 
 def _status(args, workflow) -> int:
@@ -357,7 +391,7 @@ def _status(args, workflow) -> int:
             escape(error[0]) if error else "",
         )
     console.print(table)
-    _runs_table(console, status["runs"])
+    _runs_table(console, workflow)
     return 0
 
 

@@ -41,6 +41,12 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
     notebook = root / "Workspace/Users/local-user/.bricksmith/iris-databricks/run.py"
     assert notebook.read_text().startswith("# Databricks notebook source")
 
+    table = cli("runs", seed)
+    assert table.code == 0 and "train_fraction" in table.out and "accuracy" in table.out
+    assert "0.9333" in table.out and "0.9556" in table.out
+    report = cli("report", seed, "--out", folder / "out" / "runs.html")
+    assert report.code == 0 and (folder / "out" / "runs.html").read_text().count("<svg") >= 1
+
     nothing = cli("plan", seed, "--detailed-exitcode")
     assert nothing.code == 0 and "0 to create, 0 to update, 0 to resume, 9 unchanged" in nothing.out
 
@@ -75,6 +81,9 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
     runs = runs_by_name(cli("status", seed, "--json").json())
     assert runs["baseline"]["metrics"]["n_train"] == 105
     assert runs["baseline"]["metrics"]["accuracy"] == runs["split-70"]["metrics"]["accuracy"]
+    # both ran at 0.7 now: no param differs between them, and `runs` says so
+    assert runs["baseline"]["effective_params"] == {"train_fraction": 0.7}
+    assert "All runs share: train_fraction=0.7" in cli("runs", seed).out
 
     assert cli("plan", seed, "--detailed-exitcode").code == 0
 

@@ -104,6 +104,7 @@ class RunNotebook(Step):
         return {
             "metrics": metrics,
             "params": self.params,
+            "project_params": dict(ctx.spec.workflow.project.params),  # as committed for it
             "commit": repo["commit"],
             "_log": outcome.log_path,
             "_duration_s": round(outcome.duration_s, 2),
