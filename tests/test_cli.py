@@ -79,3 +79,41 @@ def test_bad_arguments_exit_1_naming_the_argument(capsys):
     assert "the following arguments are required: spec" in err
     assert "argument --parallelism/-p: invalid int value: 'zero'" in err
     assert "Traceback" not in err
+
+
+def test_schema_reference_prints_the_checked_in_reference(capsys):
+    assert main(["schema", "--reference"]) == 0
+    assert capsys.readouterr().out == (ROOT / "docs/spec-reference.md").read_text()
+
+
+def test_init_writes_a_spec_that_validates_and_refuses_to_overwrite_it(tmp_path, capsys):
+    folder = tmp_path / "new"
+    args = ["init", str(folder), "--non-interactive", "--name", "demo", "--remote", "../d.git"]
+    assert main(args) == 0
+    spec = folder / "workflow.yaml"
+    assert spec.read_text().startswith("# yaml-language-server: $schema=./workflow.schema.json")
+    assert json.loads((folder / "workflow.schema.json").read_text())["title"]
+    assert main(["validate", str(spec)]) == 0
+    assert "workflow 'demo'" in capsys.readouterr().out
+    spec.write_text(spec.read_text() + "# mine\n")
+    assert main([*args, "--name", "other"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert spec.read_text().endswith("# mine\n")  # nothing was written
+
+
+def test_graph_formats(tmp_path, capsys):
+    spec = str(ROOT / "specs/iris.yaml")
+    assert main(["graph", spec, "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph") and '"git.commit" -> "git.push"' in dot
+    assert main(["graph", spec, "--format", "mermaid", "--out", str(tmp_path / "g.mmd")]) == 0
+    assert (tmp_path / "g.mmd").read_text().startswith("flowchart LR")
+
+
+def test_graph_png_without_graphviz_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
+    code = main(["graph", str(ROOT / "specs/iris.yaml"), "--format", "png",
+                 "--out", str(tmp_path / "g.png")])
+    assert code == 1 and not (tmp_path / "g.png").exists()
+    err = capsys.readouterr().err
+    assert "graphviz" in err.lower() and "--format dot" in err

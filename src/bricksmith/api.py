@@ -15,7 +15,7 @@ from typing import Any
 
 from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
 from bricksmith.errors import UsageError
-from bricksmith.plan.graph import StepGraph, build_graph, to_mermaid
+from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.steps.base import Outputs, Step, StepContext
@@ -175,9 +175,16 @@ class Workflow:
             + (f"; the replaced file is {aside.name}" if aside.exists() else "")
         )
 
+    def statuses(self) -> dict[str, str]:
+        """{step: last status} of the steps this target has a record of."""
+        return {key: record.status for key, record in self.records().items()}
+
     def mermaid(self) -> str:
-        records = self.records()
-        return to_mermaid(self.graph, {k: r.status for k, r in records.items()})
+        return to_mermaid(self.graph, self.statuses())
+
+    def dot(self) -> str:
+        """The DAG in Graphviz's DOT language, nodes coloured by their last status."""
+        return to_dot(self.graph, self.statuses())
 
     # -- applying --------------------------------------------------------------------------
 

@@ -89,8 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", "-o", metavar="FILE", help="where to write it (default: <target root>/report.html)"
     )
-    graph = spec_command("graph", "print the DAG of steps")
-    graph.add_argument("--format", choices=["mermaid"], default="mermaid")
+    graph = spec_command("graph", "the DAG of steps, coloured by their last status")
+    graph.add_argument(
+        "--format", choices=["mermaid", "dot", "png"], default="mermaid",
+        help="mermaid (default) or dot text, or a PNG drawn by graphviz",
+    )
+    graph.add_argument(
+        "--out", "-o", metavar="FILE", help="write here (png: default graph.png; text: stdout)"
+    )
     state = commands.add_parser("state", help="repair a target's state: unlock, restore")
     state_commands = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
     unlock = spec_command(
@@ -100,7 +106,23 @@ def _parser() -> argparse.ArgumentParser:
     spec_command(
         "restore", "put back the state saved at the start of the last apply", state_commands
     )
-    commands.add_parser("schema", help="print the JSON Schema of workflow specs")
+    schema = commands.add_parser("schema", help="print the JSON Schema of workflow specs")
+    schema.add_argument(
+        "--reference", action="store_true",
+        help="the spec reference in Markdown instead (docs/spec-reference.md)",
+    )
+    init = commands.add_parser(
+        "init", help="write a commented workflow.yaml (and its schema) for a new project"
+    )
+    init.add_argument("directory", nargs="?", default=".", help="where to write it (.)")
+    init.add_argument("--name", help="workflow and Kedro project name (default: the folder's)")
+    init.add_argument("--starter", help="Kedro starter (default: databricks-iris)")
+    init.add_argument("--remote", help="git remote to push the project to")
+    init.add_argument("--target", help="local (default) or databricks")
+    init.add_argument(
+        "--non-interactive", action="store_true", help="take the flags and defaults; ask nothing"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
     emulator = commands.add_parser("emulator", help="a local Databricks REST API emulator")
     emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
     serve = emulator_commands.add_parser(
@@ -162,10 +184,9 @@ def _report_error(args, exc: BricksmithError) -> None:
 
 def _dispatch(args) -> int:
     if args.command == "schema":
-        from bricksmith.spec import render_schema
-
-        sys.stdout.write(render_schema())
-        return 0
+        return _schema(args)
+    if args.command == "init":
+        return _init(args)
 
     if args.command == "emulator":
         return _serve_emulator(args)
@@ -191,8 +212,7 @@ def _dispatch(args) -> int:
     if args.command == "report":
         return _report(args, workflow)
     if args.command == "graph":
-        sys.stdout.write(workflow.mermaid())
-        return 0
+        return _graph(args, workflow)
     if args.command == "state":
         if args.state_command == "unlock":
             print(workflow.unlock(force=args.force))
@@ -200,6 +220,60 @@ def _dispatch(args) -> int:
             print(workflow.restore_state())
         return 0
     raise UsageError(f"unknown command {args.command}")
+
+
+def _schema(args) -> int:
+    if args.reference:
+        from bricksmith.spec.reference import render_reference
+        from bricksmith.spec.schema import json_schema
+
+        sys.stdout.write(render_reference(json_schema()))
+    else:
+        from bricksmith.spec import render_schema
+
+        sys.stdout.write(render_schema())
+    return 0
+
+
+def _init(args) -> int:
+    from bricksmith.init import ask, default_name, input_prompt, make_answers, write_spec
+
+    flags = {
+        "name": args.name or default_name(args.directory),
+        "starter": args.starter,
+        "remote": args.remote,
+        "target": args.target,
+    }
+    answers = make_answers(**flags) if args.non_interactive else ask(input_prompt, flags)
+    for path in write_spec(args.directory, answers, force=args.force):
+        print(f"wrote {path}")
+    return 0
+
+
+def _graph(args, workflow) -> int:
+    if args.format == "png":
+        from bricksmith.graphviz import render_png
+
+        print(f"wrote {render_png(workflow.dot(), args.out or 'graph.png')}")
+        return 0
+    text = workflow.dot() if args.format == "dot" else workflow.mermaid()
+    if args.out:
+        _write_text(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="pass --out FILE in a folder you can write to",
+        ) from None
 
 
 def _serve_emulator(args) -> int:

@@ -22,6 +22,7 @@ from bricksmith.spec import LoadedSpec
 from bricksmith.steps.base import Step
 from bricksmith.steps.data import UploadData
 from bricksmith.steps.git import CommitProject, PushProject
+from bricksmith.steps.mlflow import mlflow_steps
 from bricksmith.steps.notebook import DeployNotebook
 from bricksmith.steps.params import WriteParams
 from bricksmith.steps.run import RunNotebook
@@ -111,7 +112,8 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
 
 
 def build_graph(spec: LoadedSpec, target: str) -> StepGraph:
-    return graph_of(build_steps(spec, target))
+    """The workflow's steps; ``mlflow.<run>`` after each run when the spec enables MLflow."""
+    return graph_of(build_steps(spec, target) + mlflow_steps(spec, target))
 
 
 def graph_of(steps: list[Step]) -> StepGraph:
@@ -150,20 +152,88 @@ def graph_of(steps: list[Step]) -> StepGraph:
     )
 
 
+# Last status of a step -> (fill, border). A step without a record (never run) is "pending".
+STATUS_COLOURS: dict[str, tuple[str, str]] = {
+    "succeeded": ("#c8e6c9", "#2e7d32"),
+    "failed": ("#ffcdd2", "#c62828"),
+    "running": ("#fff9c4", "#f9a825"),
+    "pending": ("#eeeeee", "#9e9e9e"),
+}
+STATUS_LABELS = {"pending": "pending / never run"}
+
+
+def status_of(key: str, statuses: dict[str, str]) -> str:
+    """The colour class of ``key``: its recorded status, or ``pending`` when unknown."""
+    status = statuses.get(key, "pending")
+    return status if status in STATUS_COLOURS else "pending"
+
+
 def to_mermaid(graph: StepGraph, statuses: dict[str, str] | None = None) -> str:
-    """The DAG as a Mermaid flowchart; nodes classed by their last status when given."""
+    """The DAG as a Mermaid flowchart; with ``statuses``, nodes coloured by their last status
+    (a step without one is pending) and a legend."""
     ids = {key: f"s{i}" for i, key in enumerate(graph.order)}
     lines = ["flowchart LR"]
     for key, node_id in ids.items():
-        lines.append(f'    {node_id}["{key}"]')
+        label = key.replace('"', "#quot;")
+        lines.append(f'    {node_id}["{label}"]')
     edges = [(dep, key) for key in graph.order for dep in graph.deps[key]]
     for a, b in sorted(edges, key=lambda e: (ids[e[0]], ids[e[1]])):
         lines.append(f"    {ids[a]} --> {ids[b]}")
-    if statuses:
-        colours = {"succeeded": "#c8e6c9", "failed": "#ffcdd2", "running": "#fff9c4"}
-        for status, colour in colours.items():
-            lines.append(f"    classDef {status} fill:{colour}")
+    if statuses is not None:
+        for status, (fill, border) in STATUS_COLOURS.items():
+            lines.append(f"    classDef {status} fill:{fill},stroke:{border}")
         for key, node_id in ids.items():
-            if statuses.get(key) in colours:
-                lines.append(f"    class {node_id} {statuses[key]}")
+            lines.append(f"    class {node_id} {status_of(key, statuses)}")
+        lines.append('    subgraph legend["last status"]')
+        for status in STATUS_COLOURS:
+            label = STATUS_LABELS.get(status, status)
+            lines.append(f'        legend_{status}["{label}"]:::{status}')
+        lines.append("    end")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    """``text`` as a DOT double-quoted string (backslashes, quotes and line breaks escaped)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
+
+
+def to_dot(graph: StepGraph, statuses: dict[str, str] | None = None) -> str:
+    """The DAG in Graphviz DOT; with ``statuses``, nodes filled by their last status (a step
+    without one is pending) and a legend cluster. Pure text: render it with graphviz."""
+    lines = [
+        "digraph bricksmith {",
+        "    rankdir=LR;",
+        '    node [shape=box, style="rounded,filled", fontname="Helvetica", fillcolor="#ffffff"];',
+    ]
+    for key in graph.order:
+        attrs = f"label={_dot_quote(key)}"
+        if statuses is not None:
+            status = status_of(key, statuses)
+            fill, border = STATUS_COLOURS[status]
+            attrs += f', fillcolor="{fill}", color="{border}", tooltip="{status}"'
+        lines.append(f"    {_dot_quote(key)} [{attrs}];")
+    for key in graph.order:
+        for dep in graph.deps[key]:
+            lines.append(f"    {_dot_quote(dep)} -> {_dot_quote(key)};")
+    if statuses is not None:
+        lines += [
+            "    subgraph cluster_legend {",
+            '        label="last status"; fontname="Helvetica"; style="rounded"; color="#bdbdbd";',
+        ]
+        legend_ids = []
+        for status, (fill, border) in STATUS_COLOURS.items():
+            node_id = f"legend {status}"
+            while node_id in graph.steps:  # never collide with a step key
+                node_id += "_"
+            legend_ids.append(_dot_quote(node_id))
+            label = STATUS_LABELS.get(status, status)
+            lines.append(
+                f'        {legend_ids[-1]} [label={_dot_quote(label)}, fillcolor="{fill}", '
+                f'color="{border}"];'
+            )
+        # invisible edges lay the legend out in one row
+        lines.append(f"        {' -> '.join(legend_ids)} [style=invis];")
+        lines.append("    }")
+    lines.append("}")
     return "\n".join(lines) + "\n"

@@ -6,9 +6,10 @@ are forbidden everywhere so a typo is an error, not a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -105,10 +106,18 @@ class DatabricksTarget(_Model):
     """A real Databricks workspace, through databricks-sdk (auth is the SDK's)."""
 
     backend: Literal["databricks"]
-    profile: str | None = Field(default=None, description="Profile in ~/.databrickscfg.")
-    host: str | None = Field(default=None, description="Workspace URL; else the SDK's config.")
+    profile: str | None = Field(
+        default=None, description="Profile in ~/.databrickscfg.", examples=["DEFAULT"]
+    )
+    host: str | None = Field(
+        default=None,
+        description="Workspace URL; else the SDK's config.",
+        examples=["https://adb-1234567890123456.7.azuredatabricks.net"],
+    )
     cluster_id: str | None = Field(
-        default=None, description="Cluster for runs; serverless when omitted."
+        default=None,
+        description="Cluster for runs; serverless when omitted.",
+        examples=["${env.DATABRICKS_CLUSTER_ID}", "0123-456789-abcdefgh"],
     )
     root: str = Field(
         default=".bricksmith/databricks",
@@ -137,13 +146,49 @@ class DataSync(_Model):
 class Run(_Model):
     """One execution of the project notebook."""
 
-    name: Name
+    # A schema-only example: the missing-key hint stays "add `name:`".
+    name: Name = Field(json_schema_extra={"examples": ["baseline", "split-70"]})
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
         description="Runtime parameters (kedro --params), not committed.",
         examples=[{"train_fraction": 0.7}],
     )
     timeout_minutes: float = Field(default=60, gt=0, description="The run fails after this.")
+
+
+class MLflow(_Model):
+    """Log each run's effective parameters and metrics to MLflow (one MLflow run per result)."""
+
+    enabled: bool = Field(
+        default=True, description="Set false to stop logging without removing the section."
+    )
+    experiment: str | None = Field(
+        default=None,
+        min_length=1,
+        description="MLflow experiment. Default: the workflow name on local targets, "
+        "/Users/<user>/<workflow name> on Databricks targets.",
+        examples=["iris-databricks", "/Users/me@example.com/iris-databricks"],
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        min_length=1,
+        description="MLflow tracking URI. Default: the file store <target root>/mlruns on local "
+        "targets, the workspace's MLflow ('databricks' or 'databricks://<profile>') on "
+        "Databricks targets. Never put a password or token in it.",
+        examples=["databricks", "sqlite:///mlflow.db", "http://127.0.0.1:5000"],
+    )
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_credentials(cls, uri: str | None) -> str | None:
+        if uri and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*:[^/@]*@", uri):
+            raise PydanticCustomError(
+                "secret_in_uri",
+                "the URI contains a password or token; remove it: MLflow reads "
+                "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN "
+                "from the environment",
+            )
+        return uri
 
 
 def _default_targets() -> dict[str, LocalTarget]:
@@ -159,10 +204,14 @@ class Workflow(_Model):
     )
 
     version: Literal[1] = Field(description="Spec format version. Only 1 exists.")
-    name: Name = Field(description="Name of the workflow; also the workspace repo's name.")
+    name: Name = Field(
+        description="Name of the workflow; also the workspace repo's name.",
+        examples=["iris-databricks"],
+    )
     variables: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="Values for ${var.NAME}; override with --var NAME=VALUE.",
+        examples=[{"github_user": "me"}],
     )
     project: Project
     repo: Repo
@@ -175,14 +224,22 @@ class Workflow(_Model):
         default_factory=_default_targets,
         description="Where the workflow is applied, by name. Each target has a backend: "
         "'local' (workspace, DBFS and cluster emulated on disk) or 'databricks'.",
+        examples=[{"local": {"backend": "local"}, "dev": {"backend": "databricks"}}],
     )
     data: list[DataSync] = Field(
         default_factory=list,
         description="Folders of the project copied to DBFS or a Unity Catalog volume.",
+        examples=[[{"source": "data", "target": "dbfs:/FileStore/iris-databricks/data"}]],
     )
     runs: list[Run] = Field(
         default_factory=list,
         description="Executions of the project notebook, each with its own runtime parameters.",
+        examples=[[{"name": "baseline"}, {"name": "split-70", "params": {"train_fraction": 0.7}}]],
+    )
+    mlflow: MLflow | None = Field(
+        default=None,
+        description="Log every run's parameters and metrics to MLflow (off when omitted).",
+        examples=[{"experiment": "iris-databricks"}],
     )
 
     @model_validator(mode="after")
