@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
-from bricksmith.errors import UsageError
+from bricksmith.errors import StalePlan, UsageError
 from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
+from bricksmith.plan.saved import (
+    SavedPlan,
+    bytes_digest,
+    is_saved_plan,
+    stale_reasons,
+    state_digest,
+)
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.steps.base import Outputs, Step, StepContext
 
@@ -37,13 +44,52 @@ def load(
         )
     spec = load_spec(path, variables=dict(variables or {}), environ=environ or os.environ)
     chosen, _ = spec.get_target(target)  # an unknown --target gets a did-you-mean
-    return Workflow(spec, chosen)
+    return Workflow(spec, chosen, dict(variables or {}))
+
+
+def is_saved_plan_file(path: str | os.PathLike) -> bool:
+    """``path`` holds a plan saved by ``plan --out`` (JSON with its marker), not a spec."""
+    return _read_saved_plan(Path(path)) is not None
+
+
+def load_saved_plan(
+    path: str | os.PathLike, *, environ: Mapping[str, str] | None = None
+) -> tuple[Workflow, SavedPlan]:
+    """The workflow a saved plan was made for (same spec file, target and ``--var`` values) and
+    the plan. Raises :class:`UsageError` when the spec is gone or its bytes changed."""
+    data = _read_saved_plan(Path(path))
+    saved = SavedPlan.from_json(data, str(path))
+    spec = Path(saved.spec)
+    redo = f"plan again: bricksmith plan {spec} --out {path}"
+    try:
+        raw = spec.read_bytes()
+    except OSError:
+        raise UsageError(f"the spec of this plan, {spec}, cannot be read", hint=redo) from None
+    if bytes_digest(raw) != saved.spec_sha256:
+        raise UsageError(f"stale plan: {spec} changed since the plan was saved", hint=redo)
+    workflow = load(spec, target=saved.target, variables=saved.variables, environ=environ)
+    return workflow, saved
+
+
+def _read_saved_plan(path: Path) -> dict | None:
+    import json
+
+    try:
+        with path.open("rb") as handle:
+            if handle.read(1).strip() not in (b"{", b""):
+                return None
+            handle.seek(0)
+            data = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    return data if is_saved_plan(data) else None
 
 
 @dataclass
 class Workflow:
     spec: LoadedSpec
     target: str
+    variables: dict[str, str] = field(default_factory=dict)  # the --var values it was loaded with
 
     @property
     def settings(self):
@@ -123,6 +169,30 @@ class Workflow:
 
         return make_plan(self.graph, records, check)
 
+    def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
+        """Write ``plan`` for ``apply FILE``, with what it was made from."""
+        import json
+
+        saved = SavedPlan(
+            spec=str(self.spec.path),
+            spec_sha256=bytes_digest(self.spec.path.read_bytes()),
+            target=self.target,
+            variables=self.variables,
+            state_digest=state_digest(self.records()),
+            plan=plan,
+        )
+        out = Path(path)
+        try:
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text(json.dumps(saved.to_json(), indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the plan to {out}: {exc.strerror or exc}",
+                hint="pass --out FILE in a folder you can write to",
+            ) from None
+        return out
+
     def status(self) -> dict[str, Any]:
         records = self.records()
         steps = []
@@ -194,8 +264,12 @@ class Workflow:
         parallelism: int = 4,
         on_event: Callable[[Any], None] = lambda event: None,
         verbose: bool = False,
+        saved: SavedPlan | None = None,
     ):
-        """Apply every step that is not up to date. Raises ApplyFailed when a step fails."""
+        """Apply every step that is not up to date. Raises ApplyFailed when a step fails.
+
+        ``saved``: apply exactly that reviewed plan; refused (StalePlan) when the state moved
+        since it was saved or planning again now gives other actions."""
         from bricksmith.engine.executor import LOG, Event, execute
         from bricksmith.engine.lock import TargetLock
 
@@ -205,6 +279,7 @@ class Workflow:
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:
                 on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
+            only = self._check_saved_plan(saved) if saved is not None else None
             existed = self.state_path.exists()
             state = StateStore(self.state_path)  # refuses a damaged database
             try:
@@ -226,7 +301,7 @@ class Workflow:
                 try:
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
-                        on_event=on_event,
+                        on_event=on_event, only=only,
                     )
                     status = "succeeded"
                     return report
@@ -234,3 +309,19 @@ class Workflow:
                     state.end_apply(apply_id, status)
             finally:
                 state.close()
+
+    def _check_saved_plan(self, saved: SavedPlan) -> frozenset[str]:
+        """The steps ``saved`` changes, once it is known to be what apply would do now."""
+        redo = f"review the plan again: bricksmith plan {self.spec.path} --out FILE"
+        if state_digest(self.records()) != saved.state_digest:
+            raise StalePlan(
+                f"stale plan: the state of target {self.target!r} changed since it was saved "
+                "(another apply ran)",
+                hint=redo,
+            )
+        differences = stale_reasons(saved.plan, self.plan())
+        if differences:
+            shown = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
+            raise StalePlan(f"stale plan: planning again now gives other actions: {shown}",
+                            hint=redo)
+        return frozenset(a.step for a in saved.plan.changes)

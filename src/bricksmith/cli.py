@@ -73,11 +73,17 @@ def _parser() -> argparse.ArgumentParser:
         "DBFS and git for drift (faster; apply still checks)",
     )
     plan.add_argument(
+        "--out", metavar="FILE",
+        help="save the plan; `bricksmith apply FILE` applies exactly it (refused when stale)",
+    )
+    plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
     )
-    apply = spec_command("apply", "make the target match the spec (resumable)")
+    apply = spec_command(
+        "apply", "make the target match the spec (resumable); SPEC may be a saved plan"
+    )
     apply.add_argument(
         "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
     )
@@ -193,6 +199,14 @@ def _dispatch(args) -> int:
 
     from bricksmith import api
 
+    if args.command == "apply" and api.is_saved_plan_file(args.spec):
+        if args.target or args.var:
+            raise UsageError(
+                "a saved plan keeps the target and --var values it was made with",
+                hint=f"run `bricksmith apply {args.spec}` without --target/--var",
+            )
+        workflow, saved = api.load_saved_plan(args.spec)
+        return _apply(args, workflow, saved)
     workflow = api.load(args.spec, target=args.target, variables=_parse_vars(args.var))
     if args.command == "validate":
         wf = workflow.spec.workflow
@@ -313,6 +327,13 @@ def _serve_emulator(args) -> int:
 
 def _plan(args, workflow) -> int:
     plan = workflow.plan(refresh=args.refresh)
+    if args.out:
+        if not args.refresh:
+            raise UsageError(
+                "a saved plan must see drift: --out cannot go with --no-refresh",
+                hint="drop --no-refresh",
+            )
+        workflow.save_plan(plan, args.out)
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
@@ -325,6 +346,9 @@ def _plan(args, workflow) -> int:
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))
         lines.add((plan.summary_line(), None))
+        if args.out:
+            lines.add((f"Saved the plan to {args.out}; `bricksmith apply {args.out}` applies "
+                       "exactly it.", "dim"))
         _console(args).print(lines)
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
@@ -353,7 +377,7 @@ class _StyledLines:
             yield Segment.line()
 
 
-def _apply(args, workflow) -> int:
+def _apply(args, workflow, saved=None) -> int:
     from rich.markup import escape
 
     from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT
@@ -387,7 +411,7 @@ def _apply(args, workflow) -> int:
     console.print(f"Applying {workflow.spec.path.name} to target {workflow.target!r}", markup=False)
     try:
         report = workflow.apply(
-            parallelism=args.parallelism, on_event=on_event, verbose=args.verbose
+            parallelism=args.parallelism, on_event=on_event, verbose=args.verbose, saved=saved
         )
     except ApplyFailed:
         _runs_table(console, workflow)

@@ -68,6 +68,10 @@ class StateError(BricksmithError):
     """The state database cannot be read or written."""
 
 
+class StalePlan(BricksmithError):
+    """A saved plan no longer describes what apply would do (the state or the spec moved)."""
+
+
 @dataclass
 class LockHolder:
     pid: int

@@ -100,8 +100,12 @@ def execute(
     *,
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
+    only: frozenset[str] | None = None,
 ) -> ApplyReport:
     """Apply every step of ``graph``. Raises ApplyFailed on failure.
+
+    ``only``: the steps a reviewed (saved) plan changes; any other step that succeeded before
+    is taken as it is, without checking it again.
 
     Steps run on ``parallelism`` worker threads; ready steps start in the graph's order. A
     step that outlives its ``timeout_s`` is recorded as failed and abandoned (its thread
@@ -127,8 +131,9 @@ def execute(
                 step = graph.step(key)
                 upstream = {d: report.outputs[d] for d in graph.deps[key]}
                 running[key] = time.monotonic() + step.timeout_s
+                trusted = only is not None and key not in only
                 workers.jobs.put((step, upstream, records.get(key), state, make_context,
-                                  on_event))
+                                  on_event, trusted))
             if not running:
                 break
             try:
@@ -183,10 +188,14 @@ def _until(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-def _run_one(step, upstream, record, state, make_context, on_event):
-    """Decide whether ``step`` is up to date; if not, apply it. Never raises."""
+def _run_one(step, upstream, record, state, make_context, on_event, trusted=False):
+    """Decide whether ``step`` is up to date; if not, apply it. Never raises. ``trusted``: a
+    reviewed plan leaves the step as it is (when it succeeded before)."""
     key = step.key
     started = time.monotonic()
+    if trusted and record and record.status == SUCCEEDED:
+        on_event(Event(SKIPPED, key, "unchanged in the plan"))
+        return "skipped", record.outputs
     try:
         snapshot = material(step.inputs(), upstream)
         fp = fingerprint(snapshot)
