@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from bricksmith.errors import BricksmithError, UsageError
 
 PIPED_WIDTH = 160  # columns for tables when the output is not a terminal
-LIST_SKIPPED_UP_TO = 100  # steps; apply lists up-to-date steps one by one in workflows this small
 SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
 
 
@@ -378,46 +377,31 @@ class _StyledLines:
 
 
 def _apply(args, workflow, saved=None) -> int:
-    from rich.markup import escape
-
-    from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT
     from bricksmith.errors import ApplyFailed
+    from bricksmith.progress import ApplyProgress, use_live_display
 
     console = _console(args)
-    marks = {
-        STARTED: ("…", "cyan"),
-        SKIPPED: ("=", "dim"),
-        SUCCEEDED_EVT: ("✓", "green"),
-        FAILED_EVT: ("✗", "red"),
-    }
-
-    # steps found up to date are listed one by one in small workflows (or with -v); in large
-    # ones the closing line counts them
-    list_skipped = args.verbose or len(workflow.graph) <= LIST_SKIPPED_UP_TO
-
-    def on_event(event) -> None:
-        if event.kind == LOG:
-            if args.verbose:
-                console.print(f"    {event.step}: {event.message}", markup=False)
-            return
-        if event.kind == SKIPPED and not list_skipped:
-            return
-        mark, colour = marks[event.kind]
-        text = event.message if event.kind != SUCCEEDED_EVT else f"done in {event.elapsed_s:.1f}s"
-        if event.kind == FAILED_EVT:
-            text = event.message.splitlines()[0] if event.message else "failed"
-        console.print(f"[{colour}]{mark} {event.step}[/] [dim]{escape(text)}[/]", highlight=False)
-
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    progress = ApplyProgress(
+        console,
+        workflow.graph.order,
+        live=use_live_display(console, plain=plain),
+        verbose=args.verbose,
+    )
     console.print(f"Applying {workflow.spec.path.name} to target {workflow.target!r}", markup=False)
     try:
-        report = workflow.apply(
-            parallelism=args.parallelism, on_event=on_event, verbose=args.verbose, saved=saved
-        )
+        with progress:
+            report = workflow.apply(
+                parallelism=args.parallelism, on_event=progress, verbose=args.verbose, saved=saved
+            )
     except ApplyFailed:
+        console.print(f"Apply failed: {progress.counts_line()}", markup=False)
         _runs_table(console, workflow)
         raise
     console.print(
-        f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date."
+        f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date "
+        f"in {progress.elapsed():.1f}s.",
+        markup=False,
     )
     _runs_table(console, workflow)
     return 0

@@ -1,0 +1,182 @@
+"""What an apply shows while it works.
+
+On a terminal: a live table of the steps — waiting, running (with a spinner, the time so far and
+the step's latest message, such as the environment build or a job run's page), done, skipped,
+failed — redrawn a few times a second, and a closing summary. Elsewhere (a pipe, a CI log,
+``--no-color`` or ``NO_COLOR``): one plain line per event, nothing redrawn.
+
+``-v`` adds every message a step logs (for a run, the lines of the Kedro run log) above the
+table, or as lines of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT, Event
+
+WAITING, RUNNING, DONE, SKIPPED_STATE, FAILED = "waiting", "running", "done", "skipped", "failed"
+STYLES = {WAITING: "dim", RUNNING: "cyan", DONE: "green", SKIPPED_STATE: "dim", FAILED: "red"}
+MARKS = {WAITING: "·", DONE: "✓", SKIPPED_STATE: "=", FAILED: "✗"}
+FULL_TABLE_UP_TO = 30  # steps; a larger apply shows what runs, what failed and the counts
+RECENT = 5  # finished steps kept in view in the compact table
+LIST_SKIPPED_UP_TO = 100  # the plain log lists up-to-date steps one by one up to this size
+
+
+@dataclass
+class _Row:
+    state: str = WAITING
+    started: float | None = None
+    elapsed: float | None = None
+    detail: str = ""
+
+
+class ApplyProgress:
+    """Takes the executor's events (from any thread) and shows them on ``console``."""
+
+    def __init__(self, console, steps: Sequence[str], *, live: bool, verbose: bool) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.rows = {key: _Row() for key in steps}
+        self.order = list(steps)
+        self.finished: list[str] = []  # in the order they ended
+        self.began = time.monotonic()
+        self._lock = threading.Lock()
+        self._live = None
+        if live:
+            from rich.live import Live
+
+            self._live = Live(self, console=console, refresh_per_second=8, transient=False)
+        self.list_skipped = verbose or len(steps) <= LIST_SKIPPED_UP_TO
+
+    def __enter__(self) -> ApplyProgress:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._live is not None:
+            self._live.refresh()
+            self._live.stop()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._record(event)
+        if self._live is None:
+            self._print_line(event)
+        elif event.kind == LOG and self.verbose:
+            self.console.print(f"    {event.step}: {event.message}", markup=False)
+
+    def _record(self, event: Event) -> None:
+        row = self.rows.get(event.step)
+        if row is None:  # not a step (the lock, for example)
+            return
+        now = time.monotonic()
+        if event.kind == STARTED:
+            row.state, row.started, row.detail = RUNNING, now, event.message
+        elif event.kind == LOG:
+            row.detail = event.message.splitlines()[0] if event.message else row.detail
+        elif event.kind in (SUCCEEDED_EVT, SKIPPED, FAILED_EVT):
+            row.state = {SUCCEEDED_EVT: DONE, SKIPPED: SKIPPED_STATE, FAILED_EVT: FAILED}[
+                event.kind
+            ]
+            row.elapsed = event.elapsed_s or (now - row.started if row.started else None)
+            if event.kind == FAILED_EVT:
+                row.detail = event.message.splitlines()[0] if event.message else "failed"
+            elif event.kind == SKIPPED:
+                row.detail = event.message
+            self.finished.append(event.step)
+
+    def _print_line(self, event: Event) -> None:
+        from rich.markup import escape
+
+        if event.kind == LOG:
+            if self.verbose:
+                self.console.print(f"    {event.step}: {event.message}", markup=False)
+            return
+        if event.kind == SKIPPED and not self.list_skipped:
+            return
+        mark, colour = {
+            STARTED: ("…", "cyan"),
+            SKIPPED: ("=", "dim"),
+            SUCCEEDED_EVT: ("✓", "green"),
+            FAILED_EVT: ("✗", "red"),
+        }[event.kind]
+        text = event.message
+        if event.kind == SUCCEEDED_EVT:
+            text = f"done in {event.elapsed_s:.1f}s"
+        elif event.kind == FAILED_EVT:
+            text = event.message.splitlines()[0] if event.message else "failed"
+        self.console.print(
+            f"[{colour}]{mark} {escape(event.step)}[/] [dim]{escape(text)}[/]", highlight=False
+        )
+
+    # -- the live table ---------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys((DONE, SKIPPED_STATE, FAILED, RUNNING, WAITING), 0)
+        for row in self.rows.values():
+            counts[row.state] += 1
+        return counts
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+    def counts_line(self) -> str:
+        c = self.counts()
+        return (
+            f"{c[DONE]} done · {c[SKIPPED_STATE]} up to date · {c[RUNNING]} running · "
+            f"{c[WAITING]} waiting · {c[FAILED]} failed · {self.elapsed():.1f}s"
+        )
+
+    def shown(self) -> list[str]:
+        """The steps in the table: all of a small apply; of a large one what runs or failed,
+        the last few to finish and the next few waiting."""
+        if len(self.order) <= FULL_TABLE_UP_TO:
+            return self.order
+        with self._lock:
+            active = [k for k in self.order if self.rows[k].state in (RUNNING, FAILED)]
+            recent = [k for k in self.finished[-RECENT:] if k not in active]
+            waiting = [k for k in self.order if self.rows[k].state == WAITING][:RECENT]
+        return recent + active + waiting
+
+    def __rich__(self):
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, show_header=False, pad_edge=False, expand=False)
+        table.add_column(width=1)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        table.add_column(overflow="ellipsis", no_wrap=True, max_width=70)
+        now = time.monotonic()
+        for key in self.shown():
+            row = self.rows[key]
+            style = STYLES[row.state]
+            if row.state == RUNNING:
+                mark = Spinner("dots", style=style)
+                elapsed = now - row.started if row.started else 0.0
+            else:
+                mark = Text(MARKS[row.state], style=style)
+                elapsed = row.elapsed
+            table.add_row(
+                mark,
+                Text(key, style=style if row.state != RUNNING else "bold"),
+                Text(row.state, style=style),
+                Text(f"{elapsed:.1f}s" if elapsed is not None else "", style="dim"),
+                Text(row.detail, style="dim"),
+            )
+        return Group(table, Text(self.counts_line(), style="bold"))
+
+
+def use_live_display(console, *, plain: bool) -> bool:
+    """The live table only on a terminal, and not when plain output was asked for."""
+    return console.is_terminal and not plain and not console.is_dumb_terminal
