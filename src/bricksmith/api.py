@@ -303,6 +303,12 @@ class Workflow:
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
                     )
+                    gone = sorted(state.keys() - set(self.graph.steps))
+                    if gone:  # steps taken out of the spec: `-` in the plan
+                        state.forget(gone)
+                        for key in gone:
+                            on_event(Event(LOG, key, "forgot the record of a removed step"))
+                    report.removed = gone
                     status = "succeeded"
                     return report
                 finally:

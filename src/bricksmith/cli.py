@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from bricksmith.errors import BricksmithError, UsageError
 
 PIPED_WIDTH = 160  # columns for tables when the output is not a terminal
-SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "resume": ("!", "magenta")}
+SYMBOLS = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "resume": ("!", "magenta"),
+    "remove": ("-", "red"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -398,9 +403,10 @@ def _apply(args, workflow, saved=None) -> int:
         console.print(f"Apply failed: {progress.counts_line()}", markup=False)
         _runs_table(console, workflow)
         raise
+    removed = f", {len(report.removed)} removed step(s) forgotten" if report.removed else ""
     console.print(
-        f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date "
-        f"in {progress.elapsed():.1f}s.",
+        f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date"
+        f"{removed} in {progress.elapsed():.1f}s.",
         markup=False,
     )
     _runs_table(console, workflow)

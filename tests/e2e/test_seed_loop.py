@@ -60,7 +60,8 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
     assert actions["run.baseline"]["reasons"] == ["upstream workspace.repo will update"]
     for unchanged in ("project.scaffold", "data.upload[0]", "notebook.deploy"):
         assert actions[unchanged]["action"] == "noop"
-    assert plan.json()["summary"] == {"create": 0, "update": 6, "resume": 0, "noop": 3}
+    assert plan.json()["summary"] == {"create": 0, "update": 6, "resume": 0, "noop": 3,
+                                     "remove": 0}
     assert cli("plan", seed, "--detailed-exitcode").code == 2
     text = cli("plan", seed).out
     assert "~ project.params" in text and "params.train_fraction: 0.8 → 0.7" in text
@@ -100,3 +101,15 @@ def test_graph_prints_the_dag_as_mermaid(cli, seed):
     out = cli("graph", seed).out
     assert out.startswith("flowchart LR")
     assert '["run.split-70"]' in out and out.count("-->") == 11
+
+
+def test_a_run_taken_out_of_the_spec_is_removed_from_the_state(cli, seed):
+    assert cli("apply", seed).code == 0
+    text = seed.read_text()
+    seed.write_text(text[: text.index("  - name: split-70")])
+    plan = cli("plan", seed)
+    assert "- run.split-70" in plan.out and "1 to remove" in plan.out
+    applied = cli("apply", seed)
+    assert applied.code == 0 and "1 removed step(s) forgotten" in applied.out
+    assert "run.split-70" not in StateStore(seed.parent / ".bricksmith/local/state.db").all()
+    assert cli("plan", seed, "--detailed-exitcode").code == 0

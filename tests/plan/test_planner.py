@@ -17,7 +17,7 @@ def test_everything_is_created_from_an_empty_state():
     assert [(a.step, a.action) for a in plan.actions] == [
         ("a", "create"), ("b", "create"), ("c", "create"), ("x", "create")
     ]
-    assert plan.summary == {"create": 4, "update": 0, "resume": 0, "noop": 0}
+    assert plan.summary == {"create": 4, "update": 0, "resume": 0, "noop": 0, "remove": 0}
     assert plan.summary_line() == "Plan: 4 to create, 0 to update, 0 to resume, 0 unchanged."
 
 
@@ -66,4 +66,21 @@ def test_failed_and_interrupted_steps_resume(tmp_path):
     assert actions["b"].reasons == ("last attempt failed: exit 3: the remote hung up",)
     assert actions["x"].reasons == ("last attempt was interrupted",)
     assert actions["c"].action == "update"
-    assert plan.to_json()["summary"] == {"create": 0, "update": 1, "resume": 2, "noop": 1}
+    assert plan.to_json()["summary"] == {"create": 0, "update": 1, "resume": 2, "noop": 1,
+                                             "remove": 0}
+
+
+def test_a_step_dropped_from_the_spec_is_planned_as_removed(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    plan = make_plan(graph_of(*steps[:3]), state.all(), no_drift)  # "x" left the spec
+    assert [(a.step, a.action) for a in plan.changes] == [("x", "remove")]
+    assert "no longer in the spec" in plan.changes[0].reasons[0]
+    assert plan.removed == ("x",)
+    assert plan.summary_line() == (
+        "Plan: 0 to create, 0 to update, 0 to resume, 1 to remove, 3 unchanged."
+    )
+    state.forget(["x"])
+    assert set(state.all()) == {"a", "b", "c"}
+    assert not make_plan(graph_of(*steps[:3]), state.all(), no_drift).has_changes

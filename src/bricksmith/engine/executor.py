@@ -56,6 +56,7 @@ class ApplyReport:
     failures: list[StepFailure] = field(default_factory=list)
     not_started: list[str] = field(default_factory=list)
     outputs: dict[str, Outputs] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # records of steps the spec dropped
 
 
 class _Workers:

@@ -212,6 +212,10 @@ class StateStore:
             rows = self._db.execute(self._select).fetchall()
         return {row[0]: _record(row) for row in rows}
 
+    def keys(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT key FROM steps")}
+
     def get(self, key: str) -> StepRecord | None:
         with self._lock:
             row = self._db.execute(
@@ -258,6 +262,13 @@ class StateStore:
                 "INSERT OR REPLACE INTO checked(key, at) VALUES (?, ?)",
                 [(key, stamp) for key in keys],
             )
+
+    def forget(self, keys: list[str]) -> None:
+        """Drop the records of steps the spec no longer has, in one transaction."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM steps WHERE key = ?", [(key,) for key in keys])
+            self._db.executemany("DELETE FROM checked WHERE key = ?", [(key,) for key in keys])
 
     def mark_failed(self, key: str, error: str) -> None:
         """Record a failure; the outputs checkpointed so far (a log, a run id) are kept."""

@@ -6,7 +6,9 @@ Per step it decides an action and the reasons for it:
 - ``resume``  the last attempt failed or was interrupted;
 - ``update``  its inputs changed (reasons list old → new), an upstream step will run, or what
   it made has drifted or disappeared (reasons from ``check()``);
-- ``noop``    nothing to do.
+- ``noop``    nothing to do;
+- ``remove``  a step the state knows that the spec no longer has (a run taken out of ``runs``):
+  apply forgets its record; what it made stays (``bricksmith destroy`` removes everything).
 
 The planner does no I/O of its own; the ``check`` callable it is given does the reading, and is
 called only for steps that would otherwise be ``noop``.
@@ -21,8 +23,9 @@ from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StepRecord
 from bricksmith.plan.fingerprint import differences, fingerprint, material
 from bricksmith.plan.graph import StepGraph
 
-CREATE, UPDATE, RESUME, NOOP = "create", "update", "resume", "noop"
-ACTIONS = (CREATE, UPDATE, RESUME, NOOP)
+CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
+ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)
+REMOVED_REASON = "no longer in the spec: apply forgets its record; what it made stays"
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,16 @@ class Plan:
     def to_json(self) -> dict:
         return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary)}
 
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(a.step for a in self.actions if a.action == REMOVE)
+
     def summary_line(self) -> str:
         s = self.summary
+        removing = f", {s[REMOVE]} to remove" if s.get(REMOVE) else ""
         return (
-            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update, {s[RESUME]} to resume, "
-            f"{s[NOOP]} unchanged."
+            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update, {s[RESUME]} to resume"
+            f"{removing}, {s[NOOP]} unchanged."
         )
 
 
@@ -70,6 +78,8 @@ def make_plan(
         step = graph.step(key)
         record = records.get(key)
         actions[key] = _decide(key, step, graph, record, records, actions, check)
+    for key in sorted(set(records) - set(graph.steps)):
+        actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
     counts = {name: 0 for name in ACTIONS}
     for action in actions.values():
         counts[action.action] += 1
