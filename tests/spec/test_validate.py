@@ -165,7 +165,8 @@ def test_unknown_key_that_belongs_elsewhere(write_spec):
 def test_unknown_key_without_match_lists_valid_keys(write_spec):
     diag = only(write_spec(MINIMAL.replace("  path: demo\n", "  path: demo\n  zzz: 1\n")))
     assert diag.path == "project.zzz"
-    assert diag.hint == "valid keys here: starter, path, params"
+    assert diag.hint == (
+        "valid keys here: starter, starter_directory, starter_checkout, path, params")
 
 
 def test_wrong_type_says_what_is_expected(write_spec):
@@ -488,9 +489,18 @@ def test_starter_folder_with_tilde(write_spec, tmp_path, monkeypatch):
 
 
 def test_starter_git_repository_folder(write_spec, tmp_path):
+    """A local repository's working tree is used as it is (as Kedro does), so its template is
+    checked; at a starter_checkout, or bare, its content is only known once cloned."""
     (tmp_path / "starter-repo" / ".git").mkdir(parents=True)
     text = MINIMAL.replace("  path: demo\n", "  path: demo\n  starter: starter-repo\n")
-    load_spec(write_spec(text), environ={})
+    assert "no cookiecutter.json" in only(write_spec(text)).message
+    checkout = MINIMAL.replace("  path: demo\n", "  path: demo\n  starter: starter-repo\n"
+                               "  starter_checkout: v1.0\n")
+    load_spec(write_spec(checkout), environ={})
+    (tmp_path / "bare.git" / "objects").mkdir(parents=True)
+    (tmp_path / "bare.git" / "HEAD").write_text("ref: refs/heads/main\n")
+    bare = MINIMAL.replace("  path: demo\n", "  path: demo\n  starter: 'bare.git#iris'\n")
+    load_spec(write_spec(bare), environ={})
 
 
 def test_builtin_starters_match_the_starters_package():
@@ -530,6 +540,83 @@ def test_missing_starter_folder(write_spec):
     diag = only(write_spec(text))
     assert diag.message == "starter folder './templates/nope' does not exist"
     assert "relative to the spec file's folder" in diag.hint
+
+
+def with_starter(*lines: str) -> str:
+    return MINIMAL.replace("  path: demo\n", "  path: demo\n" + "".join(f"  {x}\n" for x in lines))
+
+
+def _template(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "cookiecutter.json").write_text("{}")
+
+
+def test_starter_folder_inside_a_local_folder(write_spec, tmp_path):
+    _template(tmp_path / "starters" / "iris")
+    load_spec(write_spec(with_starter("starter: starters", "starter_directory: iris")), environ={})
+    load_spec(write_spec(with_starter("starter: 'starters#iris'")), environ={})
+
+
+def test_starter_directory_missing_is_reported_where_it_is_written(write_spec, tmp_path):
+    _template(tmp_path / "starters" / "iris")
+    _template(tmp_path / "starters" / "spaceflights")
+    diag = only(write_spec(with_starter("starter: starters", "starter_directory: irs")))
+    assert diag.path == "project.starter_directory"
+    assert diag.message == "starter folder 'starters' has no folder 'irs'"
+    assert diag.hint == "starters in it: iris, spaceflights; name one with starter_directory"
+    assert (diag.line, diag.column) == (6, 22)
+    diag = only(write_spec(with_starter("starter: 'starters#irs'")))
+    assert (diag.path, diag.line, diag.column) == ("project.starter", 5, 12)
+    assert diag.message == "starter folder 'starters' has no folder 'irs'"
+
+
+def test_starter_directory_without_cookiecutter(write_spec, tmp_path):
+    (tmp_path / "starters" / "iris").mkdir(parents=True)
+    diag = only(write_spec(with_starter("starter: starters", "starter_directory: iris")))
+    assert diag.path == "project.starter_directory"
+    assert diag.message == "starter folder 'starters/iris' is not a Kedro starter " \
+        "(no cookiecutter.json)"
+    assert "cookiecutter.json" in diag.hint
+
+
+def test_a_folder_of_starters_without_a_directory_names_them(write_spec, tmp_path):
+    _template(tmp_path / "starters" / "iris")
+    diag = only(write_spec(with_starter("starter: starters")))
+    assert diag.path == "project.starter"
+    assert diag.hint == "starters in it: iris; name one with starter_directory"
+
+
+def test_starter_options_that_cannot_apply(write_spec, tmp_path):
+    _template(tmp_path / "tpl")
+    found = by_path(problems(write_spec(with_starter(
+        "starter_directory: iris", "starter_checkout: v1"))))  # the built-in default
+    assert set(found) == {"project.starter_directory", "project.starter_checkout"}
+    assert found["project.starter_checkout"].message == (
+        "starter_checkout does not apply to the built-in starter 'databricks-iris'")
+    assert (found["project.starter_checkout"].line, found["project.starter_checkout"].column) == (
+        6, 21)
+    diag = only(write_spec(with_starter("starter: tpl", "starter_checkout: v1")))
+    assert diag.path == "project.starter_checkout"
+    assert "needs a git repository" in diag.message
+    diag = only(write_spec(with_starter("starter: 'tpl#a'", "starter_directory: b")))
+    assert diag.path == "project.starter_directory"
+    assert "name different folders" in diag.message
+    diag = only(write_spec(with_starter("starter: tpl", "starter_directory: ../elsewhere")))
+    assert diag.message == "starter folder '../elsewhere' must be a relative path inside the " \
+        "starter"
+    diag = only(write_spec(with_starter("starter: 'databricks-iris#x'")))
+    assert diag.message == "the built-in starter 'databricks-iris' has no folder '#x'"
+
+
+def test_git_starter_options_are_not_fetched(write_spec):
+    for url in ("https://127.0.0.1:9/nowhere.git", "git@example.invalid:me/s.git"):
+        load_spec(write_spec(with_starter(f"starter: '{url}'", "starter_directory: iris",
+                                          "starter_checkout: v1.0")), environ={})
+
+
+def test_starter_url_with_a_folder_is_checked_as_a_url(write_spec):
+    diag = only(write_spec(with_starter("starter: 'htps://github.com/me/s.git#iris'")))
+    assert diag.message.startswith("starter 'htps://github.com/me/s.git#iris': unsupported URL")
 
 
 def test_databricks_host_must_be_a_url(write_spec):

@@ -98,43 +98,65 @@ class _Checker:
                 self.error(("project", "path"), f"project.path {path!r} {problem}",
                            "give the project folder relative to the spec file's folder, "
                            "e.g. path: iris-databricks", at_value=True)
-        starter = project.get("starter")
+        starter = project.get("starter", BUILTIN_STARTERS[0])
         if isinstance(starter, str) and starter:
-            self.check_starter(starter)
+            options = {key: project.get(key) for key in ("starter_directory", "starter_checkout")}
+            self.check_starter(starter, {k: v for k, v in options.items()
+                                         if isinstance(v, str) and v})
 
-    def check_starter(self, starter: str) -> None:
+    def check_starter(self, starter: str, options: dict[str, str]) -> None:
         where = ("project", "starter")
         builtins = ", ".join(BUILTIN_STARTERS)
-        if starter in BUILTIN_STARTERS:
+        location, _, fragment = starter.partition("#")
+        if location in BUILTIN_STARTERS:
+            hint = ("it names a folder or git ref of a starter folder or repository "
+                    "(kedro new --directory/--checkout); remove it")
+            if fragment:
+                self.error(where, f"the built-in starter {location!r} has no folder "
+                           f"'#{fragment}'", hint, at_value=True)
+            for key in options:
+                self.error(("project", key), f"{key} does not apply to the built-in starter "
+                           f"{location!r}", hint, at_value=True)
             return
         # Mirrors bricksmith.starters.resolve_starter: built-in name, local folder (relative to
-        # the spec folder, '~' expanded; a template or a git repository), or a git URL
-        # (optionally 'git+' prefixed, optionally '#<folder in the repository>').
-        if _SCHEME.match(starter) or _SCP_LIKE.match(starter):
-            problem = _git_url_problem(starter.split("#", 1)[0], allow_pip_prefix=True)
+        # the spec folder, '~' expanded; a template, or a git repository), or a git URL
+        # (optionally 'git+' prefixed); the starter's folder as '#<folder>' or
+        # starter_directory; a git ref as starter_checkout. Git URLs are not fetched here.
+        directory = options.get("starter_directory")
+        sub_at = ("project", "starter_directory") if directory else where
+        if fragment and directory and fragment.strip("/") != directory.strip("/"):
+            self.error(sub_at, f"starter_directory {directory!r} and the starter's "
+                       f"'#{fragment}' name different folders",
+                       "name the starter's folder once: '#<folder>' or starter_directory",
+                       at_value=True)
+            return
+        subdir = (directory or fragment).strip("/")
+        if subdir and (_local_path_problem(subdir) or _inside_problem(subdir)):
+            self.error(sub_at, f"starter folder {subdir!r} must be a relative path inside "
+                       "the starter", "give the folder relative to the starter's root, e.g. "
+                       "spaceflights-pandas", at_value=True)
+            return
+        if _SCHEME.match(location) or _SCP_LIKE.match(location):
+            problem = _git_url_problem(location, allow_pip_prefix=True)
             if problem:
                 self.error(where, f"starter {starter!r}: {problem[0]}", problem[1], at_value=True)
             return
-        folder = Path(starter).expanduser()
+        folder = Path(location).expanduser()
         if not folder.is_absolute():
             folder = self.base_dir / folder
         if folder.is_dir():
-            if not (folder / "cookiecutter.json").is_file() and not _is_git_repository(folder):
-                self.error(where, f"starter folder {starter!r} is not a Kedro starter "
-                           "(no cookiecutter.json)",
-                           "a starter is a cookiecutter template: cookiecutter.json plus a "
-                           "{{ cookiecutter.repo_name }} folder", at_value=True)
+            self.check_starter_folder(starter, folder, subdir, options, sub_at)
             return
         if folder.exists():
             self.error(where, f"starter {starter!r} is a file, not a folder",
                        "give a starter template folder, a git URL, or a built-in starter: "
                        + builtins, at_value=True)
             return
-        if starter.endswith(".git"):
+        if location.endswith(".git"):
             return  # cloned like a URL when the starter is used
-        looks_like_path = "/" in starter or "\\" in starter or starter.startswith((".", "~"))
-        if looks_like_path:
-            self.error(where, f"starter folder {starter!r} does not exist",
+        looks_like_path = "/" in location or "\\" in location or location.startswith((".", "~"))
+        if looks_like_path or fragment:
+            self.error(where, f"starter folder {location!r} does not exist",
                        f"paths are relative to the spec file's folder ({self.base_dir}); "
                        f"built-in starters: {builtins}", at_value=True)
             return
@@ -142,6 +164,30 @@ class _Checker:
         hint = (f"did you mean {close[0]!r}? " if close else "") + (
             f"built-in starters: {builtins}; or give a local starter folder or a git URL")
         self.error(where, f"unknown starter {starter!r}", hint, at_value=True)
+
+    def check_starter_folder(self, starter: str, folder: Path, subdir: str,
+                             options: dict[str, str], sub_at: tuple) -> None:
+        """A local starter folder: its template must be there, unless git provides it."""
+        checkout = options.get("starter_checkout")
+        if checkout and not _is_git_repository(folder):
+            self.error(("project", "starter_checkout"), f"starter_checkout {checkout!r} needs a "
+                       f"git repository; the starter folder {starter.partition('#')[0]!r} is "
+                       "not one", "remove starter_checkout, or use a git repository or URL",
+                       at_value=True)
+            return
+        if checkout or _is_bare_repository(folder):
+            return  # its content depends on the ref; checked when it is cloned
+        template = folder / subdir if subdir else folder
+        if subdir and not template.is_dir():
+            self.error(sub_at, f"starter folder {starter.partition('#')[0]!r} has no folder "
+                       f"{subdir!r}", _starters_in(folder) or "check the folder's name",
+                       at_value=True)
+        elif not (template / "cookiecutter.json").is_file():
+            shown = f"{starter.partition('#')[0]}/{subdir}" if subdir else starter
+            self.error(sub_at, f"starter folder {shown!r} is not a Kedro starter "
+                       "(no cookiecutter.json)", _starters_in(template) or
+                       "a starter is a cookiecutter template: cookiecutter.json plus a "
+                       "{{ cookiecutter.repo_name }} folder", at_value=True)
 
     def check_repo(self) -> None:
         repo = self.section("repo")
@@ -309,8 +355,23 @@ def _dbfs_target_problem(target: str) -> str | None:
     return None
 
 
+def _is_bare_repository(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+
+
 def _is_git_repository(path: Path) -> bool:
-    return ((path / "HEAD").is_file() and (path / "objects").is_dir()) or (path / ".git").exists()
+    return _is_bare_repository(path) or (path / ".git").exists()
+
+
+def _starters_in(folder: Path) -> str | None:
+    """A hint naming the starters one level inside ``folder`` (a repository of starters)."""
+    try:
+        found = sorted(p.name for p in folder.iterdir() if (p / "cookiecutter.json").is_file())
+    except OSError:
+        return None
+    if not found:
+        return None
+    return f"starters in it: {', '.join(found[:10])}; name one with starter_directory"
 
 
 def _git_url_problem(url: str, *, allow_pip_prefix: bool = False) -> tuple[str, str] | None:

@@ -35,8 +35,29 @@ class Project(_Model):
     starter: str = Field(
         default="databricks-iris",
         description="Built-in starter name (databricks-iris), a local Kedro starter "
-        "(cookiecutter template) directory, or a git URL of a starter repository.",
-        examples=["databricks-iris"],
+        "(cookiecutter template) directory, or a git URL of a starter repository "
+        "(cloned only when the project is created). Only used when project.path holds no "
+        "Kedro project yet: an existing one is adopted as it is.",
+        examples=[
+            "databricks-iris",
+            "../templates/my-starter",
+            "https://github.com/kedro-org/kedro-starters.git",
+        ],
+        min_length=1,
+    )
+    starter_directory: str | None = Field(
+        default=None,
+        description="Folder of the starter inside the starter's directory or repository, as "
+        "kedro new --directory (a repository holding several starters). Shorthand: "
+        "starter: <directory or URL>#<folder>.",
+        examples=["spaceflights-pandas"],
+        min_length=1,
+    )
+    starter_checkout: str | None = Field(
+        default=None,
+        description="Tag, branch or commit of a git starter, as kedro new --checkout; "
+        "default: the repository's default branch.",
+        examples=["1.0.0", "main"],
         min_length=1,
     )
     path: str = Field(

@@ -1,6 +1,9 @@
 """project.scaffold: the Kedro project, created with Kedro's own project creation.
 
-A project that already exists at ``project.path`` is adopted as it is.
+A project that already exists at ``project.path`` is adopted as it is: nothing is created,
+overwritten or fetched (a git starter is never cloned then). The starter is only how a missing
+project is created, so it is not among the step's inputs: changing it, or editing a local
+template, never makes the plan re-run a project that exists (and every step after it).
 """
 
 from __future__ import annotations
@@ -21,11 +24,22 @@ class ScaffoldProject(Step):
     key = "project.scaffold"
     title = "create the Kedro project from its starter"
 
-    def __init__(self, *, starter: str, path: str, name: str) -> None:
+    def __init__(
+        self,
+        *,
+        starter: str,
+        path: str,
+        name: str,
+        directory: str | None = None,
+        checkout: str | None = None,
+    ) -> None:
+        """``directory``/``checkout``: the spec's ``project.starter_directory`` and
+        ``starter_checkout``; when None, read from the spec at apply time."""
         self.starter, self.path, self.name = starter, path, name
+        self.directory, self.checkout = directory, checkout
 
     def inputs(self) -> dict[str, Any]:
-        return {"starter": self.starter, "path": self.path}
+        return {"path": self.path}
 
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
         if not is_kedro_project(ctx.project_dir):
@@ -33,21 +47,36 @@ class ScaffoldProject(Step):
         return []
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
-        from bricksmith.starters import create_project, starter_template
+        from bricksmith.starters import create_project, describe_starter, starter_template
 
         dest = ctx.project_dir
         if is_kedro_project(dest):
             ctx.log(f"adopted the existing Kedro project at {dest}")
             return {"path": str(dest)}
+        if dest.exists() and not dest.is_dir():
+            raise ScaffoldError(
+                f"{dest} is a file, not a Kedro project folder",
+                hint="point project.path at an empty or missing folder, or at a Kedro project",
+            )
         if dest.exists() and any(dest.iterdir()):
             raise ScaffoldError(
                 f"{dest} exists but is not a Kedro project (no pyproject.toml with [tool.kedro])",
                 hint="point project.path at an empty or missing folder, or at a Kedro project",
             )
+        directory, checkout = self._options(ctx)
         ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-        with starter_template(self.starter, ctx.spec.base_dir) as starter:
+        with starter_template(
+            self.starter, ctx.spec.base_dir, directory=directory, checkout=checkout
+        ) as starter:
             create_project(
                 starter, dest, project_name=self.name, log_path=ctx.logs_dir / "scaffold.log"
             )
-        ctx.log(f"created the Kedro project {dest} from {self.starter}")
+        shown = describe_starter(self.starter, directory, checkout)
+        ctx.log(f"created the Kedro project {dest} from {shown}")
         return {"path": str(dest)}
+
+    def _options(self, ctx: StepContext) -> tuple[str | None, str | None]:
+        project = ctx.spec.workflow.project
+        directory = self.directory or getattr(project, "starter_directory", None)
+        checkout = self.checkout or getattr(project, "starter_checkout", None)
+        return directory, checkout
