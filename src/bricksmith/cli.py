@@ -1,4 +1,6 @@
-"""The command line: argument parsing, rendering and exit codes. Calls only ``bricksmith.api``.
+"""The command line: argument parsing, rendering and exit codes. What reads or changes a
+target goes through ``bricksmith.api``; the rendering modules (progress, runs, report,
+graphviz, destroy's listing) only draw what it returns.
 
 Exit codes: 0 success; 1 error (bad input, failed step, locked target); 2 with
 ``plan --detailed-exitcode`` when there is something to do.
@@ -94,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
     status = spec_command("status", "show the last recorded state of every step and run")
     status.add_argument("--json", action="store_true", help="machine-readable status")
+    destroy = spec_command(
+        "destroy",
+        "remove what apply made in the target (workspace repo, notebook, uploaded data) and "
+        "the target's state; never the local project or the git remote",
+    )
+    destroy.add_argument("--yes", "-y", action="store_true", help="remove without asking")
     spec_command("runs", "all runs side by side: params that differ, metrics, duration, status")
     report = spec_command("report", "write the runs and a chart of each metric as one HTML page")
     report.add_argument(
@@ -225,6 +233,10 @@ def _dispatch(args) -> int:
         return _apply(args, workflow)
     if args.command == "status":
         return _status(args, workflow)
+    if args.command == "destroy":
+        from bricksmith.destroy import run_destroy_command
+
+        return run_destroy_command(workflow, yes=args.yes, console=_console(args))
     if args.command == "runs":
         return _runs(args, workflow)
     if args.command == "report":

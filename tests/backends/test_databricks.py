@@ -66,3 +66,27 @@ def test_uploads_are_incremental_whole_and_take_one_put_per_small_file(tmp_path,
     assert third["_copied"] == 1 and (landed / "notes.txt").read_text() == "changed"
     assert emulator.calls["POST /api/2.0/dbfs/put"] == 3
     assert not [p for p in landed.rglob("*") if "bricksmith-tmp" in p.name]
+
+
+def test_remove_upload_on_a_volume_keeps_others_files_and_the_volume(tmp_path, emulator,
+                                                                     monkeypatch):
+    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    source = tmp_path / "data"
+    (source / "01_raw" / "deep").mkdir(parents=True)
+    (source / "01_raw" / "iris.csv").write_text("a,b\n1,2\n")
+    (source / "01_raw" / "deep" / "x.bin").write_bytes(b"x" * 10)
+    backend = DatabricksBackend(host=emulator.url, profile=None, cluster_id=None)
+    target = "/Volumes/main/default/v/data"
+    outputs = backend.upload(source, target, {}, lambda message: None)
+    volume = emulator.root / "Volumes/main/default/v"
+    (volume / "data" / "theirs.txt").write_text("kept")
+    assert backend.uploaded_present(outputs) == 2
+
+    removal = backend.remove_upload(outputs)
+    assert removal.removed == 2 and removal.left == ["theirs.txt"]
+    assert sorted(p.name for p in volume.rglob("*")) == ["data", "theirs.txt"]
+    assert emulator.calls["DELETE /api/2.0/fs/directories/Volumes/main/default/v/data/01_raw"] == 1
+
+    (volume / "data" / "theirs.txt").unlink()
+    assert backend.remove_upload(outputs).removed == 0
+    assert not (volume / "data").exists() and volume.is_dir()  # the volume itself stays

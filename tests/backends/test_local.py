@@ -77,3 +77,40 @@ def test_temp_files_of_an_interrupted_upload_are_drift_and_removed(backend, tmp_
     ]
     backend.upload(source, "dbfs:/d", first, lambda m: None)
     assert not leftover.exists()
+
+
+def test_remove_upload_deletes_its_files_and_emptied_folders_only(backend, tmp_path):
+    source = tmp_path / "data"
+    (source / "01_raw").mkdir(parents=True)
+    (source / "01_raw" / "iris.csv").write_text("a\n")
+    (source / "02_intermediate").mkdir()
+    (source / "02_intermediate" / ".gitkeep").write_text("")
+    outputs = backend.upload(source, "dbfs:/FileStore/iris/data", {}, lambda message: None)
+    dest = Path(outputs["location"])
+    (dest / "01_raw" / "other.csv").write_text("someone else's\n")
+    (dest / "02_intermediate" / f"x{TMP_SUFFIX}").write_text("half")
+    assert backend.uploaded_present(outputs) == 3
+
+    removal = backend.remove_upload(outputs)
+    assert removal.removed == 3 and removal.left == ["01_raw/other.csv"]
+    assert not (dest / "02_intermediate").exists() and (dest / "01_raw" / "other.csv").exists()
+    assert backend.uploaded_present(outputs) == 0
+    assert backend.remove_upload(outputs).removed == 0  # again: nothing left of ours
+
+
+def test_remove_repo_and_notebook_stay_inside_the_root(backend, tmp_path):
+    outputs = backend.deploy_notebook(backend.notebook_path("iris"), "# Databricks notebook source")
+    (Path(outputs["file"]).parent / "run.log").write_text("a run's output")
+    assert backend.notebook_exists(outputs)
+    assert backend.remove_notebook(outputs).removed == 1
+    assert not (tmp_path / "root/Workspace").exists()  # emptied parents pruned, root kept
+    assert (tmp_path / "root").is_dir()
+    assert backend.remove_notebook(outputs).removed == 0 and not backend.notebook_exists(outputs)
+
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    with pytest.raises(BackendError, match="not inside"):
+        backend.remove_repo({"path": str(elsewhere)})
+    with pytest.raises(BackendError, match="not inside"):
+        backend.remove_repo({"path": str(tmp_path / "root/Workspace/Repos/../../../project")})
+    assert elsewhere.is_dir()

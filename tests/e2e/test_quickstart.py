@@ -30,8 +30,14 @@ def test_the_readme_quickstart_works_as_written(tmp_path, monkeypatch, capsys):
         assert words[0] == "bricksmith", words
         assert main(["--no-color", *words[1:]]) == 0, (words, capsys.readouterr())
         ran.append(words[1])
-    assert ran == ["init", "plan", "apply", "runs", "report"]
+        if words[1] == "report":
+            page = Path(".bricksmith/local/report.html").read_text(encoding="utf-8")
+            assert "split-70" in page and "<svg" in page
+    assert ran == ["init", "plan", "apply", "runs", "report", "destroy"]
     out = capsys.readouterr().out
     assert "0.9333" in out and "0.9556" in out  # baseline and split-70 accuracy, compared
-    page = Path(".bricksmith/local/report.html").read_text(encoding="utf-8")
-    assert "split-70" in page and "<svg" in page
+    # destroyed: the target's state and workspace are gone, the project and its remote stay
+    assert not Path(".bricksmith/local/state.db").exists()
+    assert not Path(".bricksmith/local/Workspace").exists()
+    assert Path("iris-demo/conf/base/parameters.yml").is_file()
+    assert Path("iris-demo.git/HEAD").is_file()

@@ -24,6 +24,15 @@ class RunOutcome:
     details: dict[str, Any] = field(default_factory=dict)  # backend specifics: env, run id, URL
 
 
+@dataclass
+class Removal:
+    """What a ``remove_*`` call did: objects deleted, and what it left in place (not
+    bricksmith's: files others wrote next to the uploaded ones)."""
+
+    removed: int = 0
+    left: list[str] = field(default_factory=list)
+
+
 class Backend(Protocol):
     name: str
 
@@ -85,3 +94,24 @@ class Backend(Protocol):
         """Run the notebook once with ``widgets`` and wait for it. A backend whose runs outlive
         the apply checkpoints the run's id and, given the same ``fingerprint`` in ``previous``,
         re-attaches to it instead of starting another."""
+
+    # -- destroy: what apply made, as the outputs of its steps recorded it -----------------
+    def repo_exists(self, outputs: dict[str, Any]) -> bool:
+        """Whether the workspace repo recorded in ``outputs`` (workspace.repo) is there."""
+
+    def remove_repo(self, outputs: dict[str, Any]) -> Removal:
+        """Delete that workspace repo (never its git remote); already gone is success."""
+
+    def notebook_exists(self, outputs: dict[str, Any]) -> bool:
+        """Whether the notebook recorded in ``outputs`` (notebook.deploy) is there."""
+
+    def remove_notebook(self, outputs: dict[str, Any]) -> Removal:
+        """Delete the notebook and its folder ``.bricksmith/<workflow>``."""
+
+    def uploaded_present(self, outputs: dict[str, Any]) -> int:
+        """How many files of the upload recorded in ``outputs`` (its manifest, plus temporary
+        files of an interrupted upload) are at its destination."""
+
+    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
+        """Delete those files, then the folders under the destination (and the destination
+        itself) that this leaves empty. Files bricksmith did not write are left."""

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bricksmith.backends import filesync
-from bricksmith.backends.base import RunOutcome
+from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
 TMP_MARKER = ".bricksmith-tmp-"  # uploads land under <name><marker><random>, then are moved
@@ -267,8 +267,14 @@ class DatabricksBackend:
     def _remote_sizes(self, target: str) -> dict[str, int]:
         """{relative path: size} of every file under ``target`` ({} when it does not exist).
         Each level of folders is listed concurrently."""
+        return self._remote_tree(target)[0]
+
+    def _remote_tree(self, target: str) -> tuple[dict[str, int], list[str]]:
+        """The files under ``target`` ({relative path: size}) and its folders (relative
+        paths, parents before children), listed one level at a time, concurrently."""
         root = self._api_path(target)
         sizes: dict[str, int] = {}
+        folders: list[str] = []
         level = [root]
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             while level:
@@ -276,12 +282,14 @@ class DatabricksBackend:
                 for entries in pool.map(lambda folder: self._list(target, folder), level):
                     for path, is_dir, size in entries:
                         path = path.rstrip("/")
+                        rel = str(PurePosixPath(path).relative_to(root))
                         if is_dir:
                             below.append(path)
+                            folders.append(rel)
                         else:
-                            sizes[str(PurePosixPath(path).relative_to(root))] = size
+                            sizes[rel] = size
                 level = below
-        return sizes
+        return sizes, folders
 
     def _list(self, target: str, folder: str) -> list[tuple[str, bool, int]]:
         """(path, is folder, size) of the entries of ``folder`` ([] when it does not exist)."""
@@ -430,6 +438,124 @@ class DatabricksBackend:
         if _source_digest(text) != outputs["sha256"]:
             return [f"notebook {outputs['path']} was edited in the workspace"]
         return []
+
+    # -- destroy ---------------------------------------------------------------------------------
+
+    def _repo_or_none(self, outputs: dict[str, Any]):
+        """The workspace repo recorded in ``outputs`` (by id), or None when it is gone (a repo
+        moved elsewhere since is someone's own now: gone too)."""
+        from databricks.sdk import errors as sdk
+
+        try:
+            repo = self.client.repos.get(outputs["repo_id"])
+        except sdk.NotFound:
+            return None
+        recorded = outputs["path"].removeprefix("/Workspace")
+        if repo.path and repo.path.removeprefix("/Workspace") != recorded:
+            return None
+        return repo
+
+    def repo_exists(self, outputs: dict[str, Any]) -> bool:
+        with self.errors(f"read the workspace repo {outputs['path']}"):
+            return self._repo_or_none(outputs) is not None
+
+    def remove_repo(self, outputs: dict[str, Any]) -> Removal:
+        from databricks.sdk import errors as sdk
+
+        with self.errors(f"delete the workspace repo {outputs['path']}"):
+            if self._repo_or_none(outputs) is None:
+                return Removal()
+            try:
+                self.client.repos.delete(outputs["repo_id"])
+            except sdk.NotFound:  # deleted meanwhile
+                return Removal()
+        return Removal(removed=1)
+
+    def _exists(self, path: str) -> bool:
+        from databricks.sdk import errors as sdk
+
+        try:
+            self.client.workspace.get_status(path)
+        except sdk.NotFound:
+            return False
+        return True
+
+    def notebook_exists(self, outputs: dict[str, Any]) -> bool:
+        with self.errors(f"read the notebook {outputs['path']}"):
+            return self._exists(outputs["path"])
+
+    def remove_notebook(self, outputs: dict[str, Any]) -> Removal:
+        from databricks.sdk import errors as sdk
+
+        path = PurePosixPath(outputs["path"])
+        ours = path.parent.parent.name == ".bricksmith"  # .bricksmith/<workflow>/run
+        doomed = str(path.parent) if ours else str(path)
+        with self.errors(f"delete the notebook {path}"):
+            existed = self._exists(str(path))
+            with contextlib.suppress(sdk.NotFound):
+                self.client.workspace.delete(doomed, recursive=ours)
+            if ours:  # the .bricksmith folder too, once no workflow is left in it
+                dot = str(path.parent.parent)
+                with contextlib.suppress(sdk.NotFound, sdk.BadRequest):
+                    if not list(self.client.workspace.list(dot)):
+                        self.client.workspace.delete(dot)
+        return Removal(removed=int(existed))
+
+    def _upload_files(self, outputs: dict[str, Any]) -> tuple[list[str], dict, list[str]]:
+        """The recorded (or temporary) files of the upload there now, every file, folders."""
+        there, folders = self._remote_tree(outputs["target"])
+        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
+        return ours + [rel for rel in there if TMP_MARKER in rel], there, folders
+
+    def uploaded_present(self, outputs: dict[str, Any]) -> int:
+        with self.errors(f"list {outputs['target']}"):
+            return len(self._upload_files(outputs)[0])
+
+    def _remove_file(self, target: str, rel: str) -> None:
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.files import DbfsAPI
+
+        with contextlib.suppress(sdk.NotFound):
+            if target.startswith("/Volumes/"):
+                self.client.files.delete(self._api_path(target, rel))
+            else:  # the plain call: the client's dbfs.delete first asks for the status
+                DbfsAPI.delete(self.client.dbfs, self._api_path(target, rel))
+
+    def _remove_folder(self, target: str, folder: str) -> bool:
+        """Delete the empty ``folder``; False when it is not empty after all (or not ours)."""
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.files import DbfsAPI
+
+        volume = target.startswith("/Volumes/")
+        # never a volume's root (/Volumes/c/s/v) nor a top folder of DBFS (/FileStore, /mnt)
+        if len(PurePosixPath(folder).parts) <= (5 if volume else 2):
+            return False
+        try:
+            if volume:
+                self.client.files.delete_directory(folder)
+            else:
+                DbfsAPI.delete(self.client.dbfs, folder, recursive=False)
+        except sdk.NotFound:
+            return True
+        except sdk.DatabricksError:  # not empty: someone else wrote there meanwhile
+            return False
+        return True
+
+    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
+        target = outputs["target"]
+        with self.errors(f"remove the files uploaded to {target}"):
+            doomed, there, folders = self._upload_files(outputs)
+            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+                for future in [pool.submit(self._remove_file, target, rel) for rel in doomed]:
+                    future.result()
+            gone = set(doomed)
+            left = sorted(rel for rel in there if rel not in gone)
+            # folders (deepest first, the destination last) that no file is left in
+            for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True) + ["."]:
+                prefix = "" if rel == "." else rel + "/"
+                if not any(f.startswith(prefix) for f in left):
+                    self._remove_folder(target, self._api_path(target, "" if rel == "." else rel))
+        return Removal(removed=len(doomed), left=left)
 
     # -- runs ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ environment built from the repo's requirements.txt and cached by its hash (the "
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 
 from bricksmith.backends import filesync
 from bricksmith.backends import git as gitops
-from bricksmith.backends.base import RunOutcome
+from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.cachedir import default_cache_dir
 from bricksmith.errors import BackendError, DataSyncError
 
@@ -215,6 +216,97 @@ class LocalBackend:
             duration_s=result.duration_s,
             details=details,
         )
+
+
+    # -- destroy ---------------------------------------------------------------------------
+
+    def _owned(self, path: str | Path, *under: str) -> Path:
+        """``path`` resolved, when it lies strictly inside ``<root>/<under>``: only what this
+        backend made there is ever removed."""
+        base = self.root.joinpath(*under).resolve()
+        resolved = Path(path).resolve()
+        if resolved == base or not resolved.is_relative_to(base):
+            raise BackendError(
+                f"{path} is not inside {base}: bricksmith does not remove it",
+                hint="the state names a path outside this target's workspace; remove it by hand",
+            )
+        return resolved
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents while they are empty, up to the root (kept)."""
+        root = self.root.resolve()
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or already gone
+                if folder.exists():
+                    return
+            folder = folder.parent
+
+    def _removing(self, what: str, path: Path):
+        return BackendError(f"could not remove {what} {path}", hint=f"check permissions on {path}")
+
+    def repo_exists(self, outputs: dict[str, Any]) -> bool:
+        return self._owned(outputs["path"], "Workspace", "Repos").is_dir()
+
+    def remove_repo(self, outputs: dict[str, Any]) -> Removal:
+        clone = self._owned(outputs["path"], "Workspace", "Repos")
+        if not clone.exists():
+            return Removal()
+        try:
+            shutil.rmtree(clone)
+        except OSError as exc:
+            raise self._removing("the workspace repo", clone) from exc
+        self._prune(clone.parent)
+        return Removal(removed=1)
+
+    def notebook_exists(self, outputs: dict[str, Any]) -> bool:
+        return self._owned(outputs["file"], "Workspace").is_file()
+
+    def remove_notebook(self, outputs: dict[str, Any]) -> Removal:
+        file = self._owned(outputs["file"], "Workspace")
+        folder = file.parent  # .bricksmith/<workflow>: bricksmith's own (runs work in it)
+        existed = file.exists()
+        try:
+            if folder.parent.name == ".bricksmith" and folder.is_dir():
+                shutil.rmtree(folder)
+            else:
+                file.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._removing("the notebook", file) from exc
+        self._prune(folder)
+        return Removal(removed=int(existed))
+
+    def _upload_files(self, outputs: dict[str, Any]) -> tuple[Path, list[str]]:
+        """The destination and the recorded (or temporary) files of the upload there now."""
+        dest = self._owned(self.data_path(outputs["target"]), ".")
+        there = filesync.tree_sizes(dest)
+        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
+        return dest, ours + _leftovers(there)
+
+    def uploaded_present(self, outputs: dict[str, Any]) -> int:
+        return len(self._upload_files(outputs)[1])
+
+    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
+        dest, files = self._upload_files(outputs)
+        removed = 0
+        try:
+            for rel in files:
+                file = dest / rel
+                if not file.parent.resolve().is_relative_to(dest):  # a symlinked folder
+                    continue
+                file.unlink(missing_ok=True)
+                removed += 1
+            for folder, _dirs, _files in os.walk(dest, topdown=False):
+                with contextlib.suppress(OSError):  # not empty: someone else's files
+                    Path(folder).rmdir()
+        except OSError as exc:
+            raise DataSyncError(
+                f"removing the files uploaded to {outputs['target']} failed: {exc}",
+                hint=f"check permissions under {dest}",
+            ) from exc
+        self._prune(dest.parent)
+        return Removal(removed=removed, left=sorted(filesync.tree_sizes(dest)))
 
 
 def _leftovers(files: dict[str, int]) -> list[str]:

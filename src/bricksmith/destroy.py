@@ -1,0 +1,390 @@
+"""``bricksmith destroy``: remove what apply made in a target, as its state recorded it.
+
+Removed: the workspace repo (Git folder), the deployed notebook and its ``.bricksmith/<name>``
+folder, the files each ``data.upload`` wrote (the ones in its manifest; folders this leaves
+empty go too), then the target's own files (``logs/``, local runs' scratch ``cluster/``,
+``state.db`` and its backup, the lock). Kept: the local Kedro project, the git remote and its
+history, MLflow runs, job run history, the workspace's git credential, and files others wrote
+next to the uploaded ones.
+
+The state goes last, and only when everything else went: after a partial failure it still
+records what remains, so ``destroy`` can simply be run again.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bricksmith.backends.base import Removal
+from bricksmith.errors import BackendError, BricksmithError, StateError, UsageError
+
+REPO, NOTEBOOK, DATA = "workspace repo", "notebook", "data"
+LOGS, SCRATCH = "logs", "run scratch"
+BACKUP, STATE, LOCK = "state backup", "state", "lock"
+REMOTE_KINDS = (REPO, NOTEBOOK, DATA)
+_USERINFO = re.compile(r"(://)[^/@\s]*@")
+
+
+def redact(text: str) -> str:
+    """``https://user:token@host`` -> ``https://***@host``: nothing printed holds a secret."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+@dataclass
+class Item:
+    """One thing destroy removes: what it is, where, whether it is there now."""
+
+    kind: str
+    location: str
+    exists: bool
+    step: str | None = None  # the step whose outputs recorded it
+    detail: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    paths: tuple[Path, ...] = ()  # local files of the state kinds
+
+    def describe(self) -> str:
+        return redact(f"{self.kind} {self.location}" + (f" ({self.detail})" if self.detail else ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "location": redact(self.location), "exists": self.exists,
+                "step": self.step, "detail": self.detail}
+
+
+@dataclass
+class DestroyPlan:
+    target: str
+    workspace: str  # the backend's one-line description
+    items: list[Item]
+    kept: list[str]  # what destroy never removes
+    notes: list[str]  # what the state cannot say (steps that recorded nothing)
+    snapshot: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def todo(self) -> list[Item]:
+        return [item for item in self.items if item.exists]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "items": [i.to_json() for i in self.items],
+                "kept": [redact(k) for k in self.kept], "notes": self.notes}
+
+
+@dataclass
+class DestroyResult:
+    target: str
+    removed: list[tuple[Item, Removal]] = field(default_factory=list)
+    failed: list[tuple[Item, str]] = field(default_factory=list)
+
+    @property
+    def state_kept(self) -> bool:
+        return bool(self.failed)
+
+
+class DestroyFailed(BackendError):
+    """Some items could not be removed; the state was kept and still records them."""
+
+    def __init__(self, message: str, *, hint: str | None = None, result=None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def destroy_plan(workflow) -> DestroyPlan:
+    """What destroy would remove in ``workflow``'s target, each item checked for existence."""
+    records = workflow.records()
+    protected = _protected(workflow)
+    notes: list[str] = []
+    found = _recorded(records, notes)
+    backend = workflow.backend
+    if found:
+        backend.preflight()  # a wrong host or token fails here, before anything is asked
+    items = []
+    for kind, key, outputs in found:
+        item = _remote_item(backend, kind, key, outputs)
+        clash = _overlap(item, backend, protected)
+        if clash:
+            notes.append(f"not removed: {item.describe()} overlaps {clash}")
+            continue
+        items.append(item)
+    items += _state_items(workflow, protected, notes)
+    return DestroyPlan(
+        target=workflow.target, workspace=backend.describe(), items=items,
+        kept=_kept(workflow, records), notes=notes, snapshot=_snapshot(records),
+    )
+
+
+def _recorded(records, notes: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, step, outputs) of what the steps recorded making in the workspace and DBFS."""
+    wanted = {"workspace.repo": (REPO, "path"), "notebook.deploy": (NOTEBOOK, "path")}
+    found = []
+    for key in sorted(records, key=lambda k: (k not in wanted, k != "workspace.repo", k)):
+        kind, needed = wanted.get(key) or ((DATA, "target") if key.startswith("data.upload[")
+                                           else (None, ""))
+        if kind is None:
+            continue
+        record = records[key]
+        if record.outputs.get(needed):
+            found.append((kind, key, record.outputs))
+        else:
+            notes.append(f"{key} ({record.status}) recorded nothing it made: whatever its "
+                         "interrupted apply created is not known, so not removed")
+    return found
+
+
+def _remote_item(backend, kind: str, key: str, outputs: dict[str, Any]) -> Item:
+    if kind == REPO:
+        return Item(REPO, outputs["path"], backend.repo_exists(outputs), key, outputs=outputs)
+    if kind == NOTEBOOK:
+        folder = Path(outputs["path"]).parent
+        detail = f"and its folder .bricksmith/{folder.name}" if (
+            folder.parent.name == ".bricksmith") else ""
+        return Item(NOTEBOOK, outputs["path"], backend.notebook_exists(outputs), key, detail,
+                    outputs)
+    present = backend.uploaded_present(outputs)
+    total = len(outputs.get("_manifest", {}))
+    return Item(DATA, outputs["target"], present > 0, key,
+                f"{present} of {total} uploaded file(s) there", outputs)
+
+
+def _state_items(workflow, protected: list[Path], notes: list[str]) -> list[Item]:
+    """The target's own files that exist, in the order they are removed (the state last)."""
+    root, state = workflow.root, workflow.state_path
+    groups = [
+        (LOGS, root / "logs", [root / "logs"]),
+        (SCRATCH, root / "cluster", [root / "cluster"]),  # local runs' scratch folders
+        (BACKUP, state.with_name(state.name + ".bak"),
+         [state.with_name(state.name + s) for s in (".bak", ".bak.tmp", ".restore-tmp")]
+         + sorted(root.glob(state.name + ".replaced-*"))),
+        (STATE, state, [state, *(state.with_name(state.name + s) for s in ("-wal", "-shm"))]),
+        (LOCK, root / "apply.lock", [root / "apply.lock", root / "apply.lock.json"]),
+    ]
+    items = []
+    for kind, shown, paths in groups:
+        there = tuple(p for p in paths if p.exists() or p.is_symlink())
+        if not there:
+            continue
+        clash = next((c for p in there if (c := _clash(p, protected))), None)
+        if clash:
+            notes.append(f"not removed: {kind} {shown} overlaps {clash}")
+            continue
+        detail = f"{_count_files(shown)} file(s)" if kind in (LOGS, SCRATCH) else (
+            f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else "")
+        items.append(Item(kind, str(shown), True, detail=detail, paths=there))
+    return items
+
+
+def _count_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def _protected(workflow) -> list[Path]:
+    """The user's local project and a local git remote: never removed, nor anything in them."""
+    from bricksmith.backends.git import local_remote_path, remote_location
+
+    spec = workflow.spec
+    paths = [spec.project_dir.resolve()]
+    remote = local_remote_path(remote_location(spec.workflow.repo.remote, spec.base_dir))
+    if remote is not None:
+        paths.append(remote.resolve())
+    return paths
+
+
+def _clash(path: Path, protected: list[Path]) -> str | None:
+    """Which protected folder ``path`` is, holds, or lies in (None: no overlap)."""
+    resolved = path.resolve()
+    for folder in protected:
+        if resolved.is_relative_to(folder) or folder.is_relative_to(resolved):
+            return f"the user's {folder}"
+    return None
+
+
+def _overlap(item: Item, backend, protected: list[Path]) -> str | None:
+    if backend.name != "local":  # a remote workspace never holds the local project
+        return None
+    where = backend.data_path(item.location) if item.kind == DATA else item.location
+    return _clash(Path(where), protected)
+
+
+def _kept(workflow, records) -> list[str]:
+    spec = workflow.spec
+    wf = spec.workflow
+    kept = [f"the Kedro project {spec.project_dir}",
+            f"the git remote {wf.repo.remote} and its history"]
+    if any(key.startswith("mlflow.") for key in records) or (wf.mlflow and wf.mlflow.enabled):
+        kept.append("MLflow runs (destroy never removes them)")
+    if workflow.settings.backend == "databricks":
+        kept.append("job run history and the workspace's git credential (shared by your repos)")
+    return kept
+
+
+def _snapshot(records) -> dict[str, tuple[str, str]]:
+    return {key: (r.status, r.outputs_json) for key, r in records.items()}
+
+
+# -- removing --------------------------------------------------------------------------------
+
+
+def execute(workflow, plan: DestroyPlan, log: Callable[[str], None] = lambda m: None
+            ) -> DestroyResult:
+    """Remove the plan's items under the target lock: workspace and DBFS first, then the
+    state; after any failure the state is kept. Raises when the state changed since the plan."""
+    from bricksmith.engine.lock import TargetLock
+
+    result = DestroyResult(plan.target)
+    if not plan.todo:
+        return result
+    with TargetLock(workflow.root, workflow.target) as lock:
+        if lock.stale:
+            log(f"released a stale lock: {lock.stale.describe()}")
+        if _snapshot(workflow.records()) != plan.snapshot:
+            raise StateError(
+                f"the state of target {plan.target!r} changed since the destroy plan was made",
+                hint="an apply ran meanwhile; run destroy again to see what it removes now",
+            )
+        for item in plan.todo:
+            if item.kind not in REMOTE_KINDS and result.failed:
+                break  # keep the state: it still records what remains
+            _remove(workflow.backend, item, result, log)
+        if not result.failed:
+            lock.path.unlink(missing_ok=True)  # held until released: nobody can slip in
+    if not result.failed:
+        _prune_root(workflow.root)
+    return result
+
+
+def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], None]) -> None:
+    try:
+        if item.kind in REMOTE_KINDS:
+            removal = _remove_remote(backend, item)
+        else:
+            removal = Removal(removed=sum(_remove_path(p) for p in item.paths))
+    except BricksmithError as exc:
+        result.failed.append((item, redact(exc.message)))
+        log(f"x could not remove {item.describe()}: {redact(exc.message)}")
+        return
+    except OSError as exc:
+        result.failed.append((item, str(exc)))
+        log(f"x could not remove {item.describe()}: {exc}")
+        return
+    result.removed.append((item, removal))
+    log(f"- removed {redact(item.kind)} {redact(item.location)}{_removal_note(item, removal)}")
+
+
+def _remove_remote(backend, item: Item) -> Removal:
+    remove = {REPO: backend.remove_repo, NOTEBOOK: backend.remove_notebook,
+              DATA: backend.remove_upload}[item.kind]
+    try:
+        return remove(item.outputs)
+    except KeyError as exc:  # a state written by another backend or version
+        raise StateError(f"{item.step} did not record {exc} of its {item.kind}") from None
+
+
+def _remove_path(path: Path) -> int:
+    if path.suffix == ".db":
+        _checkpoint(path)  # fold the WAL in first: never a database without its log
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    else:
+        return 0
+    return 1
+
+
+def _checkpoint(db: Path) -> None:
+    try:
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # damaged: it is being removed anyway
+
+
+def _removal_note(item: Item, removal: Removal) -> str:
+    note = ""
+    if item.kind == DATA:
+        note = f": {removal.removed} file(s)"
+    elif item.kind in REMOTE_KINDS and not removal.removed:
+        note = " (already gone)"
+    if removal.left:
+        shown = ", ".join(removal.left[:3]) + (" ..." if len(removal.left) > 3 else "")
+        note += f"; kept {len(removal.left)} file(s) bricksmith did not write: {shown}"
+    return note
+
+
+def _prune_root(root: Path) -> None:
+    """The target's root (and a ``.bricksmith`` folder holding it) once they are empty."""
+    folders = [root] + ([root.parent] if root.parent.name == ".bricksmith" else [])
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (mlruns, a report), or gone
+            return
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def print_plan(console, plan: DestroyPlan) -> None:
+    console.print(f"Destroy target {plan.target!r} ({redact(plan.workspace)}):", markup=False)
+    for item in plan.items:
+        if item.exists:
+            console.print(f"  - {item.describe()}", markup=False)
+        else:
+            console.print(f"  = {item.describe()}: already gone", markup=False)
+    for note in plan.notes:
+        console.print(f"  ! {redact(note)}", markup=False)
+    for kept in plan.kept:
+        console.print(f"  kept: {redact(kept)}", markup=False)
+
+
+def run_destroy_command(workflow, *, yes: bool, console, confirm: Callable[[str], str] = input,
+                        interactive: bool | None = None) -> int:
+    """What ``bricksmith destroy`` runs: show the plan, confirm, remove, report."""
+    plan = destroy_plan(workflow)
+    if not plan.items and not plan.notes:
+        console.print(f"Nothing to remove for target {plan.target!r}: it has no state, so "
+                      "bricksmith has made nothing there (or it was destroyed).", markup=False)
+        return 0
+    print_plan(console, plan)
+    todo = plan.todo
+    if not todo:
+        console.print(f"Nothing to remove for target {plan.target!r}.", markup=False)
+        return 0
+    if not yes:
+        if interactive is None:
+            interactive = sys.stdin.isatty()
+        if not interactive:
+            raise UsageError(
+                f"destroy would remove {len(todo)} item(s) and needs confirmation, "
+                "but the input is not a terminal",
+                hint="pass --yes to remove them without asking",
+            )
+        try:
+            answer = confirm(f"Remove these {len(todo)} item(s)? Type 'yes' to confirm: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("yes", "y"):
+            console.print("Destroy cancelled; nothing was removed.", markup=False)
+            return 1
+    result = execute(workflow, plan, log=lambda line: console.print(f"  {line}", markup=False))
+    if result.failed:
+        raise DestroyFailed(
+            f"destroy of target {plan.target!r}: {len(result.failed)} item(s) could not be "
+            f"removed ({len(result.removed)} removed); the state was kept",
+            hint="it still records what remains: fix the cause above and run destroy again",
+            result=result,
+        )
+    console.print(f"Destroyed target {plan.target!r}: {len(result.removed)} item(s) removed.",
+                  markup=False)
+    return 0
