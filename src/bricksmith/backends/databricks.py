@@ -602,7 +602,8 @@ class DatabricksBackend:
             life = run.state.life_cycle_state if run.state else None
             state = life.value if life else "?"
             if state != last:
-                log(f"job run {run_id}: {state}")
+                page = f" — {run.run_page_url}" if run.run_page_url and last is None else ""
+                log(f"job run {run_id}: {state}{page}")  # the page as soon as it is known
                 last = state
             if state in TERMINAL_STATES:
                 return run
