@@ -126,7 +126,10 @@ for _name, _summary in {
     "plan": "Show what apply would do, and why.",
     "apply": "Make the target match the spec (resumable).",
     "status": "Show the last recorded state of every step and run.",
-    "graph": "Print the DAG of steps.",
+    "graph": "Print the DAG of steps (--format mermaid|dot|png).",
+    "runs": "All runs side by side: params that differ, metrics, duration, status.",
+    "report": "Write the runs and a chart of each metric as one HTML page.",
+    "destroy": "Remove what apply made in the target, and its state.",
 }.items():
     bricksmith.add_command(_forward(_name, _summary))
 state.add_command(_forward("unlock", "Remove the lock a killed apply left.", prefix=("state",)))
