@@ -42,7 +42,9 @@ def load(
             f"spec file {spec_path} not found",
             hint="pass the path of a workflow YAML file, e.g. specs/iris.yaml",
         )
-    spec = load_spec(path, variables=dict(variables or {}), environ=environ or os.environ)
+    spec = load_spec(
+        path, variables=dict(variables or {}), environ=environ or os.environ, target=target
+    )
     chosen, _ = spec.get_target(target)  # an unknown --target gets a did-you-mean
     return Workflow(spec, chosen, dict(variables or {}))
 

@@ -133,7 +133,7 @@ def test_validation_writes_nothing(write_spec, tmp_path):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     load_spec(path, environ=EXAMPLE_ENV)
     with pytest.raises(SpecError):
-        load_spec(path, environ={})
+        load_spec(path, environ={}, target="dev")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
@@ -748,3 +748,20 @@ def test_a_single_value_where_a_section_belongs_gets_a_hint(write_spec, text, pa
     diag = only(write_spec(text))
     assert diag.path == path
     assert diag.hint.startswith(hint), diag.hint
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_an_env_variable_only_another_target_reads_may_be_unset(
+    write_spec, tmp_path, monkeypatch, cached
+):
+    monkeypatch.setenv("BRICKSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BRICKSMITH_SPEC_CACHE", "1" if cached else "0")
+    path = write_spec(EXAMPLE)  # target: local; targets.dev.cluster_id: ${env.DATABRICKS_...}
+    for _ in range(2 if cached else 1):  # the second load is a cache hit
+        spec = load_spec(path, environ={}, target="local")
+        assert spec.workflow.targets["dev"].cluster_id == "${env.DATABRICKS_CLUSTER_ID}"
+        assert load_spec(path, environ={}).workflow.target == "local"  # the default
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, environ={}, target="dev")
+    [diag] = caught.value.diagnostics
+    assert diag.path == "targets.dev.cluster_id" and "is not set" in diag.message

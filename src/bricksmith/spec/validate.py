@@ -107,12 +107,14 @@ def load_spec(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    target: str | None = None,
 ) -> LoadedSpec:
     """Load, interpolate and validate the workflow spec at ``path``.
 
     ``variables``: ``--var NAME=VALUE`` overrides (raw strings). ``environ``: the environment
-    for ``${env.NAME}`` (default: ``os.environ``). Raises :class:`SpecError` listing every
-    problem found.
+    for ``${env.NAME}`` (default: ``os.environ``). ``target``: the target in use (default: the
+    spec's); an environment variable only another target reads may be unset (its reference is
+    left as written). Raises :class:`SpecError` listing every problem found.
     """
     spec_path = Path(path)
     environ = os.environ if environ is None else environ
@@ -123,14 +125,17 @@ def load_spec(
     written = cache.lookup(raw, environ, variables) if cache else None
     if written is not None:
         loaded = _revalidate(Document(file=str(spec_path), data=written), resolved,
-                             environ=environ, variables=variables)
+                             environ=environ, variables=variables, target=target)
         if loaded is not None:
             return loaded
     document = parse_document(raw, str(spec_path))
     data, diagnostics = resolve_references(document, environ=environ, variables=variables)
+    diagnostics, deferred = _defer_other_targets(diagnostics, data, target)
     workflow, more = validate_document(replace(document, data=data), base_dir,
                                        flagged=diagnostics)
-    diagnostics = _sorted(diagnostics + more)
+    diagnostics = _sorted(diagnostics + [d for d in more if d.path not in deferred])
+    if deferred and not diagnostics:
+        workflow = Workflow.model_validate(data)  # what the deferred references left out
     if diagnostics or workflow is None:
         raise SpecError(diagnostics)
     if cache:
@@ -145,11 +150,13 @@ def _revalidate(
     *,
     environ: Mapping[str, str],
     variables: Mapping[str, str] | None,
+    target: str | None,
 ) -> LoadedSpec | None:
     """A spec the cache says was accepted as written: interpolate it, build the models and run
     the semantic checks again (their inputs may have changed); None on any problem, for the
     full validation to report with positions."""
     data, diagnostics = resolve_references(written, environ=environ, variables=variables)
+    diagnostics, deferred = _defer_other_targets(diagnostics, data, target)
     if diagnostics:
         return None
     document = replace(written, data=data)
@@ -157,10 +164,30 @@ def _revalidate(
         workflow = Workflow.model_validate(data)
     except ValidationError:
         return None
-    if semantic_diagnostics(document, resolved.parent):
+    if [d for d in semantic_diagnostics(document, resolved.parent) if d.path not in deferred]:
         return None
     return LoadedSpec(workflow=workflow, path=resolved, base_dir=resolved.parent,
                       document=document)
+
+
+def _defer_other_targets(
+    diagnostics: list[Diagnostic], data: Any, target: str | None
+) -> tuple[list[Diagnostic], set[str]]:
+    """(diagnostics, deferred paths): unset environment variables read only by targets other
+    than the one in use are not errors now (``plan --target local`` needs no Databricks
+    cluster id); their references stay as written."""
+    chosen = target or (data.get("target") if isinstance(data, dict) else None) or "local"
+    if not isinstance(chosen, str):
+        return diagnostics, set()
+    kept, deferred = [], set()
+    for diag in diagnostics:
+        path = diag.path or ""
+        other_target = path.startswith("targets.") and not path.startswith(f"targets.{chosen}.")
+        if other_target and diag.message.startswith("environment variable "):
+            deferred.add(diag.path)
+        else:
+            kept.append(diag)
+    return kept, deferred
 
 
 def validate_document(
