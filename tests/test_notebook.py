@@ -2,6 +2,7 @@
 tests/backends/test_local_runner.py; here its shape and its parameter cell."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_cells_follow_the_guide(source):
     assert parts[4] == "# MAGIC %load_ext kedro.ipython"
     assert parts[5] == f'# MAGIC %reload_kedro {REPO} --params "{{kedro_params}}"'
     assert parts[6] == "result = session.run()"
-    assert 'result["metrics"]' in parts[7]
+    assert "for output_name in sorted(result):" in parts[7]
     assert parts[7].splitlines()[-1] == "dbutils.notebook.exit(json.dumps(metrics))"
 
 
@@ -103,3 +104,84 @@ def test_paths_with_spaces_are_quoted():
     source = render_notebook(title="t", repo_path="/Workspace/Repos/me/my project", data_root="/d")
     assert "%pip install -r '/Workspace/Repos/me/my project/requirements.txt'" in source
     assert "%reload_kedro '/Workspace/Repos/me/my project' --params" in source
+
+
+class Dataset:
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def load(self):
+        if isinstance(self.data, Exception):
+            raise self.data
+        return self.data
+
+
+def Output(data, kind="MemoryDataset"):  # noqa: N802 - reads like the class it makes
+    """A free output as Kedro 1.x returns it: a dataset of class ``kind``."""
+    return type(kind, (Dataset,), {})(data)
+
+
+class Exited(Exception):
+    pass
+
+
+class ExitDbutils:
+    class notebook:  # noqa: N801 - dbutils' attribute
+        @staticmethod
+        def exit(value):
+            raise Exited(value)
+
+
+def run_metrics_cell(source: str, result: dict) -> dict:
+    namespace = {"dbutils": ExitDbutils(), "result": result}
+    with pytest.raises(Exited) as caught:
+        exec(cells(source)[7], namespace)
+    return json.loads(caught.value.args[0])
+
+
+def test_metrics_cell_finds_the_numbers_of_any_project(source, capsys):
+    result = {
+        "metrics": Output({"accuracy": 0.9, "n_train": 120, "label": "knn"}),
+        "loss": Output(0.25),
+        "flag": Output(True),
+        "frame": Output([1, 2, 3]),
+        "model_metrics": Output({"accuracy": 0.8, "r2": 0.5}, kind="JSONDataset"),
+        "predictions": Output(RuntimeError("a persisted output is never read"), kind="CSVDataset"),
+        "broken_metrics": Output(OSError("gone"), kind="JSONDataset"),
+    }
+    metrics = run_metrics_cell(source, result)
+    assert metrics == {
+        "loss": 0.25,
+        "accuracy": 0.9,
+        "n_train": 120,
+        "model_metrics.accuracy": 0.8,
+        "r2": 0.5,
+    }
+    assert "cannot read the output broken_metrics: gone" in capsys.readouterr().out
+
+
+def test_metrics_cell_with_older_kedro_results_and_no_metrics(source):
+    assert run_metrics_cell(source, {"accuracy": 0.5, "metrics": {"n": 3}}) == {
+        "accuracy": 0.5,
+        "n": 3,
+    }
+    assert run_metrics_cell(source, {}) == {}
+
+
+def test_metrics_cell_names_metrics_as_the_local_hooks_do(source):
+    """The local run's hooks must name what they find as the notebook does, so the sources of
+    the exit value's metrics can be told."""
+    import sys
+
+    from bricksmith.backends.run_sandbox import HOOKS_PATH
+
+    if str(HOOKS_PATH) not in sys.path:
+        sys.path.append(str(HOOKS_PATH))
+    from bricksmith_run_hooks.metrics import MetricsLog, numbers_in
+
+    outputs = {"metrics": {"accuracy": 0.9}, "accuracy": 0.7, "scores_metrics": {"accuracy": 1}}
+    log = MetricsLog()
+    for name, data in outputs.items():
+        log.found[name] = (numbers_in(data), "")
+    names, _ = log.named()
+    assert run_metrics_cell(source, {k: Output(v) for k, v in outputs.items()}) == names

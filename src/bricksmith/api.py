@@ -222,6 +222,7 @@ class Workflow:
                     "params": run.params,
                     "effective_params": ran_with,
                     "metrics": outputs.get("metrics") if ok else None,
+                    "metric_sources": outputs.get("metric_sources") if ok else None,
                     "duration_s": outputs.get("_duration_s") if ok else None,
                     "log": outputs.get("_log"),
                     "run_page_url": outputs.get("_run_page_url"),

@@ -492,7 +492,20 @@ def _status(args, workflow) -> int:
         )
     console.print(table)
     _runs_table(console, workflow)
+    _metric_sources(console, status["runs"])
     return 0
+
+
+def _metric_sources(console, runs) -> None:
+    """Where each run's metrics came from (the notebook's exit value, a metrics dataset...)."""
+    from bricksmith.steps.run import describe_sources
+
+    for run in runs:
+        if run.get("metric_sources"):
+            console.print(
+                f"metrics of {run['name']}: {describe_sources(run['metric_sources'])}",
+                markup=False,
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,9 @@ The run's inputs are notebook widgets, which a job run sets from its parameters:
   ``kedro run --params`` takes them.
 
 The last cell ends the notebook with ``dbutils.notebook.exit(<metrics as JSON>)``, which a job
-run reports as its output.
+run reports as its output. The metrics are found without the project's help (any project, on
+Databricks too): the numbers in the run's free outputs held in memory and in the outputs whose
+name says metrics, named as ``bricksmith_run_hooks.metrics`` names them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,49 @@ import shlex
 HEADER = "# Databricks notebook source"
 CELL_SEPARATOR = "\n# COMMAND ----------\n"
 MAGIC_PREFIX = "# MAGIC "
+
+# The last cell. Keep its naming in step with bricksmith/kedro_run/bricksmith_run_hooks/metrics.py
+METRICS_CELL = """\
+import json
+import math
+import numbers
+
+
+def numbers_in(value, name=""):
+    \"\"\"The finite numbers in value (a number, a pandas Series, or a dict of them), by name.\"\"\"
+    if hasattr(value, "to_dict") and getattr(value, "ndim", None) == 1:
+        value = value.to_dict()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = int(value) if isinstance(value, numbers.Integral) else float(value)
+        return {name: number} if math.isfinite(number) else {}
+    if isinstance(value, dict):
+        found = {}
+        for key, item in value.items():
+            found.update(numbers_in(item, f"{name}.{key}" if name else str(key)))
+        return found
+    return {}
+
+
+# The run's metrics: the numbers in its free outputs held in memory and in those whose name says
+# metrics. A dict's numbers are named by their keys (a name already taken gets the output's name
+# in front), a number by its output's name. Kedro 1.x returns datasets, older versions the data.
+metrics = {}
+for output_name in sorted(result):
+    output = result[output_name]
+    in_memory = not hasattr(output, "load") or type(output).__name__ == "MemoryDataset"
+    if not in_memory and "metrics" not in output_name.lower():
+        continue  # persisted data is not read back just to look for numbers
+    try:
+        data = output.load() if hasattr(output, "load") else output
+    except Exception as error:
+        print(f"metrics: cannot read the output {output_name}: {error}")
+        continue
+    for key, number in numbers_in(data).items():
+        label = key or output_name
+        if label in metrics:
+            label = f"{output_name}.{key}" if key else output_name
+        metrics[label] = number
+dbutils.notebook.exit(json.dumps(metrics))"""
 
 
 def magic_cell(text: str) -> str:
@@ -68,17 +113,7 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
         # IPython expands {kedro_params} in line magics; Kedro strips the quotes again.
         magic_cell(f'%reload_kedro {shlex.quote(repo)} --params "{{kedro_params}}"'),
         "result = session.run()",
-        "\n".join(
-            [
-                "import json",
-                "",
-                'metrics = result["metrics"]',
-                "# Kedro 1.x returns free outputs as datasets; older versions returned the data",
-                'if hasattr(metrics, "load"):',
-                "    metrics = metrics.load()",
-                "dbutils.notebook.exit(json.dumps(metrics))",
-            ]
-        ),
+        METRICS_CELL,
     ]
     # Databricks writes a blank line on each side of the separator.
     return HEADER + "\n" + f"\n{CELL_SEPARATOR}\n".join(cells) + "\n"

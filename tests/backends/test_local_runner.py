@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bricksmith.backends.local_runner import NotebookResult, run_notebook
+from bricksmith.backends.run_sandbox import RunSandbox
 from bricksmith.backends.runtime_env import ensure_environment, requirements_key
 from bricksmith.errors import RunFailedError
 from bricksmith.notebook import render_notebook
@@ -216,3 +217,104 @@ def test_a_kernel_that_cannot_start_raises(tmp_path):
             log_path=tmp_path / "run.log",
             workdir=tmp_path,
         )
+
+
+# The emulated cluster's surroundings: a RunSandbox.
+
+
+def sandbox_in(folder: Path) -> RunSandbox:
+    return RunSandbox(folder / "dbfs", folder / "Volumes", folder / "cluster" / "run")
+
+
+def test_cluster_paths_in_a_project_resolve_in_the_sandbox(iris, tmp_path):
+    """The built-in project reading its data from /dbfs/... (the cluster's path), unchanged:
+    bricksmith's Kedro hooks map it into the sandbox's DBFS, and collect the metrics."""
+    sandbox = RunSandbox(iris["root"] / "dbfs", tmp_path / "Volumes", tmp_path / "work")
+    result = run_notebook(
+        iris["notebook"],
+        python=iris["env"].python,
+        widgets={"params": "", "data_root": "/dbfs/FileStore/iris-databricks/data"},
+        requirements_key=iris["env"].key,
+        log_path=tmp_path / "run.log",
+        workdir=iris["notebook"].parent,
+        timeout=300,
+        sandbox=sandbox,
+    )
+    assert result.ok, f"{result.error}\n{result.log_tail}"
+    exit_metrics = json.loads(result.exit_value)
+    assert result.collected["metrics"] == exit_metrics
+    assert set(result.collected["sources"].values()) == {"free output 'metrics'"}
+    assert "catalog path(s) on DBFS/volumes mapped" in (tmp_path / "run.log").read_text()
+
+
+def test_a_log_call_whose_arguments_do_not_fit_keeps_its_line(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "nb.py",
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(message)s')\n"
+        "logging.getLogger('node').info('Model has an accuracy of %.3f on test data.', [0.93])\n"
+        "logging.getLogger('node').info('fine %d', 3)",
+    )
+    result = run_small(tmp_path, notebook)
+    assert result.ok, result.log_tail
+    log = (tmp_path / "run.log").read_text()
+    assert (
+        "Model has an accuracy of %.3f on test data. (log arguments that do not fit the format, "
+        "TypeError: must be real number, not list: ([0.93],))" in log
+    )
+    assert "fine 3" in log
+    assert "Logging error" not in log
+
+
+GUARD_PROBE = Path("/dbfs/bricksmith-guard-test")
+
+
+@pytest.fixture
+def probe_cleanup():
+    existed = Path("/dbfs").exists()
+    yield
+    shutil.rmtree(GUARD_PROBE, ignore_errors=True)  # only if the guard failed
+    if not existed and Path("/dbfs").is_dir() and not any(Path("/dbfs").iterdir()):
+        Path("/dbfs").rmdir()
+
+
+def test_the_sandbox_refuses_writes_to_the_machines_dbfs(tmp_path, probe_cleanup):
+    notebook = write_notebook(
+        tmp_path / "nb.py",
+        "import os, tempfile\n"
+        "for path in ('/dbfs/bricksmith-guard-test/x', '/FileStore/x', '/Volumes/c/s/v/x'):\n"
+        "    try:\n"
+        "        open(path, 'w')\n"
+        "    except PermissionError as error:\n"
+        "        print('refused', error.filename)\n"
+        "try:\n"
+        "    os.makedirs('/dbfs/bricksmith-guard-test/deep', exist_ok=True)\n"
+        "except PermissionError as error:\n"
+        "    print('refused', error.filename)\n"
+        "dbfs = os.environ['BRICKSMITH_DBFS_ROOT']\n"
+        "os.makedirs(dbfs + '/FileStore', exist_ok=True)\n"
+        "open(dbfs + '/FileStore/ok.txt', 'w').write('fine')\n"
+        "print('temp', tempfile.gettempdir())",
+    )
+    sandbox = sandbox_in(tmp_path)
+    result = run_small(tmp_path, notebook, sandbox=sandbox)
+    assert result.ok, result.log_tail
+    log = (tmp_path / "run.log").read_text()
+    for path in ("/dbfs/bricksmith-guard-test/x", "/FileStore/x", "/Volumes/c/s/v/x"):
+        assert f"refused {path}" in log
+    assert "refused /dbfs" in log  # makedirs stops at the first folder it would create
+    assert not GUARD_PROBE.exists()
+    assert (tmp_path / "dbfs/FileStore/ok.txt").read_text() == "fine"
+    assert f"temp {sandbox.work / 'tmp'}" in log
+    assert result.collected is None  # no Kedro run, no metrics file
+
+
+def test_without_a_sandbox_nothing_is_guarded_or_mapped(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "nb.py",
+        "import os, sys\n"
+        "assert 'BRICKSMITH_DBFS_ROOT' not in os.environ\n"
+        "assert not any(p.endswith('kedro_run') for p in sys.path)",
+    )
+    result = run_small(tmp_path, notebook)
+    assert result.ok, result.log_tail

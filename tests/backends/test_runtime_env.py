@@ -122,3 +122,51 @@ def test_a_failing_build_raises_with_the_log_tail(tmp_path):
 def test_missing_requirements_file_is_an_environment_error(tmp_path):
     with pytest.raises(EnvironmentBuildError, match="Cannot read the requirements file"):
         ensure_environment(tmp_path / "requirements.txt", tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("requirements", "added"),
+    [
+        ("kedro~=1.7\nkedro-datasets[pandas-csvdataset]>=8.0\n", []),
+        (
+            "kedro-datasets[spark-sparkdataset, pandas-parquetdataset]>=8.0\n",
+            ["pyspark", "hdfs", "s3fs"],
+        ),
+        ("kedro_datasets[spark.SparkDataset]>=1.0  # Kedro's older extras\n",
+         ["pyspark", "hdfs", "s3fs"]),
+        ("Kedro-Datasets [spark]\n", ["pyspark", "hdfs", "s3fs"]),
+        ("pyspark==3.5.1\n", ["pyspark"]),  # pinned by the project: its pin wins in the resolve
+        ("# pyspark is commented out\n-r other.txt\nsparkly\n", []),
+        ("kedro-datasets\n", []),
+    ],
+)
+def test_runtime_libraries_for_spark_projects(requirements, added):
+    assert runtime_env.runtime_libraries(requirements) == added
+
+
+def test_has_package(tmp_path):
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "pyspark").mkdir(parents=True)
+    python = tmp_path / "bin" / "python"
+    assert not runtime_env.has_package(python, "pyspark")
+    (site / "pyspark" / "__init__.py").write_text("")
+    assert runtime_env.has_package(python, "pyspark")
+    assert not runtime_env.has_package(python, "pandas")
+
+
+def test_the_iris_environment_has_no_spark(iris_env):
+    assert not runtime_env.has_package(iris_env.python, "pyspark")
+    marker = json.loads((iris_env.python.parent.parent / runtime_env.MARKER).read_text())
+    assert marker["runtime_libraries"] == []
+
+
+def test_uv_installs_from_its_cache_first(tmp_path, tmp_path_factory):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"# only IPython ({tmp_path.name})\n")
+    log = tmp_path / "build.log"
+    env = ensure_environment(requirements, env_cache_dir(tmp_path_factory), log_path=log)
+    commands = [line for line in log.read_text().splitlines() if line.startswith("$ ")]
+    assert " pip install " in commands[1] and commands[1].endswith(" --offline")
+    if len(commands) > 2:  # not all in uv's cache: the same install, from the index
+        assert commands[2] == commands[1].removesuffix(" --offline")
+    assert run_python(env.python, "import IPython").returncode == 0

@@ -41,6 +41,10 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
     notebook = root / "Workspace/Users/local-user/.bricksmith/iris-databricks/run.py"
     assert notebook.read_text().startswith("# Databricks notebook source")
 
+    shown = cli("status", seed).out  # what was captured, and where it came from
+    assert "metrics of baseline: notebook exit value (free output 'metrics'): accuracy" in shown
+    assert runs["baseline"]["metric_sources"]["accuracy"].startswith("notebook exit value")
+
     table = cli("runs", seed)
     assert table.code == 0 and "train_fraction" in table.out and "accuracy" in table.out
     assert "0.9333" in table.out and "0.9556" in table.out

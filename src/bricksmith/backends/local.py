@@ -176,6 +176,7 @@ class LocalBackend:
         fingerprint: str = "",
     ) -> RunOutcome:
         from bricksmith.backends.local_runner import run_notebook, stop_orphan
+        from bricksmith.backends.run_sandbox import RunSandbox
         from bricksmith.backends.runtime_env import ensure_environment
 
         if stop_orphan(previous.get("_pid")):
@@ -206,7 +207,10 @@ class LocalBackend:
             workdir=Path(notebook).parent,
             timeout=timeout_s,
             on_start=started,
+            sandbox=RunSandbox.under(self.root, run_name),
         )
+        if result.collected:  # metrics bricksmith's Kedro hooks found, with their sources
+            details["collected_metrics"] = result.collected
         return RunOutcome(
             ok=result.ok,
             exit_value=result.exit_value,

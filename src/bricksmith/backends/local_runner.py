@@ -4,6 +4,10 @@ The notebook runs in ``notebook_kernel.py`` under the run environment's Python (
 ``runtime_env``), in its own process group, with no standard input and telemetry off; its
 output goes to a log file. A notebook that fails is an ordinary outcome (``ok=False`` with the
 error and the end of the log); only a timeout or a kernel that cannot start raises.
+
+With a :class:`~bricksmith.backends.run_sandbox.RunSandbox` the run is one of the emulated
+cluster's: DBFS and volume paths map into the target root, Spark runs in local mode with its
+files there too, and the metrics bricksmith's Kedro hooks found are in ``collected``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.run_sandbox import RunSandbox
 from bricksmith.errors import RunFailedError
 from bricksmith.logged import tail
 
@@ -33,6 +38,8 @@ class NotebookResult:
     error: str | None  # "cell N: ExceptionType: message" when not ok
     log_tail: str  # the last lines of the run's log
     duration_s: float
+    # what bricksmith's Kedro hooks collected: {"metrics": {...}, "sources": {...}}, or None
+    collected: dict | None = None
 
 
 def run_notebook(
@@ -45,16 +52,19 @@ def run_notebook(
     workdir: Path,
     timeout: float | None = None,
     on_start: Callable[[int], None] | None = None,
+    sandbox: RunSandbox | None = None,
 ) -> NotebookResult:
     """Run ``notebook`` cell by cell with ``python`` (a run environment's interpreter).
 
     ``widgets`` are the notebook's widget values (a job run's parameters), ``workdir`` its
     working directory. The kernel's output is appended to ``log_path``. ``on_start`` is called
-    with the kernel's process id once it runs (to record it, for example).
+    with the kernel's process id once it runs (to record it, for example). ``sandbox``: the
+    emulated cluster's surroundings (raises RunFailedError when Spark needs a missing Java).
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     Path(workdir).mkdir(parents=True, exist_ok=True)
+    extra_env = sandbox.prepare(Path(python)) if sandbox is not None else {}
     with tempfile.TemporaryDirectory(prefix="bricksmith-run-") as scratch:
         result_path = Path(scratch) / "result.json"
         command = [
@@ -78,7 +88,7 @@ def run_notebook(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=workdir,
-                    env=_kernel_env(Path(python), Path(scratch)),
+                    env={**_kernel_env(Path(python), Path(scratch)), **extra_env},
                     start_new_session=True,  # its own process group, killed as a whole
                 )
             except OSError as exc:
@@ -117,6 +127,7 @@ def run_notebook(
         error=outcome.get("error"),
         log_tail=tail(log_path),
         duration_s=duration,
+        collected=sandbox.collected() if sandbox is not None else None,
     )
 
 

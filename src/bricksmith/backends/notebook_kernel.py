@@ -15,6 +15,11 @@ needs only the standard library and IPython, and never imports bricksmith.
   ``library.restartPython()`` (nothing to do here).
 - ``%pip install -r FILE``: the environment was built from that file, so when the file's key
   matches ``--requirements-key`` there is nothing to install; otherwise pip installs it.
+- Log records whose arguments do not fit their format (``%.3f`` with a pandas object) keep
+  their line: the message with the arguments' repr, instead of a "Logging error" traceback.
+- A local run (``BRICKSMITH_DBFS_ROOT`` set) puts ``BRICKSMITH_RUN_HOOKS_PATH`` on ``sys.path``
+  (bricksmith's Kedro hooks: DBFS paths mapped, metrics collected) and refuses, with a
+  PermissionError, any write to the machine's /dbfs, /FileStore or /Volumes.
 - A banner is printed before each cell. The outcome is written to ``--result`` as JSON:
   ``{"ok": true, "exit_value": ..., "cells": N}`` or ``{"ok": false, "error": ...,
   "traceback": ..., "cell": I, "cells": N}``. Exit status: 0 ok, 1 a cell failed, 2 the
@@ -25,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -48,8 +55,12 @@ HEADER = "# Databricks notebook source"
 SEPARATOR = "# COMMAND ----------"
 MAGIC = "# MAGIC"
 # Must match bricksmith.backends.runtime_env.requirements_key.
-RECIPE = "bricksmith-env-v1"
+RECIPE = "bricksmith-env-v2"
 UNSUPPORTED_LANGUAGES = ("%sql", "%scala", "%r", "%sh", "%fs", "%run")
+# The machine's folders that a cluster's paths would reach in a local run (mapped elsewhere).
+PROTECTED = ("/dbfs", "/FileStore", "/Volumes")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_ARGS_SHOWN = 400  # characters of a badly formatted log call's arguments kept in its line
 
 
 def requirements_key(data: bytes) -> str:
@@ -59,6 +70,90 @@ def requirements_key(data: bytes) -> str:
     digest.update(f"{RECIPE}\0{version}\0".encode())
     digest.update(data)
     return digest.hexdigest()
+
+
+class SafeLogRecord(logging.LogRecord):
+    """A log record whose message survives arguments that do not fit its format."""
+
+    def getMessage(self) -> str:
+        try:
+            return super().getMessage()
+        except Exception as exc:  # any formatting failure keeps the line
+            try:
+                shown = " ".join(repr(self.args).split())
+            except Exception:
+                shown = "<arguments without a repr>"
+            if len(shown) > _ARGS_SHOWN:
+                shown = shown[:_ARGS_SHOWN] + "..."
+            # no square brackets: a rich handler would take them for markup and drop them
+            return (
+                f"{self.msg} (log arguments that do not fit the format, "
+                f"{type(exc).__name__}: {exc}: {shown})"
+            )
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+class WriteGuard:
+    """An audit hook refusing writes under the machine's /dbfs, /FileStore and /Volumes
+    (except inside ``allowed`` folders, the emulated ones)."""
+
+    def __init__(self, allowed: list[str]) -> None:
+        self.allowed = tuple(os.path.abspath(folder) for folder in allowed if folder)
+
+    def refused(self, path: object) -> str | None:
+        """``path`` (normalised) when writing it is refused, else None."""
+        if isinstance(path, int):
+            return None
+        try:
+            text = os.path.abspath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return None
+        if any(_under(text, folder) for folder in self.allowed):
+            return None
+        return text if any(_under(text, folder) for folder in PROTECTED) else None
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if event == "open":
+            mode, flags = args[1], args[2]
+            writing = bool((flags or 0) & _WRITE_FLAGS) or (
+                isinstance(mode, str) and any(c in mode for c in "wax+")
+            )
+            paths = args[:1] if writing else ()
+        elif event in ("os.mkdir", "os.remove", "os.rmdir", "shutil.rmtree", "os.truncate"):
+            paths = args[:1]
+        elif event == "os.rename":
+            paths = args[:2]
+        elif event in ("os.symlink", "os.link"):
+            paths = args[1:2]
+        else:
+            return
+        for path in paths:
+            refused = self.refused(path)
+            if refused:
+                raise PermissionError(
+                    errno.EACCES,
+                    "bricksmith local run: writing the machine's own DBFS/volume folders is "
+                    "refused; catalog paths on /dbfs, dbfs:/ and /Volumes are mapped to "
+                    f"{' and '.join(self.allowed) or 'the target root'}",
+                    refused,
+                )
+
+
+def prepare_process(env: dict[str, str] | None = None) -> None:
+    """Robust log records always; in a local run, bricksmith's Kedro hooks on the path and
+    the write guard."""
+    env = os.environ if env is None else env
+    logging.setLogRecordFactory(SafeLogRecord)
+    dbfs = env.get("BRICKSMITH_DBFS_ROOT")
+    if not dbfs:
+        return
+    hooks = env.get("BRICKSMITH_RUN_HOOKS_PATH")
+    if hooks and hooks not in sys.path:
+        sys.path.append(hooks)  # after the environment's own packages
+    sys.addaudithook(WriteGuard([dbfs, env.get("BRICKSMITH_VOLUMES_ROOT", "")]))
 
 
 def parse_notebook(source: str) -> list[str]:
@@ -264,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(AttributeError):  # a replaced stdout may not support it
         sys.stdout.reconfigure(line_buffering=True)
 
+    prepare_process()
     try:
         widgets = json.loads(args.widgets)
         if not isinstance(widgets, dict):

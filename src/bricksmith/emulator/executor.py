@@ -12,7 +12,9 @@
    interpreter (which must have IPython) runs every notebook and ``%pip install -r`` lines
    are treated as satisfied — for fast tests.
 4. ``local_runner.run_notebook`` runs it cell by cell with the widgets = the task parameters,
-   its output appended to ``<root>/jobs/<task run id>.log``.
+   its output appended to ``<root>/jobs/<task run id>.log``, in a ``RunSandbox``: the Kedro
+   catalog's ``/dbfs``, ``dbfs:/`` and ``/Volumes`` paths map into the root (the FUSE mounts
+   again), Spark runs in local mode with its files under ``<root>/cluster/run-<id>``.
 
 The outcome is SUCCESS with the notebook's exit value, FAILED (the failing cell's error and the
 log's tail), TIMEDOUT, or CANCELED.
@@ -95,6 +97,7 @@ class NotebookExecutor:
         on_start: Callable[[int], None],
     ) -> Outcome:
         from bricksmith.backends.local_runner import run_notebook
+        from bricksmith.backends.run_sandbox import RunSandbox
         from bricksmith.errors import BricksmithError, EnvironmentBuildError
 
         notebook = self.workspace.lookup_notebook(notebook_path)
@@ -126,6 +129,12 @@ class NotebookExecutor:
                 workdir=notebook.disk.parent,
                 timeout=timeout_s or None,
                 on_start=on_start,
+                sandbox=RunSandbox(
+                    self.layout.dbfs,
+                    self.layout.volumes,
+                    self.layout.root / "cluster" / f"run-{task_run_id}",
+                    collect_metrics=False,  # a job run reports only its exit value
+                ),
             )
         except BricksmithError as exc:
             if cancelled.is_set():

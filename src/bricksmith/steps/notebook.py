@@ -7,7 +7,7 @@ from typing import Any
 
 from bricksmith.steps.base import Outputs, Step, StepContext
 
-NOTEBOOK_FORMAT = 1  # bump when render_notebook's output changes shape
+NOTEBOOK_FORMAT = 2  # bump when render_notebook's output changes shape
 
 
 class DeployNotebook(Step):

@@ -50,6 +50,38 @@ def load_metrics(exit_value: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+EXIT_VALUE = "notebook exit value"
+
+
+def merge_metrics(
+    exit_metrics: Mapping[str, Any], collected: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(metrics, source of each) from the notebook's exit value and what bricksmith's Kedro
+    hooks collected in a local run (``{"metrics": ..., "sources": ...}``). The exit value wins;
+    a metric the hooks found with the same value names where it came from too."""
+    found = dict((collected or {}).get("metrics") or {})
+    where = dict((collected or {}).get("sources") or {})
+    metrics: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in exit_metrics.items():
+        metrics[name] = value
+        origin = where.get(name) if name in found and found[name] == value else None
+        sources[name] = f"{EXIT_VALUE} ({origin})" if origin else EXIT_VALUE
+    for name, value in found.items():
+        if name not in metrics:
+            metrics[name] = value
+            sources[name] = str(where.get(name) or "collected by bricksmith's Kedro hooks")
+    return metrics, sources
+
+
+def describe_sources(sources: Mapping[str, str]) -> str:
+    """``source: a, b; other source: c`` for a log line."""
+    by_source: dict[str, list[str]] = {}
+    for name, source in sources.items():
+        by_source.setdefault(source, []).append(name)
+    return "; ".join(f"{source}: {', '.join(names)}" for source, names in by_source.items())
+
+
 class RunNotebook(Step):
     title = "run the project notebook"
 
@@ -99,14 +131,20 @@ class RunNotebook(Step):
                 f"(run.{self.name} runs again, completed steps are skipped)",
                 log_tail=outcome.log_tail,
             )
-        metrics = load_metrics(outcome.exit_value)
+        details = dict(outcome.details)
+        metrics, sources = merge_metrics(
+            load_metrics(outcome.exit_value), details.pop("collected_metrics", None)
+        )
         ctx.log(f"run {self.name} finished: {json.dumps(metrics)}")
+        if sources:
+            ctx.log(f"metrics from {describe_sources(sources)}")
         return {
             "metrics": metrics,
+            "metric_sources": sources,
             "params": self.params,
             "project_params": dict(ctx.spec.workflow.project.params),  # as committed for it
             "commit": repo["commit"],
             "_log": outcome.log_path,
             "_duration_s": round(outcome.duration_s, 2),
-            **{f"_{k}": v for k, v in outcome.details.items()},
+            **{f"_{k}": v for k, v in details.items()},
         }

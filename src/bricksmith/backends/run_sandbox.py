@@ -1,0 +1,135 @@
+"""What surrounds one local run on the emulated cluster: its DBFS and volumes, its scratch disk,
+and Spark in local mode.
+
+A notebook kernel started with a :class:`RunSandbox` gets (as environment variables):
+
+- where ``dbfs:/`` and ``/Volumes`` are (``<root>/dbfs``, ``<root>/Volumes``), which
+  bricksmith's Kedro hooks (``bricksmith/kedro_run``, put on the kernel's path) map the
+  catalog's ``/dbfs/X``, ``dbfs:/X`` and ``/Volumes/...`` paths to, and outside which the kernel
+  refuses writes to the machine's /dbfs, /FileStore and /Volumes;
+- a scratch folder under the target root (``<root>/cluster/<run>``, emptied when the run
+  starts): ``TMPDIR``, and the file the hooks write the run's metrics to;
+- when the run environment has pyspark: ``JAVA_HOME`` (a clear error when there is no Java),
+  and a ``spark-defaults.conf`` for local mode (``local[*]`` unless the project sets a master)
+  that keeps Spark's local dirs, warehouse, Derby metastore and JVM temp files in the scratch
+  folder. A project's own SparkSession settings (a SparkHooks reading spark.yml) still apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bricksmith.backends.runtime_env import has_package
+from bricksmith.errors import RunFailedError
+
+HOOKS_PATH = Path(__file__).resolve().parent.parent / "kedro_run"
+JAVA_HINT = (
+    "install a Java runtime, 17 or newer (for example `apt-get install openjdk-17-jre-headless`), "
+    "or set JAVA_HOME to one"
+)
+
+
+@dataclass(frozen=True)
+class RunSandbox:
+    dbfs: Path  # stands in for dbfs:/ (/dbfs on a cluster)
+    volumes: Path  # stands in for /Volumes
+    work: Path  # this run's scratch folder, emptied when the run starts
+    collect_metrics: bool = True  # the hooks write the run's metrics to metrics_file
+
+    @classmethod
+    def under(cls, root: Path, name: str, *, collect_metrics: bool = True) -> RunSandbox:
+        """The sandbox of run ``name`` in the emulated workspace at ``root``."""
+        root = Path(root).resolve()
+        return cls(root / "dbfs", root / "Volumes", root / "cluster" / name, collect_metrics)
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.work / "metrics.json"
+
+    def prepare(self, python: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Empty the scratch folder and return the kernel's environment variables for a run
+        with ``python`` (raises RunFailedError when it needs Java and there is none)."""
+        env = os.environ if env is None else env
+        spark = has_package(python, "pyspark")
+        java = java_home(env) if spark else None
+        shutil.rmtree(self.work, ignore_errors=True)
+        tmp = self.work / "tmp"
+        tmp.mkdir(parents=True)
+        values = {
+            "BRICKSMITH_DBFS_ROOT": str(self.dbfs),
+            "BRICKSMITH_VOLUMES_ROOT": str(self.volumes),
+            "BRICKSMITH_RUN_HOOKS_PATH": str(HOOKS_PATH),
+            "TMPDIR": str(tmp),
+        }
+        if self.collect_metrics:
+            values["BRICKSMITH_METRICS_FILE"] = str(self.metrics_file)
+        if java is not None:
+            values.update(spark_environment(self.work / "spark", tmp, python, java))
+        return values
+
+    def collected(self) -> dict[str, Any] | None:
+        """What the hooks wrote: ``{"metrics": {...}, "sources": {...}}``; None if nothing."""
+        try:
+            data = json.loads(self.metrics_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+            return None
+        sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+        return {"metrics": data["metrics"], "sources": sources}
+
+
+def java_home(env: Mapping[str, str]) -> str:
+    """The Java installation Spark will use: ``JAVA_HOME``, else the one of ``java`` on the
+    PATH. Raises RunFailedError naming what is missing."""
+    configured = env.get("JAVA_HOME")
+    if configured:
+        if (Path(configured) / "bin" / "java").is_file():
+            return configured
+        raise RunFailedError(
+            f"The project uses Spark, which needs Java, and JAVA_HOME ({configured}) has no "
+            "bin/java.",
+            hint=f"point JAVA_HOME at a Java installation, or unset it to use `java`; {JAVA_HINT}",
+        )
+    java = shutil.which("java", path=env.get("PATH"))
+    if java is None:
+        raise RunFailedError(
+            "The project uses Spark (pyspark is in its run environment), which needs Java: "
+            "there is no `java` on the PATH and JAVA_HOME is not set.",
+            hint=JAVA_HINT,
+        )
+    return str(Path(os.path.realpath(java)).parent.parent)
+
+
+def spark_environment(folder: Path, tmp: Path, python: Path, java: str) -> dict[str, str]:
+    """Environment variables (and a spark-defaults.conf under ``folder``) for local-mode
+    Spark whose files all stay under ``folder`` and ``tmp``."""
+    dirs = {name: folder / name for name in ("conf", "local", "warehouse", "derby", "hive")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "spark.master": "local[*]",
+        "spark.sql.warehouse.dir": dirs["warehouse"],
+        "spark.hadoop.hive.exec.scratchdir": dirs["hive"],  # else /tmp/hive
+        # JVM options of its own go in extraJavaOptions; these come first
+        "spark.driver.defaultJavaOptions": f"-Djava.io.tmpdir={tmp} "
+        f"-Dderby.system.home={dirs['derby']} -XX:-UsePerfData",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    text = "".join(f"{key} {value}\n" for key, value in defaults.items())
+    (dirs["conf"] / "spark-defaults.conf").write_text(text, encoding="utf-8")
+    return {
+        "JAVA_HOME": java,
+        "SPARK_CONF_DIR": str(dirs["conf"]),
+        "SPARK_LOCAL_DIRS": str(dirs["local"]),  # Spark's scratch space (spark.local.dir)
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": str(python),
+        "PYSPARK_DRIVER_PYTHON": str(python),
+    }

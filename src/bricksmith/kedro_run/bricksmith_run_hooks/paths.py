@@ -1,0 +1,79 @@
+"""Map a cluster's DBFS and volume paths into the folders that emulate them.
+
+On Databricks, ``/dbfs/X`` (the FUSE mount), ``dbfs:/X`` and ``/Volumes/<c>/<s>/<v>/...`` name
+storage of the workspace. In a local run they name ``<dbfs root>/X`` and ``<volumes root>/...``;
+any other string is left as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+# The machine's own folders that a cluster path would reach if it were not mapped.
+PROTECTED = ("/dbfs", "/FileStore", "/Volumes")
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class PathMap:
+    dbfs: str  # the folder standing in for dbfs:/
+    volumes: str  # the folder standing in for /Volumes
+
+    def map(self, value: str) -> str:
+        """``value`` with a leading ``/dbfs``, ``dbfs:/`` or ``/Volumes`` mapped."""
+        if _under(value, "/dbfs"):
+            return self.dbfs + value[len("/dbfs") :]
+        if value.startswith("dbfs:/"):
+            rest = value[len("dbfs:") :].lstrip("/")
+            return f"{self.dbfs}/{rest}" if rest else self.dbfs
+        if _under(value, "/Volumes"):
+            return self.volumes + value[len("/Volumes") :]
+        return value
+
+    def map_config(self, config: Any) -> tuple[Any, int]:
+        """A copy of ``config`` (dicts, lists, strings) with every path mapped, and how many
+        strings changed."""
+        if isinstance(config, str):
+            mapped = self.map(config)
+            return mapped, int(mapped != config)
+        if isinstance(config, dict):
+            changed, out = 0, {}
+            for key, value in config.items():
+                out[key], n = self.map_config(value)
+                changed += n
+            return out, changed
+        if isinstance(config, (list, tuple)):
+            pairs = [self.map_config(value) for value in config]
+            return type(config)(v for v, _ in pairs), sum(n for _, n in pairs)
+        return config, 0
+
+    def escapes(self, path: str) -> bool:
+        """Whether writing ``path`` would reach the machine's real /dbfs, /FileStore or
+        /Volumes (or a DBFS URL) instead of the emulated folders."""
+        if path.startswith("dbfs:"):
+            return True
+        for prefix in ("file://", "file:"):
+            if path.startswith(prefix):
+                path = path[len(prefix) :]
+                break
+        if _under(path, self.dbfs) or _under(path, self.volumes):
+            return False
+        return any(_under(path, folder) for folder in PROTECTED)
+
+    @classmethod
+    def from_env(cls, env: Any = None) -> PathMap | None:
+        """The map a local run set up (``BRICKSMITH_DBFS_ROOT``, ``BRICKSMITH_VOLUMES_ROOT``);
+        None elsewhere (on Databricks nothing is mapped)."""
+        env = os.environ if env is None else env
+        dbfs = env.get("BRICKSMITH_DBFS_ROOT")
+        if not dbfs:
+            return None
+        volumes = env.get("BRICKSMITH_VOLUMES_ROOT") or os.path.join(
+            os.path.dirname(dbfs.rstrip("/")), "Volumes"
+        )
+        return cls(dbfs.rstrip("/"), volumes.rstrip("/"))
