@@ -71,8 +71,9 @@ def test_apply_noop_change_and_partial_reapply(cli, seed):
     assert "~ project.params" in text and "params.train_fraction: 0.8 → 0.7" in text
 
     before = StateStore(folder / ".bricksmith/local/state.db").all()
-    again = cli("apply", seed)
+    again = cli("apply", seed, "-v")  # -v streams each run's Kedro log as it is written
     assert again.code == 0, again.out + again.err
+    assert "    run.baseline: " in again.out and "Model has an accuracy of" in again.out
     after = StateStore(folder / ".bricksmith/local/state.db").all()
     reran = {k for k in after if after[k].attempt != before[k].attempt}
     assert reran == CHANGED

@@ -630,6 +630,7 @@ class DatabricksBackend:
         previous: dict[str, Any],
         log: Callable[[str], None],
         fingerprint: str = "",
+        stream: Callable[[str], None] | None = None,
     ) -> RunOutcome:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{run_name}.log"

@@ -174,6 +174,7 @@ class LocalBackend:
         previous: dict[str, Any],
         log: Callable[[str], None],
         fingerprint: str = "",
+        stream: Callable[[str], None] | None = None,
     ) -> RunOutcome:
         from bricksmith.backends.local_runner import run_notebook, stop_orphan
         from bricksmith.backends.run_sandbox import RunSandbox
@@ -188,6 +189,7 @@ class LocalBackend:
                 f"{requirements} not found: the run environment is built from it",
                 hint="add a requirements.txt to the Kedro project and commit it",
             )
+        log(f"preparing the run environment from {requirements_file.name} (built once, cached)")
         env = ensure_environment(
             requirements_file, self.cache_dir / "envs", log_path=log_dir / "environment.log"
         )
@@ -208,6 +210,7 @@ class LocalBackend:
             timeout=timeout_s,
             on_start=started,
             sandbox=RunSandbox.under(self.root, run_name),
+            on_line=stream,
         )
         if result.collected:  # metrics bricksmith's Kedro hooks found, with their sources
             details["collected_metrics"] = result.collected

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.logtail import LogFollower
 from bricksmith.backends.run_sandbox import RunSandbox
 from bricksmith.errors import RunFailedError
 from bricksmith.logged import tail
@@ -53,6 +54,7 @@ def run_notebook(
     timeout: float | None = None,
     on_start: Callable[[int], None] | None = None,
     sandbox: RunSandbox | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> NotebookResult:
     """Run ``notebook`` cell by cell with ``python`` (a run environment's interpreter).
 
@@ -60,6 +62,7 @@ def run_notebook(
     working directory. The kernel's output is appended to ``log_path``. ``on_start`` is called
     with the kernel's process id once it runs (to record it, for example). ``sandbox``: the
     emulated cluster's surroundings (raises RunFailedError when Spark needs a missing Java).
+    ``on_line``: called with each line the run logs, as it logs it (``apply -v``).
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,8 +101,13 @@ def run_notebook(
                 ) from exc
             if on_start is not None:
                 on_start(process.pid)
+            follower = LogFollower(log_path, on_line, offset=log.tell()) if on_line else None
             try:
-                process.wait(timeout=timeout)
+                if follower is not None:
+                    with follower:
+                        process.wait(timeout=timeout)
+                else:
+                    process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill_group(process)
                 log.write(f"\n[bricksmith] the notebook run timed out after {timeout:g} s\n")

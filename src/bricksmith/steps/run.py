@@ -123,6 +123,7 @@ class RunNotebook(Step):
             previous=ctx.previous,
             log=ctx.log,
             fingerprint=ctx.fingerprint,
+            stream=ctx.log if ctx.verbose else None,  # -v: the Kedro run log, line by line
         )
         if not outcome.ok:
             raise RunFailedError(
