@@ -31,7 +31,6 @@ _SECRET = re.compile(
 )
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /:]")  # what MLflow accepts in names
 _USERINFO = re.compile(r"(://)[^/@\s]*@")
-_experiment_lock = threading.Lock()  # parallel steps must not create one experiment twice
 
 
 def flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -70,6 +69,7 @@ def mlflow_steps(spec: LoadedSpec, target: str) -> list[Step]:
     if wf.mlflow is None or not wf.mlflow.enabled:
         return []
     settings = wf.targets[target]
+    experiments = threading.Lock()  # the steps run in parallel: one creates the experiment
     return [
         LogToMLflow(
             run=r.name,
@@ -79,6 +79,7 @@ def mlflow_steps(spec: LoadedSpec, target: str) -> list[Step]:
             tracking_uri=wf.mlflow.tracking_uri,
             backend=settings.backend,
             profile=getattr(settings, "profile", None),
+            experiments=experiments,
         )
         for r in wf.runs
     ]
@@ -98,8 +99,10 @@ class LogToMLflow(Step):
         tracking_uri: str | None,
         backend: str,
         profile: str | None = None,
+        experiments: threading.Lock | None = None,
     ) -> None:
         self.run, self.workflow, self.params = run, workflow, dict(params)
+        self.experiments = experiments or threading.Lock()  # shared by one graph's steps
         self.experiment, self.tracking_uri = experiment, tracking_uri
         self.backend, self.profile = backend, profile
         self.key = f"mlflow.{run}"
@@ -165,7 +168,7 @@ class LogToMLflow(Step):
         experiment = self.resolve_experiment(ctx)
         with mlflow_errors(uri, f"log run {self.run} to experiment {experiment}"):
             client = _client(uri)
-            experiment_id = _experiment_id(client, experiment, ctx.log)
+            experiment_id = _experiment_id(client, experiment, ctx.log, self.experiments)
             run_id = self._find(client, experiment_id, fp)
             if run_id:
                 ctx.log(f"MLflow run {run_id} already holds this result")
@@ -245,10 +248,10 @@ def _client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-def _experiment_id(client, name: str, log) -> str:
+def _experiment_id(client, name: str, log, lock: threading.Lock) -> str:
     from mlflow.exceptions import MlflowException
 
-    with _experiment_lock:
+    with lock:
         found = client.get_experiment_by_name(name)
         if found is None:
             try:
