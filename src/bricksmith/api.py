@@ -58,7 +58,8 @@ def load_saved_plan(
     path: str | os.PathLike, *, environ: Mapping[str, str] | None = None
 ) -> tuple[Workflow, SavedPlan]:
     """The workflow a saved plan was made for (same spec file, target and ``--var`` values) and
-    the plan. Raises :class:`UsageError` when the spec is gone or its bytes changed."""
+    the plan. Raises :class:`UsageError` when the spec is gone, :class:`StalePlan` when its
+    bytes changed."""
     data = _read_saved_plan(Path(path))
     saved = SavedPlan.from_json(data, str(path))
     spec = Path(saved.spec)
@@ -68,7 +69,7 @@ def load_saved_plan(
     except OSError:
         raise UsageError(f"the spec of this plan, {spec}, cannot be read", hint=redo) from None
     if bytes_digest(raw) != saved.spec_sha256:
-        raise UsageError(f"stale plan: {spec} changed since the plan was saved", hint=redo)
+        raise StalePlan(f"stale plan: {spec} changed since the plan was saved", hint=redo)
     workflow = load(spec, target=saved.target, variables=saved.variables, environ=environ)
     return workflow, saved
 
