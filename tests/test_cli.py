@@ -117,3 +117,13 @@ def test_graph_png_without_graphviz_says_how_to_get_it(tmp_path, capsys, monkeyp
     assert code == 1 and not (tmp_path / "g.png").exists()
     err = capsys.readouterr().err
     assert "graphviz" in err.lower() and "--format dot" in err
+
+
+def test_out_naming_a_folder(tmp_path, capsys):
+    spec = str(ROOT / "specs/iris.yaml")
+    assert main(["plan", spec, "--out", str(tmp_path)]) == 1
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["report", spec, "--out", str(tmp_path)]) == 0  # report.html in it
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert main(["graph", spec, "--format", "dot", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph")

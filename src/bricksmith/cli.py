@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bricksmith.errors import BricksmithError, UsageError
 
@@ -281,21 +282,33 @@ def _init(args) -> int:
 
 
 def _graph(args, workflow) -> int:
+    default = {"png": "graph.png", "dot": "graph.dot", "mermaid": "graph.mmd"}[args.format]
     if args.format == "png":
         from bricksmith.graphviz import render_png
 
-        print(f"wrote {render_png(workflow.dot(), args.out or 'graph.png')}")
+        print(f"wrote {render_png(workflow.dot(), _output_path(args.out or default, default))}")
         return 0
     text = workflow.dot() if args.format == "dot" else workflow.mermaid()
     if args.out:
-        _write_text(args.out, text)
-        print(f"wrote {args.out}")
+        out = _output_path(args.out, default)
+        _write_text(out, text)
+        print(f"wrote {out}")
     else:
         sys.stdout.write(text)
     return 0
 
 
-def _write_text(path: str, text: str) -> None:
+def _output_path(out: str | os.PathLike, default_name: str | None = None) -> Path:
+    """``--out`` as a file: a folder means ``default_name`` in it, or an error without one."""
+    path = Path(out)
+    if path.is_dir() or not path.name:
+        if default_name is None:
+            raise UsageError(f"--out {out} is a folder", hint="pass a file path, e.g. plan.json")
+        return path / default_name
+    return path
+
+
+def _write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text)
@@ -349,7 +362,7 @@ def _plan(args, workflow) -> int:
                 "a saved plan must see drift: --out cannot go with --no-refresh",
                 hint="drop --no-refresh",
             )
-        workflow.save_plan(plan, args.out)
+        workflow.save_plan(plan, _output_path(args.out))
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
@@ -458,7 +471,7 @@ def _report(args, workflow) -> int:
         title=workflow.spec.workflow.name,
         generated_at=datetime.now(timezone.utc),
     )
-    out = args.out or workflow.root / "report.html"
+    out = _output_path(args.out, "report.html") if args.out else workflow.root / "report.html"
     try:
         path = write_report(out, page)
     except OSError as exc:
