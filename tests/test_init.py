@@ -214,3 +214,12 @@ def test_default_name_is_the_folder_when_valid(tmp_path):
     bad = tmp_path / "has space"
     bad.mkdir()
     assert default_name(good) == "iris-demo" and default_name(bad) == "my-project"
+
+
+def test_a_spec_that_would_not_validate_is_not_written(tmp_path):
+    folder = tmp_path / "new"
+    answers = make_answers(name="demo", starter="../no-such-starter", remote=None, target=None)
+    with pytest.raises(UsageError, match="does not validate: project.starter") as caught:
+        write_spec(folder, answers)
+    assert "nothing was written" in caught.value.message
+    assert not folder.exists()  # not even the folder it would have created

@@ -251,17 +251,42 @@ def write_spec(
             f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing was written",
             hint="use --force to overwrite, or run init in another folder",
         )
+    created = not folder.exists()
+    temps = {path: path.with_name(f".{path.name}.init.tmp") for path in files}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, text in files.items():
-            tmp = path.with_name(f".{path.name}.init.tmp")
-            tmp.write_text(text, encoding="utf-8")
+            temps[path].write_text(text, encoding="utf-8")
+        _check_validates(temps[folder / SPEC_FILE])
+        for path, tmp in temps.items():
             os.replace(tmp, path)
     except OSError as exc:
         raise UsageError(
             f"cannot write into {folder}: {exc.strerror or exc}", hint="check the folder"
         ) from exc
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # refused: leave nothing behind
     return list(files)
+
+
+def _check_validates(spec: Path) -> None:
+    """The spec about to be written must validate where it will live (its starter folder, for
+    one); a target's unset environment variables are the user's to set later."""
+    from bricksmith.errors import SpecError
+    from bricksmith.spec import load_spec
+
+    try:
+        load_spec(spec, target="local")
+    except SpecError as exc:
+        first = exc.diagnostics[0]
+        raise UsageError(
+            f"the spec init would write does not validate: {first.path or 'spec'}: "
+            f"{first.message}; nothing was written",
+            hint=first.hint or "check the flags given to init",
+        ) from None
 
 
 def _header(name: str, databricks: bool, remote: str) -> list[str]:
