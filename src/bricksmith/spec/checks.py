@@ -169,13 +169,13 @@ class _Checker:
                              options: dict[str, str], sub_at: tuple) -> None:
         """A local starter folder: its template must be there, unless git provides it."""
         checkout = options.get("starter_checkout")
-        if checkout and not _is_git_repository(folder):
+        if checkout and not is_git_repository(folder):
             self.error(("project", "starter_checkout"), f"starter_checkout {checkout!r} needs a "
                        f"git repository; the starter folder {starter.partition('#')[0]!r} is "
                        "not one", "remove starter_checkout, or use a git repository or URL",
                        at_value=True)
             return
-        if checkout or _is_bare_repository(folder):
+        if checkout or is_bare_repository(folder):
             return  # its content depends on the ref; checked when it is cloned
         template = folder / subdir if subdir else folder
         if subdir and not template.is_dir():
@@ -355,20 +355,25 @@ def _dbfs_target_problem(target: str) -> str | None:
     return None
 
 
-def _is_bare_repository(path: Path) -> bool:
+def is_bare_repository(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir()
 
 
-def _is_git_repository(path: Path) -> bool:
-    return _is_bare_repository(path) or (path / ".git").exists()
+def is_git_repository(path: Path) -> bool:
+    return is_bare_repository(path) or (path / ".git").exists()
+
+
+def starters_in(folder: Path) -> list[str]:
+    """The starters (folders with a cookiecutter.json) one level inside ``folder``."""
+    try:
+        return sorted(p.name for p in folder.iterdir() if (p / "cookiecutter.json").is_file())
+    except OSError:
+        return []
 
 
 def _starters_in(folder: Path) -> str | None:
     """A hint naming the starters one level inside ``folder`` (a repository of starters)."""
-    try:
-        found = sorted(p.name for p in folder.iterdir() if (p / "cookiecutter.json").is_file())
-    except OSError:
-        return None
+    found = starters_in(folder)
     if not found:
         return None
     return f"starters in it: {', '.join(found[:10])}; name one with starter_directory"

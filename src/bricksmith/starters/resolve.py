@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bricksmith.errors import ScaffoldError
+from bricksmith.spec.checks import is_bare_repository, is_git_repository, starters_in
 from bricksmith.starters.clone import clone_starter, without_credentials
 
 BUILTIN_STARTERS: tuple[str, ...] = ("databricks-iris",)
@@ -93,8 +94,8 @@ def resolve_starter(
     if not local.is_absolute():
         local = Path(base_dir) / local
     if local.is_dir():
-        if checkout or _is_bare_repository(local):
-            if not _is_git_repository(local):
+        if checkout or is_bare_repository(local):
+            if not is_git_repository(local):
                 raise ScaffoldError(
                     f"The starter folder {local} is not a git repository, so "
                     f"starter_checkout {checkout!r} cannot apply.",
@@ -153,18 +154,7 @@ def _subdir(value: str | None) -> str | None:
 
 
 def _candidates_hint(root: Path) -> str | None:
-    try:
-        found = sorted(p.name for p in root.iterdir() if (p / "cookiecutter.json").is_file())
-    except OSError:
-        return None
+    found = starters_in(root)
     if not found:
         return None
     return f"Starters in it: {', '.join(found[:10])}; name one with project.starter_directory."
-
-
-def _is_bare_repository(path: Path) -> bool:
-    return (path / "HEAD").is_file() and (path / "objects").is_dir()
-
-
-def _is_git_repository(path: Path) -> bool:
-    return _is_bare_repository(path) or (path / ".git").exists()
