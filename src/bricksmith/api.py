@@ -184,11 +184,11 @@ class Workflow:
             state_digest=state_digest(self.records()),
             plan=plan,
         )
+        from bricksmith.atomic import write_text_atomically
+
         out = Path(path)
         try:
-            tmp = out.with_name(f".{out.name}.tmp")
-            tmp.write_text(json.dumps(saved.to_json(), indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, out)
+            write_text_atomically(out, json.dumps(saved.to_json(), indent=2) + "\n")
         except OSError as exc:
             raise UsageError(
                 f"cannot write the plan to {out}: {exc.strerror or exc}",

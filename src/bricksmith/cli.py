@@ -309,9 +309,10 @@ def _output_path(out: str | os.PathLike, default_name: str | None = None) -> Pat
 
 
 def _write_text(path: str | os.PathLike, text: str) -> None:
+    from bricksmith.atomic import write_text_atomically
+
     try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
+        write_text_atomically(path, text)
     except OSError as exc:
         raise UsageError(
             f"cannot write {path}: {exc.strerror or exc}",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from datetime import datetime
 from html import escape
 from pathlib import Path
 
+from bricksmith.atomic import write_text_atomically
 from bricksmith.runs import MISSING, Column, Comparison, RunRow, cell, columns, format_value
 
 # the page may load nothing at all: its only styles are inline, it has no script
@@ -95,20 +95,7 @@ def render_html(comparison: Comparison, *, title: str, generated_at: str | datet
 
 def write_report(path: str | os.PathLike, html: str) -> Path:
     """Write ``html`` to ``path`` atomically (a temporary file beside it, then renamed)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(html)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomically(path, html, create_folder=True)
 
 
 # -- the table ---------------------------------------------------------------------------------
