@@ -13,7 +13,6 @@ records what remains, so ``destroy`` can simply be run again.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 import sys
@@ -24,17 +23,14 @@ from typing import Any
 
 from bricksmith.backends.base import Removal
 from bricksmith.errors import BackendError, BricksmithError, StateError, UsageError
+from bricksmith.redact import redact
 
 REPO, NOTEBOOK, DATA = "workspace repo", "notebook", "data"
 LOGS, SCRATCH = "logs", "run scratch"
 BACKUP, STATE, LOCK = "state backup", "state", "lock"
 REMOTE_KINDS = (REPO, NOTEBOOK, DATA)
-_USERINFO = re.compile(r"(://)[^/@\s]*@")
 
 
-def redact(text: str) -> str:
-    """``https://user:token@host`` -> ``https://***@host``: nothing printed holds a secret."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 @dataclass

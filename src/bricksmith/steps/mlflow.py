@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bricksmith.errors import BackendError, StepError
 from bricksmith.plan.fingerprint import fingerprint, material
+from bricksmith.redact import redact
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ _SECRET = re.compile(
     r"(^|[._-])(password|passwd|secret|token|api_?key|credentials?)($|[._-])", re.IGNORECASE
 )
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /:]")  # what MLflow accepts in names
-_USERINFO = re.compile(r"(://)[^/@\s]*@")
 
 
 def flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -58,9 +58,6 @@ def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def redact(text: str) -> str:
-    """``https://user:pass@host`` -> ``https://***@host``."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 def mlflow_steps(spec: LoadedSpec, target: str) -> list[Step]:
