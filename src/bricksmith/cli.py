@@ -439,17 +439,18 @@ def _apply(args, workflow, saved=None) -> int:
     return 0
 
 
-def _comparison(workflow):
+def _comparison(workflow, status=None):
     from bricksmith.runs import compare_runs
 
-    return compare_runs(workflow.status(), workflow.spec.workflow.project.params)
+    status = workflow.status() if status is None else status
+    return compare_runs(status, workflow.spec.workflow.project.params)
 
 
-def _runs_table(console, workflow) -> bool:
-    """Print the runs side by side; False when the spec has none."""
+def _runs_table(console, workflow, status=None) -> bool:
+    """Print the runs side by side (``status``: already read); False when the spec has none."""
     from bricksmith.runs import rich_table
 
-    comparison = _comparison(workflow)
+    comparison = _comparison(workflow, status)
     if comparison.runs:
         console.print(rich_table(comparison, title=f"Runs (target {workflow.target})"))
     return bool(comparison.runs)
@@ -505,7 +506,7 @@ def _status(args, workflow) -> int:
             escape(error[0]) if error else "",
         )
     console.print(table)
-    _runs_table(console, workflow)
+    _runs_table(console, workflow, status)
     _metric_sources(console, status["runs"])
     return 0
 
