@@ -222,6 +222,9 @@ def test_wrong_version(write_spec):
     assert diag.message == "unsupported spec version 2"
     assert diag.hint == "only version 1 is supported: write `version: 1`"
     assert (diag.line, diag.column) == (1, 10)
+    # YAML's true equals 1 in Python; the models refuse it as the schema does
+    boolean = only(write_spec(MINIMAL.replace("version: 1", "version: true")))
+    assert boolean.message == "unsupported spec version True" and boolean.path == "version"
 
 
 def test_version_as_text(write_spec):

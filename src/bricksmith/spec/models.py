@@ -263,6 +263,14 @@ class Workflow(_Model):
         examples=[{"experiment": "iris-databricks"}],
     )
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # Literal[1] takes True (True == 1), which the schema refuses
+        if isinstance(value, bool):
+            raise PydanticCustomError("literal_error", "Input should be 1")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Workflow:
         # A safety net for workflows built in code. load_spec() reports these (and more) with
