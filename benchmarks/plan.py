@@ -1,7 +1,9 @@
 """Plan cost against DAG size: ``bricksmith plan`` on specs of N steps, from scratch (no state)
 the first time a spec is seen (the validated-spec cache off) and again (cache warm), and as a
-no-op after an apply of the same spec (with its drift checks, and with ``--no-refresh``); each
-a fresh process, interpreter start included."""
+no-op after an apply of the same spec: in full (plan memos off: the spec validated, every step
+built and checked), the first plan after the apply (in full, and it writes the plan memo), and
+later plans (the memo replayed: its probes checked), with and without ``--no-refresh``. Each a
+fresh process, interpreter start included."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ def plan_cost(work: Path, cache: Path, sizes: list[int], log=print) -> tuple[lis
     project = workloads.kedro_project(cache)
     env = bricksmith_env(cache)
     cold_env = {**env, "BRICKSMITH_SPEC_CACHE": "0"}
+    full_env = {**env, "BRICKSMITH_PLAN_MEMO": "0"}
     rows, extras = [], {"apply_s": {}, "peak_mb": {}}
     for n in sizes:
         folder = work / f"plan-{n}"
@@ -30,18 +33,25 @@ def plan_cost(work: Path, cache: Path, sizes: list[int], log=print) -> tuple[lis
             "from scratch": peak_rss_mb(plan, cwd=folder, env=env),
         }
         applied, _ = run(bricksmith("apply", spec), cwd=folder, env=env)
-        _, check = run(bricksmith("plan", spec, "--detailed-exitcode"), cwd=folder, env=env)
+        full = median_of(plan, cwd=folder, env=full_env)
+        extras["peak_mb"][n]["no-op, full"] = peak_rss_mb(plan, cwd=folder, env=full_env)
+        detailed = bricksmith("plan", spec, "--detailed-exitcode")
+        writes_memo, check = run(detailed, cwd=folder, env=env)
         if check.returncode != 0:
             raise RuntimeError(f"the plan after applying {n} steps is not empty:\n{check.stdout}")
         noop = median_of(plan, cwd=folder, env=env)
         stored = median_of(bricksmith("plan", spec, "--no-refresh"), cwd=folder, env=env)
         extras["peak_mb"][n]["no-op"] = peak_rss_mb(plan, cwd=folder, env=env)
         extras["apply_s"][n] = applied
-        log(f"  plan {n:>6} steps: first {first:.2f}s, again {again:.2f}s, no-op {noop:.2f}s,"
+        log(f"  plan {n:>6} steps: first {first:.2f}s, again {again:.2f}s, no-op in full "
+            f"{full:.2f}s, first after apply {writes_memo:.2f}s, no-op {noop:.2f}s,"
             f" --no-refresh {stored:.2f}s (apply {applied:.1f}s)")
         rows += [
             {"tool": "bricksmith plan (from scratch, new spec)", "n": n, "seconds": first},
             {"tool": "bricksmith plan (from scratch)", "n": n, "seconds": again},
+            {"tool": "bricksmith plan (no-op, in full)", "n": n, "seconds": full},
+            {"tool": "bricksmith plan (no-op, first after apply)", "n": n,
+             "seconds": writes_memo},
             {"tool": "bricksmith plan (no-op after apply)", "n": n, "seconds": noop},
             {"tool": "bricksmith plan --no-refresh (no-op)", "n": n, "seconds": stored},
         ]

@@ -46,7 +46,8 @@ def load(
         path, variables=dict(variables or {}), environ=environ or os.environ, target=target
     )
     chosen, _ = spec.get_target(target)  # an unknown --target gets a did-you-mean
-    return Workflow(spec, chosen, dict(variables or {}))
+    return Workflow(spec, chosen, dict(variables or {}), requested_target=target,
+                    environ=environ or os.environ)
 
 
 def is_saved_plan_file(path: str | os.PathLike) -> bool:
@@ -93,6 +94,8 @@ class Workflow:
     spec: LoadedSpec
     target: str
     variables: dict[str, str] = field(default_factory=dict)  # the --var values it was loaded with
+    requested_target: str | None = None  # --target as given (None: the spec's default)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
 
     @property
     def settings(self):
@@ -162,15 +165,43 @@ class Workflow:
         """What apply would do. ``refresh=False`` compares the spec with the saved state only,
         without asking each step whether what it made is still there (faster; blind to
         drift, which apply still finds)."""
+        from bricksmith.engine.state import read_revision
+        from bricksmith.plan import memo
+
+        # read before the records: a change in between makes the memo never match
+        revision = read_revision(self.state_path) if refresh else None
         records = self.records()
+        probes: list[list] | None = [] if revision and memo.enabled(self.environ) else None
 
         def check(key: str, record: StepRecord) -> list[str]:
+            nonlocal probes
             if not refresh:
                 return []
             step = self.graph.step(key)
-            return step.check(self.context(step, record.outputs), record.outputs)
+            ctx = self.context(step, record.outputs)
+            if probes is not None:  # observed before the check reads the same things
+                found = step.probes(ctx, record.outputs)
+                if found is None:
+                    probes = None
+                else:
+                    probes.extend(found)
+            return step.check(ctx, record.outputs)
 
-        return make_plan(self.graph, records, check)
+        plan = make_plan(self.graph, records, check)
+        if probes is not None and revision and not plan.has_changes:
+            facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
+            memo.write(
+                spec=self.spec.path,
+                requested_target=self.requested_target,
+                key=memo.memo_key(self.spec.source_sha256, self.spec.inputs_sha256,
+                                  self.requested_target, self.environ),
+                target=self.target,
+                state_path=self.state_path,
+                revision=revision,
+                steps=list(self.graph.order),
+                probes=facts + probes,
+            )
+        return plan
 
     def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
         """Write ``plan`` for ``apply FILE``, with what it was made from."""

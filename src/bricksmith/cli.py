@@ -210,6 +210,17 @@ def _dispatch(args) -> int:
     if args.command == "emulator":
         return _serve_emulator(args)
 
+    if args.command == "plan" and not args.out:
+        from bricksmith.plan import memo
+
+        replayed = memo.replay(args.spec, requested_target=args.target,
+                               variables=_parse_vars(args.var), environ=os.environ,
+                               refresh=args.refresh)
+        if replayed:
+            from bricksmith.plan.planner import Plan
+
+            return _show_plan(args, Plan.unchanged(replayed.steps), replayed.target)
+
     from bricksmith import api
 
     if args.command == "apply" and api.is_saved_plan_file(args.spec):
@@ -364,12 +375,16 @@ def _plan(args, workflow) -> int:
                 hint="drop --no-refresh",
             )
         workflow.save_plan(plan, _output_path(args.out))
+    return _show_plan(args, plan, workflow.target)
+
+
+def _show_plan(args, plan, target: str) -> int:
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
         lines = _StyledLines()
         if not plan.has_changes:
-            lines.add((f"No changes. Target {workflow.target!r} matches the spec.", None))
+            lines.add((f"No changes. Target {target!r} matches the spec.", None))
         for action in plan.changes:
             symbol, colour = SYMBOLS[action.action]
             lines.add((f"{symbol} {action.step}", colour), (f" ({action.action})", "dim"))
@@ -379,10 +394,21 @@ def _plan(args, workflow) -> int:
         if args.out:
             lines.add((f"Saved the plan to {args.out}; `bricksmith apply {args.out}` applies "
                        "exactly it.", "dim"))
-        _console(args).print(lines)
+        _print_lines(args, lines)
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0
+
+
+def _print_lines(args, lines: _StyledLines) -> None:
+    """Styled on a terminal; piped or with --no-color/NO_COLOR, the plain text (rich would
+    drop the styles anyway; importing it costs more than planning 1,000 steps). FORCE_COLOR
+    styles piped output too, as rich does."""
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    if plain or not (sys.stdout.isatty() or os.environ.get("FORCE_COLOR")):
+        sys.stdout.write(lines.plain_text())
+    else:
+        _console(args).print(lines)
 
 
 class _StyledLines:
@@ -394,6 +420,9 @@ class _StyledLines:
 
     def add(self, *parts: tuple[str, str | None]) -> None:
         self.lines.append(parts)
+
+    def plain_text(self) -> str:
+        return "".join("".join(text for text, _style in parts) + "\n" for parts in self.lines)
 
     def __rich_console__(self, console, options):
         from rich.segment import Segment

@@ -114,3 +114,32 @@ def test_remove_repo_and_notebook_stay_inside_the_root(backend, tmp_path):
     with pytest.raises(BackendError, match="not inside"):
         backend.remove_repo({"path": str(tmp_path / "root/Workspace/Repos/../../../project")})
     assert elsewhere.is_dir()
+
+
+def test_drift_of_an_unchanged_upload_is_one_stat_per_folder_and_file(
+    backend, tmp_path, monkeypatch
+):
+    import os
+    import time
+
+    source = tmp_path / "data"
+    (source / "01_raw").mkdir(parents=True)
+    (source / "01_raw" / "iris.csv").write_text("a,b\n1,2\n")
+    then = time.time() - 3600
+    for path in (source, source / "01_raw", source / "01_raw" / "iris.csv"):
+        os.utime(path, (then, then))
+    outputs = backend.upload(source, "dbfs:/d", {}, lambda m: None)
+    assert sorted(outputs["_stamps"]) == ["", "01_raw"]
+
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(path) or real(path))
+    assert backend.upload_drift(source, outputs) == []
+    assert listed == []
+
+    (Path(outputs["location"]) / "01_raw" / "iris.csv").write_text("cut")
+    assert backend.upload_drift(source, outputs) == [
+        "uploaded file missing or changed: dbfs:/d/01_raw/iris.csv"
+    ]
+    (source / "01_raw" / "new.csv").write_text("x\n")
+    assert "source file changed: 01_raw/new.csv" in backend.upload_drift(source, outputs)

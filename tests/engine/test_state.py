@@ -8,6 +8,7 @@ from bricksmith.engine.state import (
     SCHEMA_VERSION,
     SUCCEEDED,
     StateStore,
+    read_revision,
     restore,
 )
 from bricksmith.errors import StateError
@@ -115,11 +116,32 @@ def test_a_version_1_state_migrates_forward_keeping_its_rows(tmp_path):
     assert old.schema_version == 1  # reading never migrates
     assert old.all()["a"].outputs == {"x": 1} and old.all()["a"].checked_at is None
     store = StateStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     assert store.get("a").outputs == {"x": 1}
+    generation, revision = store.revision()
     store.mark_checked(["a"])
     assert store.get("a").checked_at is not None
     apply_id = store.begin_apply("pid 1 on host")
     store.end_apply(apply_id, "succeeded")
     row = store._db.execute("SELECT status, holder FROM applies").fetchone()
     assert row == ("succeeded", "pid 1 on host")
+
+
+def test_every_change_to_the_steps_moves_the_revision_and_nothing_else_does(tmp_path):
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    generation, first = store.revision()
+    assert len(generation) == 32 and first == 0
+    store.mark_running("a", "fp", {"inputs": {}})
+    store.mark_succeeded("a", {"x": 1})
+    after_success = store.revision()
+    assert after_success == (generation, 2) == read_revision(path)
+    store.mark_checked(["a"])  # when it was found up to date: not a change of the steps
+    store.end_apply(store.begin_apply("me"), "succeeded")
+    assert store.revision() == after_success
+    store.forget(["a"])
+    assert store.revision() == (generation, 3)
+    store.close()
+    other = StateStore(tmp_path / "other.db")
+    assert other.revision()[0] != generation  # a new database never meets an old memo
+    assert read_revision(tmp_path / "missing.db") is None

@@ -479,7 +479,12 @@ def test_starter_local_folder(write_spec, tmp_path):
     template.mkdir(parents=True)
     (template / "cookiecutter.json").write_text("{}")
     text = MINIMAL.replace("  path: demo\n", "  path: demo\n  starter: templates/mine\n")
-    load_spec(write_spec(text), environ={})
+    spec = load_spec(write_spec(text), environ={})
+    # what validation relied on, for a plan memo to check again (both with a cached spec)
+    assert spec.facts == {str(template): "dir", str(template / "HEAD"): "missing",
+                          str(template / "cookiecutter.json"): "file"}
+    assert load_spec(write_spec(text), environ={}).facts == spec.facts
+    assert len(spec.source_sha256) == len(spec.inputs_sha256) == 64
 
 
 def test_starter_folder_with_tilde(write_spec, tmp_path, monkeypatch):

@@ -54,7 +54,12 @@ class Backend(Protocol):
     def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
         """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
 
+    def repo_probes(self, outputs: dict[str, Any]) -> list | None:
+        """Probes (``bricksmith.plan.probes``) standing for ``repo_drift``; None: none can."""
+        ...
+
     # -- DBFS / volumes --------------------------------------------------------------------
+
     def data_path(self, target: str) -> str:
         """``dbfs:/X`` or ``/Volumes/...`` as notebooks see it (``/dbfs/X`` on Databricks)."""
 
@@ -68,6 +73,10 @@ class Backend(Protocol):
         """What changed since the upload recorded in ``outputs`` (source or target side)."""
 
     # -- notebooks and runs ----------------------------------------------------------------
+    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> list | None:
+        """Probes standing for ``upload_drift``; None: none can."""
+        ...
+
     def notebook_path(self, workflow: str) -> str:
         """Where the workflow's notebook is deployed, as the workspace names it."""
 
@@ -76,6 +85,10 @@ class Backend(Protocol):
 
     def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
         """Why the deployed notebook no longer matches ``outputs``."""
+
+    def notebook_probes(self, outputs: dict[str, Any]) -> list | None:
+        """Probes standing for ``notebook_drift``; None: none can."""
+        ...
 
     def run_notebook(
         self,

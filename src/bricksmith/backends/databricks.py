@@ -227,6 +227,17 @@ class DatabricksBackend:
             "commit": commit,
         }
 
+    # what the workspace holds is known only by asking it: no probe stands for these checks,
+    # so plans of Databricks targets are never memoised
+    def repo_probes(self, outputs: dict[str, Any]) -> None:
+        return None
+
+    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> None:
+        return None
+
+    def notebook_probes(self, outputs: dict[str, Any]) -> None:
+        return None
+
     def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
         from databricks.sdk import errors as sdk
 
@@ -352,7 +363,7 @@ class DatabricksBackend:
         self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
     ) -> dict[str, Any]:
         old = previous.get("_manifest", {}) if previous.get("target") == target else {}
-        manifest = filesync.scan(source, old)
+        manifest, stamps = filesync.scan_stamped(source, old)
         with self.errors(f"upload data to {target}"):
             there = self._remote_sizes(target)
             # temporary files of an upload that was killed before its move: never data
@@ -386,12 +397,13 @@ class DatabricksBackend:
             "bytes": sum(e["size"] for e in manifest.values()),
             "digest": filesync.content_digest(manifest, old, previous.get("digest")),
             "_manifest": manifest,
+            "_stamps": stamps,
             "_copied": len(todo),
         }
 
     def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
         old = outputs.get("_manifest", {})
-        reasons = filesync.source_drift(source, old)
+        reasons = filesync.source_drift(source, old, outputs.get("_stamps"))
         if not source.is_dir():
             return reasons
         with self.errors(f"list {outputs['target']}"):

@@ -2,6 +2,13 @@
 
 A manifest maps a relative POSIX path to ``{"sha256", "size", "mtime_ns"}`` of the source file.
 A file whose size and mtime match the previous manifest keeps its recorded hash (no read).
+
+Folder stamps let a drift check skip listing folders at all: a folder's mtime moves whenever
+an entry in it is added, removed or renamed, so when every folder of a tree still has the
+mtime recorded at the last scan and every file its size and mtime, the tree is as scanned —
+one stat per folder and per file, no directory reads. As in git's "racy" entries, a stamp
+taken within a timestamp tick of a change to that folder cannot tell that change from a later
+one in the same tick, so such trees get no stamps (and are always listed).
 """
 
 from __future__ import annotations
@@ -9,9 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import time
 from pathlib import Path
 
 Manifest = dict[str, dict]
+Stamps = dict[str, int]  # folder (relative POSIX path, "" for the root) -> mtime_ns
+
+# How much older than a scan a folder's mtime must be to be trusted. Linux stamps files from
+# a clock that advances in ticks of at most 10 ms; filesystems that keep whole seconds only
+# (ext3, FAT, HFS+) show an mtime with no sub-second part and get the coarser margin.
+_TICK_MARGIN_NS = 20_000_000
+_SECONDS_MARGIN_NS = 2_000_000_000
 
 
 def file_sha256(path: Path) -> str:
@@ -26,16 +42,83 @@ def scan(source: Path, previous: Manifest | None = None) -> Manifest:
     """The manifest of every regular file under ``source`` (symlinked files followed, symlinked
     folders not entered; in no fixed order). One stat per file; a file is read only when its
     size or mtime differs from ``previous``, whose entry is then reused as it is."""
+    return scan_stamped(source, previous)[0]
+
+
+def scan_stamped(
+    source: Path, previous: Manifest | None = None
+) -> tuple[Manifest, Stamps | None]:
+    """``scan``, and the stamps of the folders walked (None when one changed too recently for
+    its stamp to be trusted)."""
+    started = time.time_ns()
     previous = previous or {}
     manifest: Manifest = {}
-    for rel, path, st in _walk(str(source)):
+    stamps: Stamps = {}
+    for rel, path, st in _walk(str(source), stamps):
         old = previous.get(rel)
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
             manifest[rel] = old
         else:
             sha = file_sha256(Path(path))
             manifest[rel] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    return manifest
+    if any(is_racy(mtime, started) for mtime in stamps.values()):
+        return manifest, None
+    return manifest, stamps
+
+
+def observe_tree(source: Path) -> tuple[dict[str, tuple[int, int]], Stamps] | None:
+    """({relative path: (size, mtime_ns)} of every file, folder stamps) of ``source`` now; None
+    when it is missing or a folder or file in it changed too recently to be trusted."""
+    started = time.time_ns()
+    stamps: Stamps = {}
+    try:
+        found = _walk(str(source), stamps)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    files = {rel: (st.st_size, st.st_mtime_ns) for rel, _path, st in found}
+    mtimes = [*stamps.values(), *(mtime for _size, mtime in files.values())]
+    if any(is_racy(mtime, started) for mtime in mtimes):
+        return None
+    return files, stamps
+
+
+def is_racy(mtime_ns: int, scanned_ns: int) -> bool:
+    """A change stamped ``mtime_ns`` is within a timestamp tick of ``scanned_ns``: a later
+    change in the same tick could carry the same stamp."""
+    margin = _SECONDS_MARGIN_NS if mtime_ns % 1_000_000_000 == 0 else _TICK_MARGIN_NS
+    return mtime_ns > scanned_ns - margin
+
+
+def unchanged(source: Path, manifest: Manifest, stamps: Stamps | None) -> bool:
+    """True when ``source`` is still as scanned into ``manifest`` with ``stamps``: each folder
+    has its mtime (no entry added, removed or renamed) and each file its size and mtime. One
+    stat each. False means "look closer" (``source_drift``), not that something changed."""
+    if not stamps:
+        return False
+    root = str(source)
+    try:
+        for rel, mtime in stamps.items():
+            st = os.lstat(f"{root}/{rel}") if rel else os.stat(root)
+            if st.st_mtime_ns != mtime or not stat.S_ISDIR(st.st_mode):
+                return False
+        for rel, entry in manifest.items():
+            st = os.stat(f"{root}/{rel}")
+            if st.st_size != entry["size"] or st.st_mtime_ns != entry["mtime_ns"]:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def copies_present(folder: str, manifest: Manifest) -> bool:
+    """Every file of ``manifest`` is in ``folder`` with its size (one stat each)."""
+    try:
+        return all(
+            os.stat(f"{folder}/{rel}").st_size == entry["size"]
+            for rel, entry in manifest.items()
+        )
+    except OSError:
+        return False
 
 
 def tree_sizes(folder: Path) -> dict[str, int]:
@@ -47,16 +130,21 @@ def tree_sizes(folder: Path) -> dict[str, int]:
         return {}
 
 
-def _walk(folder: str) -> list[tuple[str, str, os.stat_result]]:
-    """(relative POSIX path, path, stat) of every file under ``folder``, in no fixed order."""
+def _walk(folder: str, stamps: Stamps | None = None) -> list[tuple[str, str, os.stat_result]]:
+    """(relative POSIX path, path, stat) of every file under ``folder``, in no fixed order.
+    ``stamps`` receives each folder's mtime, taken before the folder is listed."""
     found = []
     pending = [(folder, "")]
+    if stamps is not None:
+        stamps[""] = os.stat(folder).st_mtime_ns
     while pending:
         path, prefix = pending.pop()
         with os.scandir(path) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{prefix}{entry.name}/"))
+                    if stamps is not None:
+                        stamps[prefix + entry.name] = entry.stat(follow_symlinks=False).st_mtime_ns
                 elif entry.is_file():
                     found.append((prefix + entry.name, entry.path, entry.stat()))
     return found
@@ -87,9 +175,12 @@ def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], li
     return changed, removed
 
 
-def source_drift(source: Path, previous: Manifest) -> list[str]:
+def source_drift(source: Path, previous: Manifest, stamps: Stamps | None = None) -> list[str]:
     """Why ``source`` no longer matches the manifest of its last upload ([] when it does).
-    Stat-first, as ``scan``: a file is read only when its size or mtime moved."""
+    With the upload's folder ``stamps``, one stat per folder and file when nothing moved;
+    otherwise stat-first, as ``scan``: a file is read only when its size or mtime moved."""
+    if unchanged(source, previous, stamps):
+        return []
     try:
         manifest = scan(source, previous)
     except (FileNotFoundError, NotADirectoryError):

@@ -86,6 +86,11 @@ class LocalBackend:
             reasons.append(f"workspace repo has local changes: {', '.join(changed[:5])}")
         return reasons
 
+    def repo_probes(self, outputs: dict[str, Any]) -> list | None:
+        return gitops.clean_at_probes(
+            Path(outputs["path"]), outputs["commit"], gitops.CLONE_STATUS_ARGS
+        )
+
     # -- DBFS ------------------------------------------------------------------------------
 
     def upload(
@@ -93,7 +98,7 @@ class LocalBackend:
     ) -> dict[str, Any]:
         dest = Path(self.data_path(target))
         old = previous.get("_manifest", {}) if previous.get("target") == target else {}
-        manifest = filesync.scan(source, old)
+        manifest, stamps = filesync.scan_stamped(source, old)
         there = filesync.tree_sizes(dest)  # one pass over what is already uploaded
         copied, skipped = 0, 0
         try:
@@ -122,11 +127,20 @@ class LocalBackend:
             "bytes": sum(e["size"] for e in manifest.values()),
             "digest": filesync.content_digest(manifest, old, previous.get("digest")),
             "_manifest": manifest,
+            "_stamps": stamps,
             "_copied": copied,
         }
 
     def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
+        """Why the upload is stale. When the source's folder stamps and every copy's size hold,
+        that is one stat per folder and file (temporary files of an interrupted upload are
+        then not looked for: an interrupted upload leaves its step unfinished, which resumes)."""
         old = outputs.get("_manifest", {})
+        stamps = outputs.get("_stamps")
+        if filesync.unchanged(source, old, stamps) and filesync.copies_present(
+            outputs["location"], old
+        ):
+            return []
         reasons = filesync.source_drift(source, old)
         if not os.path.isdir(source):
             return reasons
@@ -140,6 +154,25 @@ class LocalBackend:
         if leftovers:
             reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
         return reasons
+
+    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> list | None:
+        """What ``upload_drift`` relies on: the source's folders and files — as the upload
+        stamped them while they are so (one stat each), else as they are now — and each
+        copy's size."""
+        manifest, root, there = outputs.get("_manifest", {}), str(source), outputs["location"]
+        stamps = outputs.get("_stamps")
+        if filesync.unchanged(source, manifest, stamps):
+            files = {rel: (e["size"], e["mtime_ns"]) for rel, e in manifest.items()}
+        else:
+            observed = filesync.observe_tree(source)
+            if observed is None:
+                return None
+            files, stamps = observed
+        return [
+            *(["dir", f"{root}/{rel}" if rel else root, mtime] for rel, mtime in stamps.items()),
+            *(["file", f"{root}/{rel}", size, mtime] for rel, (size, mtime) in files.items()),
+            *(["size", f"{there}/{rel}", e["size"]] for rel, e in manifest.items()),
+        ]
 
     # -- notebooks -------------------------------------------------------------------------
 
@@ -158,6 +191,11 @@ class LocalBackend:
         if filesync.file_sha256(file) != outputs["sha256"]:
             return [f"notebook {outputs['path']} was edited in the workspace"]
         return []
+
+    def notebook_probes(self, outputs: dict[str, Any]) -> list | None:
+        from bricksmith.plan.probes import observe_all
+
+        return observe_all([outputs["file"]])
 
     # -- runs ------------------------------------------------------------------------------
 

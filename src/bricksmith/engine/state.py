@@ -20,7 +20,7 @@ from typing import Any
 
 from bricksmith.errors import StateError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
@@ -39,21 +39,57 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 """
 
-# Forward migrations: MIGRATIONS[n] takes a version n-1 database to version n.
-MIGRATIONS: dict[int, str] = {
-    2: """
-    CREATE TABLE IF NOT EXISTS applies (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at   TEXT NOT NULL,
-        finished_at  TEXT,
-        status       TEXT NOT NULL,
-        holder       TEXT NOT NULL
-    );
-    """,
+# Forward migrations: MIGRATIONS[n] (statements run in one transaction) takes a version n-1
+# database to version n.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        """CREATE TABLE IF NOT EXISTS applies (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at   TEXT NOT NULL,
+            finished_at  TEXT,
+            status       TEXT NOT NULL,
+            holder       TEXT NOT NULL
+        )""",
+    ),
     # when an apply last found a step up to date: a narrow table of its own, since updating a
     # column of ``steps`` rewrites the whole row (outputs can be large)
-    3: "CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY, at TEXT NOT NULL);",
+    3: ("CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY, at TEXT NOT NULL)",),
+    # a revision that every change to ``steps`` moves, in a database with a random generation:
+    # (generation, revision) names one content of ``steps`` (what a plan memo was made from)
+    4: (
+        "INSERT OR IGNORE INTO meta(key, value) VALUES"
+        " ('generation', lower(hex(randomblob(16)))), ('revision', '0')",
+        *(
+            f"""CREATE TRIGGER IF NOT EXISTS steps_revision_{event.lower()} AFTER {event} ON steps
+            BEGIN
+                UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision';
+            END"""
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
 }
+
+
+def read_revision(path: Path) -> tuple[str, int] | None:
+    """``StateStore.revision()`` of the database at ``path`` without opening a store (no
+    integrity check, no version check): None when it cannot tell."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return _revision(db)
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
+def _revision(db: sqlite3.Connection) -> tuple[str, int] | None:
+    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'revision')"))
+    if len(rows) != 2:
+        return None
+    return rows["generation"], int(rows["revision"])
 
 
 def now() -> str:
@@ -118,7 +154,9 @@ class StateStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 if not existed:
-                    self._db.executescript(_SCHEMA + "".join(MIGRATIONS.values()))
+                    self._db.executescript(
+                        _SCHEMA + "".join(f"{sql};\n" for m in MIGRATIONS.values() for sql in m)
+                    )
                     self._db.execute(
                         "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
@@ -157,9 +195,8 @@ class StateStore:
             with self._db:  # one transaction: all migrations or none
                 self._db.execute("BEGIN")
                 for target in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[target].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
+                    for statement in MIGRATIONS[target]:
+                        self._db.execute(statement)
                 self._db.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
@@ -169,6 +206,11 @@ class StateStore:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0])
+
+    def revision(self) -> tuple[str, int] | None:
+        """(generation, revision) of the steps table; None before schema version 4."""
+        with self._lock:
+            return _revision(self._db)
 
     def backup(self) -> Path:
         """Copy the database (consistently, via SQLite's backup API) beside it, as the

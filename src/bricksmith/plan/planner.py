@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StepRecord
-from bricksmith.plan.fingerprint import differences, fingerprint, material
-from bricksmith.plan.graph import StepGraph
+from bricksmith.plan.fingerprint import Fingerprints, differences, material
+
+if TYPE_CHECKING:
+    from bricksmith.plan.graph import StepGraph
 
 CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
 ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)
@@ -42,6 +45,13 @@ class Action:
 class Plan:
     actions: tuple[Action, ...]
     summary: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def unchanged(cls, steps: list[str] | tuple[str, ...]) -> Plan:
+        """The plan of a target that matches its spec: every step a noop."""
+        summary = {name: 0 for name in ACTIONS}
+        summary[NOOP] = len(steps)
+        return cls(actions=tuple(Action(key, NOOP) for key in steps), summary=summary)
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -74,10 +84,11 @@ def make_plan(
 ) -> Plan:
     """Plan every step of ``graph`` against the saved ``records``."""
     actions: dict[str, Action] = {}
+    fingerprints = Fingerprints(lambda key: records[key].outputs)
     for key in graph.order:
         step = graph.step(key)
         record = records.get(key)
-        actions[key] = _decide(key, step, graph, record, records, actions, check)
+        actions[key] = _decide(key, step, graph, record, records, actions, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):
         actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
     counts = {name: 0 for name in ACTIONS}
@@ -86,7 +97,7 @@ def make_plan(
     return Plan(actions=tuple(actions.values()), summary=counts)
 
 
-def _decide(key, step, graph, record, records, decided, check) -> Action:
+def _decide(key, step, graph, record, records, decided, check, fingerprints) -> Action:
     if record is None:
         return Action(key, CREATE, ("never applied to this target",))
     if record.status == FAILED:
@@ -98,12 +109,13 @@ def _decide(key, step, graph, record, records, decided, check) -> Action:
 
     deps = sorted(graph.deps[key])
     moving = [d for d in deps if decided[d].action != NOOP]
-    upstream = {d: records[d].outputs for d in deps if d in records}
-    snapshot = material(step.inputs(), upstream)
-    changed = fingerprint(snapshot) != record.fingerprint
+    inputs = step.inputs()
+    recorded = [d for d in deps if d in records]
+    changed = fingerprints.of(inputs, recorded) != record.fingerprint
     if not moving and not changed:
         drift = check(key, record)
         return Action(key, UPDATE, tuple(drift)) if drift else Action(key, NOOP)
+    snapshot = material(inputs, {d: records[d].outputs for d in recorded})
     reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
     if moving:
         reasons += [f"upstream {d} will {decided[d].action}" for d in moving]

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,6 +93,8 @@ class SpecCache:
                 accepted = json.loads(path.read_text()).get("accepted", [])
             digest = self.inputs_digest(raw, environ, variables)
             accepted = [d for d in accepted if d != digest][-(_KEEP - 1):] + [digest]
+            import tempfile
+
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:

@@ -11,11 +11,13 @@ import difflib
 import ntpath
 import posixpath
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from bricksmith.errors import Diagnostic
+from bricksmith.pathfacts import PathFacts, path_kind
 from bricksmith.spec.interpolate import VAR_NAME_PATTERN
 from bricksmith.spec.loader import Document
 
@@ -48,16 +50,20 @@ def is_git_url(text: str) -> bool:
     return bool(_SCP_LIKE.match(text))
 
 
-def semantic_diagnostics(document: Document, base_dir: Path) -> list[Diagnostic]:
-    """Every semantic problem of the (interpolated) document. ``base_dir``: the spec folder."""
-    return _Checker(document, base_dir).run()
+def semantic_diagnostics(
+    document: Document, base_dir: Path, facts: PathFacts | None = None
+) -> list[Diagnostic]:
+    """Every semantic problem of the (interpolated) document. ``base_dir``: the spec folder.
+    ``facts`` receives every path the checks looked at."""
+    return _Checker(document, base_dir, facts or PathFacts()).run()
 
 
 class _Checker:
-    def __init__(self, document: Document, base_dir: Path) -> None:
+    def __init__(self, document: Document, base_dir: Path, facts: PathFacts) -> None:
         self.doc = document
         self.data = document.data
         self.base_dir = base_dir
+        self.facts = facts
         self.out: list[Diagnostic] = []
 
     def error(self, path: tuple, message: str, hint: str | None = None, **kw: Any) -> None:
@@ -144,10 +150,11 @@ class _Checker:
         folder = Path(location).expanduser()
         if not folder.is_absolute():
             folder = self.base_dir / folder
-        if folder.is_dir():
+        kind = self.facts.kind(folder)
+        if kind == "dir":
             self.check_starter_folder(starter, folder, subdir, options, sub_at)
             return
-        if folder.exists():
+        if kind != "missing":
             self.error(where, f"starter {starter!r} is a file, not a folder",
                        "give a starter template folder, a git URL, or a built-in starter: "
                        + builtins, at_value=True)
@@ -169,20 +176,21 @@ class _Checker:
                              options: dict[str, str], sub_at: tuple) -> None:
         """A local starter folder: its template must be there, unless git provides it."""
         checkout = options.get("starter_checkout")
-        if checkout and not is_git_repository(folder):
+        kind = self.facts.kind
+        if checkout and not is_git_repository(folder, kind):
             self.error(("project", "starter_checkout"), f"starter_checkout {checkout!r} needs a "
                        f"git repository; the starter folder {starter.partition('#')[0]!r} is "
                        "not one", "remove starter_checkout, or use a git repository or URL",
                        at_value=True)
             return
-        if checkout or is_bare_repository(folder):
+        if checkout or is_bare_repository(folder, kind):
             return  # its content depends on the ref; checked when it is cloned
         template = folder / subdir if subdir else folder
-        if subdir and not template.is_dir():
+        if subdir and kind(template) != "dir":
             self.error(sub_at, f"starter folder {starter.partition('#')[0]!r} has no folder "
                        f"{subdir!r}", _starters_in(folder) or "check the folder's name",
                        at_value=True)
-        elif not (template / "cookiecutter.json").is_file():
+        elif kind(template / "cookiecutter.json") != "file":
             shown = f"{starter.partition('#')[0]}/{subdir}" if subdir else starter
             self.error(sub_at, f"starter folder {shown!r} is not a Kedro starter "
                        "(no cookiecutter.json)", _starters_in(template) or
@@ -195,7 +203,7 @@ class _Checker:
             return
         remote = repo.get("remote")
         if isinstance(remote, str) and remote:
-            problem = _remote_problem(remote, self.base_dir)
+            problem = _remote_problem(remote, self.base_dir, self.facts.kind)
             if problem:
                 self.error(("repo", "remote"), problem[0], problem[1], at_value=True)
         branch = repo.get("branch")
@@ -355,12 +363,12 @@ def _dbfs_target_problem(target: str) -> str | None:
     return None
 
 
-def is_bare_repository(path: Path) -> bool:
-    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+def is_bare_repository(path: Path, kind: Callable[[Path], str] = path_kind) -> bool:
+    return kind(path / "HEAD") == "file" and kind(path / "objects") == "dir"
 
 
-def is_git_repository(path: Path) -> bool:
-    return is_bare_repository(path) or (path / ".git").exists()
+def is_git_repository(path: Path, kind: Callable[[Path], str] = path_kind) -> bool:
+    return is_bare_repository(path, kind) or kind(path / ".git") != "missing"
 
 
 def starters_in(folder: Path) -> list[str]:
@@ -407,7 +415,9 @@ def _git_url_problem(url: str, *, allow_pip_prefix: bool = False) -> tuple[str, 
     return None
 
 
-def _remote_problem(remote: str, base_dir: Path) -> tuple[str, str] | None:
+def _remote_problem(
+    remote: str, base_dir: Path, kind: Callable[[Path], str] = path_kind
+) -> tuple[str, str] | None:
     example = "https://github.com/me/project.git, git@github.com:me/project.git or ../project.git"
     if remote != remote.strip() or any(ch.isspace() for ch in remote):
         return (f"remote {remote!r} contains whitespace", f"write a git URL such as {example}")
@@ -417,7 +427,7 @@ def _remote_problem(remote: str, base_dir: Path) -> tuple[str, str] | None:
     if _SCP_LIKE.match(remote):
         return None
     no_user = _SCP_NO_USER.match(remote)
-    if no_user and not (base_dir / no_user.group(1)).exists():
+    if no_user and kind(base_dir / no_user.group(1)) == "missing":
         return (f"remote {remote!r} looks like an ssh URL without a user",
                 f"write git@{remote} (or https://{no_user.group(1)}/"
                 f"{remote.split(':', 1)[1]})")
@@ -425,7 +435,7 @@ def _remote_problem(remote: str, base_dir: Path) -> tuple[str, str] | None:
         return (f"remote {remote!r}: '~' is not expanded",
                 "give the local repository path relative to the spec file's folder")
     first = remote.replace("\\", "/").split("/", 1)[0]
-    if "/" in remote and _HOSTNAME.match(first) and not (base_dir / first).exists():
+    if "/" in remote and _HOSTNAME.match(first) and kind(base_dir / first) == "missing":
         return (f"remote {remote!r} looks like a host name without a scheme",
                 f"write https://{remote} or git@{first}:{remote.split('/', 1)[1]}")
     return None  # a local path (created as a bare repository when missing)

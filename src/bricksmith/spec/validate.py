@@ -10,11 +10,12 @@ line, column and key path, with a hint. Validation reads files but never writes 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -23,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bricksmith.errors import Diagnostic, SpecError, UsageError
+from bricksmith.pathfacts import PathFacts
 from bricksmith.spec.cache import SpecCache
 from bricksmith.spec.checks import semantic_diagnostics
 from bricksmith.spec.interpolate import resolve_references, stringify
@@ -74,6 +76,12 @@ class LoadedSpec:
     path: Path  # the spec file, resolved
     base_dir: Path  # its folder: relative paths in the spec are relative to it
     document: Document  # the interpolated data; positions only when parsed now (not cached)
+    # what it was validated from: a digest of the file's bytes and one of the environment
+    # variable and --var values they refer to (SpecCache.inputs_digest), and the file-system
+    # facts the checks relied on ({path: kind}); a plan memo is keyed by them
+    source_sha256: str = ""
+    inputs_sha256: str = ""
+    facts: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def project_dir(self) -> Path:
@@ -123,16 +131,21 @@ def load_spec(
     base_dir = resolved.parent
     cache = SpecCache.default()
     written = cache.lookup(raw, environ, variables) if cache else None
+    origin = {
+        "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "inputs_sha256": SpecCache.inputs_digest(raw, environ, variables),
+    }
     if written is not None:
         loaded = _revalidate(Document(file=str(spec_path), data=written), resolved,
                              environ=environ, variables=variables, target=target)
         if loaded is not None:
-            return loaded
+            return replace(loaded, **origin)
     document = parse_document(raw, str(spec_path))
     data, diagnostics = resolve_references(document, environ=environ, variables=variables)
     diagnostics, deferred = _defer_other_targets(diagnostics, data, target)
+    facts = PathFacts()
     workflow, more = validate_document(replace(document, data=data), base_dir,
-                                       flagged=diagnostics)
+                                       flagged=diagnostics, facts=facts)
     diagnostics = _sorted(diagnostics + [d for d in more if d.path not in deferred])
     if deferred and not diagnostics:
         workflow = Workflow.model_validate(data)  # what the deferred references left out
@@ -141,7 +154,8 @@ def load_spec(
     if cache:
         cache.store(raw, document.data, environ, variables)
     document = replace(document, data=data)
-    return LoadedSpec(workflow=workflow, path=resolved, base_dir=base_dir, document=document)
+    return LoadedSpec(workflow=workflow, path=resolved, base_dir=base_dir, document=document,
+                      facts=facts.seen, **origin)
 
 
 def _revalidate(
@@ -164,10 +178,12 @@ def _revalidate(
         workflow = Workflow.model_validate(data)
     except ValidationError:
         return None
-    if [d for d in semantic_diagnostics(document, resolved.parent) if d.path not in deferred]:
+    facts = PathFacts()
+    if [d for d in semantic_diagnostics(document, resolved.parent, facts)
+            if d.path not in deferred]:
         return None
     return LoadedSpec(workflow=workflow, path=resolved, base_dir=resolved.parent,
-                      document=document)
+                      document=document, facts=facts.seen)
 
 
 def _defer_other_targets(
@@ -191,7 +207,11 @@ def _defer_other_targets(
 
 
 def validate_document(
-    document: Document, base_dir: Path, *, flagged: list[Diagnostic] | None = None
+    document: Document,
+    base_dir: Path,
+    *,
+    flagged: list[Diagnostic] | None = None,
+    facts: PathFacts | None = None,
 ) -> tuple[Workflow | None, list[Diagnostic]]:
     """Validate an interpolated document: JSON schema, Pydantic, semantic checks.
 
@@ -222,7 +242,7 @@ def validate_document(
                 out.append(diag)
         seen.add_all(out)
 
-    for diag in semantic_diagnostics(document, base_dir):
+    for diag in semantic_diagnostics(document, base_dir, facts):
         if not seen.inside(diag.path):
             out.append(diag)
     if out:

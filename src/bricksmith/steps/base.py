@@ -59,6 +59,11 @@ class Step(ABC):
         """Read what exists now. Return why the recorded outputs are gone or drifted ([] = fine)."""
         return []
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list[list[Any]] | None:
+        """What ``check`` relies on, as probes (``bricksmith.plan.probes``), observed before
+        ``check`` runs. None when it cannot be put so: plans are then not memoised."""
+        return None
+
     @abstractmethod
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         """Make it so. Safe to repeat. Returns the outputs downstream steps and status read."""

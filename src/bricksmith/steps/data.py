@@ -23,6 +23,9 @@ class UploadData(Step):
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
         return ctx.backend.upload_drift(ctx.project_dir / self.source, outputs)
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        return ctx.backend.upload_probes(ctx.project_dir / self.source, outputs)
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         source = ctx.project_dir / self.source
         if not source.is_dir():

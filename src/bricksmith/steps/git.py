@@ -34,6 +34,12 @@ class CommitProject(Step):
             return [f"project HEAD moved: {str(outputs.get('commit'))[:10]} → {str(head)[:10]}"]
         return []
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        commit = outputs.get("commit")
+        if not isinstance(commit, str):
+            return None
+        return gitops.clean_at_probes(ctx.project_dir, commit, gitops.STATUS_ARGS)
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         commit, made = gitops.commit_all(
             ctx.project_dir,
@@ -65,6 +71,15 @@ class PushProject(Step):
                 f"not the pushed {str(outputs.get('commit'))[:10]}"
             ]
         return []
+
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        commit = outputs.get("commit")
+        if self.token_env or not isinstance(commit, str):
+            return None  # asking needs the credential: left to the check
+        from bricksmith.plan.probes import git_probe
+
+        args = gitops.ls_remote_args(self.location, self.branch)
+        return [git_probe(None, list(args), f"{commit}\trefs/heads/{self.branch}\n")]
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         if gitops.ensure_bare_remote(self.location, self.branch):

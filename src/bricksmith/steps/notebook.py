@@ -31,6 +31,9 @@ class DeployNotebook(Step):
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
         return ctx.backend.notebook_drift(outputs)
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        return ctx.backend.notebook_probes(outputs)
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         from bricksmith.notebook import render_notebook
 

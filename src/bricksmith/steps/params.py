@@ -82,6 +82,11 @@ class WriteParams(Step):
             if current.get(key) != value
         ]
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        from bricksmith.plan.probes import observe_all
+
+        return observe_all([ctx.project_dir / PARAMS_FILE])
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         file = ctx.project_dir / PARAMS_FILE
         current = read_params(file)

@@ -105,6 +105,9 @@ class RunNotebook(Step):
     def inputs(self) -> dict[str, Any]:
         return {"params": self.params, "timeout_minutes": self.timeout_minutes}
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        return []  # a run's check looks at nothing: it is redone when its inputs change
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]

@@ -46,6 +46,11 @@ class ScaffoldProject(Step):
             return [f"Kedro project {ctx.project_dir} is missing"]
         return []
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        from bricksmith.plan.probes import observe_all
+
+        return observe_all([ctx.project_dir / "pyproject.toml"])
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         from bricksmith.starters import create_project, describe_starter, starter_template
 

@@ -22,6 +22,9 @@ class SyncWorkspaceRepo(Step):
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
         return ctx.backend.repo_drift(outputs)
 
+    def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
+        return ctx.backend.repo_probes(outputs)
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         pushed = upstream["git.push"]
         outputs = ctx.backend.sync_repo(

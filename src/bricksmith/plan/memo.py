@@ -1,0 +1,133 @@
+"""The plan memo: a plan that found nothing to do, remembered with what it relied on.
+
+A plan is a function of the spec file, the environment values it refers to, the ``--var``
+values, the saved state and what each step's check sees. When a plan finds every step up to
+date, it writes a memo naming all but the last exactly — digests of the spec's bytes and of
+those values, the code of this bricksmith, the state's (generation, revision) — and the last
+as probes (``bricksmith.plan.probes``): the steps' observations plus the file-system facts
+the spec's validation relied on. The next plan of the same spec and target replays the memo
+when all of that still holds, without importing the models, reading the state or building a
+step: the same answer, "no changes", at the cost of a stat per file and a few git commands.
+Anything that does not match (or cannot be read) means the full plan, which writes a new memo.
+
+One memo per spec file and ``--target``, in the cache folder (``plans/``); nothing in it is a
+secret (values are digested). ``BRICKSMITH_PLAN_MEMO=0`` turns memos off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import namedtuple
+from collections.abc import Mapping
+from pathlib import Path
+
+from bricksmith.plan.probes import Probe, all_hold
+
+VERSION = 1
+
+
+Replayed = namedtuple("Replayed", "target steps")  # the target's name, its steps in order
+
+
+def enabled(environ: Mapping[str, str]) -> bool:
+    return environ.get("BRICKSMITH_PLAN_MEMO", "1") != "0"
+
+
+def memo_path(spec: Path, requested_target: str | None) -> Path:
+    from bricksmith.cachedir import default_cache_dir
+
+    name = hashlib.sha256(f"{spec.resolve()}\0{requested_target or ''}".encode()).hexdigest()
+    return default_cache_dir() / "plans" / f"{name[:40]}.json"
+
+
+def memo_key(
+    source_sha256: str, inputs_sha256: str, requested_target: str | None, environ: Mapping
+) -> str:
+    """What must be equal for a memo to apply, besides the state and the probes."""
+    parts = [VERSION, code_identity(), source_sha256, inputs_sha256, requested_target,
+             environ.get("HOME")]  # "~" in a starter path expands with it
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def code_identity() -> str:
+    """This bricksmith's code: the path, size and mtime of each of its Python files."""
+    package = Path(__file__).resolve().parent.parent
+    found = []
+    pending = [str(package)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    pending.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    st = entry.stat()
+                    found.append(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()
+
+
+def write(
+    *,
+    spec: Path,
+    requested_target: str | None,
+    key: str,
+    target: str,
+    state_path: Path,
+    revision: tuple[str, int],
+    steps: list[str],
+    probes: list[Probe],
+) -> None:
+    """Remember a plan that found ``steps`` up to date. Never fails: a memo is an optimisation."""
+    from bricksmith.atomic import write_text_atomically
+
+    memo = {
+        "version": VERSION,
+        "key": key,
+        "target": target,
+        "state": [str(state_path), *revision],
+        "steps": steps,
+        "probes": probes,
+    }
+    try:
+        write_text_atomically(memo_path(spec, requested_target), json.dumps(memo),
+                              create_folder=True)
+    except (OSError, TypeError, ValueError):
+        return
+
+
+def replay(
+    spec: str | os.PathLike,
+    *,
+    requested_target: str | None,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    refresh: bool = True,
+) -> Replayed | None:
+    """The plan's answer when the memo of ``spec`` still holds ("every step up to date"), else
+    None. ``refresh=False`` (``plan --no-refresh``) skips the probes, as that plan skips the
+    checks."""
+    if not enabled(environ):
+        return None
+    from bricksmith.engine.state import read_revision
+    from bricksmith.spec.cache import SpecCache
+
+    path = Path(spec)
+    try:
+        raw = path.read_bytes()
+        memo = json.loads(memo_path(path, requested_target).read_bytes())
+        if memo.get("version") != VERSION:
+            return None
+        key = memo_key(hashlib.sha256(raw).hexdigest(),
+                       SpecCache.inputs_digest(raw, environ, variables), requested_target,
+                       environ)
+        if key != memo["key"]:
+            return None
+        state, generation, revision = memo["state"]
+        if read_revision(Path(state)) != (generation, revision):
+            return None
+        if refresh and not all_hold(memo["probes"]):
+            return None
+        return Replayed(target=memo["target"], steps=tuple(memo["steps"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,119 @@
+"""Probes: cheap observations that stand in for a step's drift check while nothing moves.
+
+After a plan finds a step up to date, the step describes what its check relied on as probes;
+a plan memo (``bricksmith.plan.memo``) keeps them, and the next plan only asks whether every
+probe still holds: a stat per file or folder and a few git commands, instead of loading the
+spec, the state and each step. A probe that fails sends the plan down the full path, which
+says what changed. Probes are JSON lists:
+
+    ["file", path, size, mtime_ns]   a regular file (symlinks followed) with this size and mtime
+    ["size", path, size]             a regular file with this size
+    ["dir", path, mtime_ns]          a folder with this mtime: no entry added, removed, renamed
+    ["kind", path, kind]             path_kind(path) is kind ("dir", "file", "other", "missing")
+    ["git", cwd, args, stdout]       `git <args>` in cwd (None: anywhere) exits 0 printing stdout
+
+A step's probes either restate what its recorded outputs require (a folder's stamps, the
+commit HEAD must be at) or observe the world *before* its check reads it, so a change that
+lands in between is always caught by one or the other. A file changed within a timestamp tick
+of being observed cannot be told from a later change in the same tick, so it gives no probe
+(``None``: this plan is not memoised), as with git's racy index entries.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bricksmith.backends.filesync import is_racy
+from bricksmith.pathfacts import path_kind
+
+Probe = list[Any]
+GIT_TIMEOUT_S = 60
+
+
+def observe(path: Path | str) -> Probe | None:
+    """What ``path`` is now: a "file" probe for a regular file, else a "kind" probe; None when
+    the file changed too recently to be trusted."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return ["kind", str(path), "missing"]
+    if not stat.S_ISREG(st.st_mode):
+        return ["kind", str(path), path_kind(path)]
+    if is_racy(st.st_mtime_ns, time.time_ns()):
+        return None
+    return ["file", str(path), st.st_size, st.st_mtime_ns]
+
+
+def observe_all(paths: Iterable[Path | str]) -> list[Probe] | None:
+    probes = [observe(path) for path in paths]
+    return None if any(probe is None for probe in probes) else probes  # type: ignore[return-value]
+
+
+def kind_probe(path: Path | str) -> Probe:
+    return ["kind", str(path), path_kind(path)]
+
+
+def git_probe(cwd: Path | str | None, args: list[str], stdout: str) -> Probe:
+    return ["git", None if cwd is None else str(cwd), list(args), stdout]
+
+
+def all_hold(probes: Iterable[Probe]) -> bool:
+    """True when every probe holds now. File-system probes first, one stat each; then the git
+    commands, all at once."""
+    commands = []
+    for probe in probes:
+        kind = probe[0]
+        if kind == "git":
+            commands.append(probe)
+        elif not _holds(kind, probe):
+            return False
+    return _commands_hold(commands)
+
+
+def _holds(kind: str, probe: Probe) -> bool:
+    if kind == "kind":
+        return path_kind(probe[1]) == probe[2]
+    try:
+        st = os.stat(probe[1])
+    except (OSError, ValueError):
+        return False
+    if kind == "file":
+        return stat.S_ISREG(st.st_mode) and st.st_size == probe[2] and st.st_mtime_ns == probe[3]
+    if kind == "size":
+        return stat.S_ISREG(st.st_mode) and st.st_size == probe[2]
+    if kind == "dir":
+        return stat.S_ISDIR(st.st_mode) and st.st_mtime_ns == probe[2]
+    return False  # a probe this bricksmith does not know
+
+
+def _commands_hold(commands: list[Probe]) -> bool:
+    if not commands:
+        return True
+    import subprocess
+
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    running = []
+    try:
+        for _kind, cwd, args, _stdout in commands:
+            running.append(subprocess.Popen(
+                ["git", *args], cwd=cwd, env=env, text=True, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            ))
+        deadline = time.monotonic() + GIT_TIMEOUT_S
+        held = True
+        for process, probe in zip(running, commands, strict=True):
+            out, _ = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            held = held and process.returncode == 0 and out == probe[3]
+        return held
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        for process in running:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
