@@ -46,7 +46,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+COMMANDS = ("validate", "plan", "apply", "status", "destroy", "runs", "report", "graph", "state",
+            "schema", "init", "emulator")
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names first (after --no-color), if it names one."""
+    rest = [arg for arg in argv if arg != "--no-color"]
+    return rest[0] if rest and rest[0] in COMMANDS else None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that command's (building all of them costs
+    more than a replayed plan's other work)."""
+
+    def want(name: str) -> bool:
+        return only is None or only == name
+
     parser = _Parser(
         prog="bricksmith",
         description="Plan and apply a Kedro-on-Databricks workflow described in one YAML spec.",
@@ -69,94 +85,106 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
         return sub
 
-    spec_command("validate", "check a spec; report every problem with file:line:col")
-    plan = spec_command("plan", "show what apply would do, and why")
-    plan.add_argument("--json", action="store_true", help="machine-readable plan")
-    plan.add_argument(
-        "--no-refresh",
-        dest="refresh",
-        action="store_false",
-        help="compare the spec with the saved state only, without checking the workspace, "
-        "DBFS and git for drift (faster; apply still checks)",
-    )
-    plan.add_argument(
-        "--out", metavar="FILE",
-        help="save the plan; `bricksmith apply FILE` applies exactly it (refused when stale)",
-    )
-    plan.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
-    )
-    apply = spec_command(
-        "apply", "make the target match the spec (resumable); SPEC may be a saved plan"
-    )
-    apply.add_argument(
-        "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
-    )
-    apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
-    status = spec_command("status", "show the last recorded state of every step and run")
-    status.add_argument("--json", action="store_true", help="machine-readable status")
-    destroy = spec_command(
-        "destroy",
-        "remove what apply made in the target (workspace repo, notebook, uploaded data) and "
-        "the target's state; never the local project or the git remote",
-    )
-    destroy.add_argument("--yes", "-y", action="store_true", help="remove without asking")
-    spec_command("runs", "all runs side by side: params that differ, metrics, duration, status")
-    report = spec_command("report", "write the runs and a chart of each metric as one HTML page")
-    report.add_argument(
-        "--out", "-o", metavar="FILE", help="where to write it (default: <target root>/report.html)"
-    )
-    graph = spec_command("graph", "the DAG of steps, coloured by their last status")
-    graph.add_argument(
-        "--format", choices=["mermaid", "dot", "png"], default="mermaid",
-        help="mermaid (default) or dot text, or a PNG drawn by graphviz",
-    )
-    graph.add_argument(
-        "--out", "-o", metavar="FILE", help="write here (png: default graph.png; text: stdout)"
-    )
-    state = commands.add_parser("state", help="repair a target's state: unlock, restore")
-    state_commands = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
-    unlock = spec_command(
-        "unlock", "remove the apply lock a killed apply left behind", state_commands
-    )
-    unlock.add_argument("--force", action="store_true", help="break a lock that looks alive")
-    spec_command(
-        "restore", "put back the state saved at the start of the last apply", state_commands
-    )
-    schema = commands.add_parser("schema", help="print the JSON Schema of workflow specs")
-    schema.add_argument(
-        "--reference", action="store_true",
-        help="the spec reference in Markdown instead (docs/spec-reference.md)",
-    )
-    init = commands.add_parser(
-        "init", help="write a commented workflow.yaml (and its schema) for a new project"
-    )
-    init.add_argument("directory", nargs="?", default=".", help="where to write it (.)")
-    init.add_argument("--name", help="workflow and Kedro project name (default: the folder's)")
-    init.add_argument("--starter", help="Kedro starter (default: databricks-iris)")
-    init.add_argument("--remote", help="git remote to push the project to")
-    init.add_argument("--target", help="local (default) or databricks")
-    init.add_argument(
-        "--non-interactive", action="store_true", help="take the flags and defaults; ask nothing"
-    )
-    init.add_argument("--force", action="store_true", help="overwrite existing files")
-    emulator = commands.add_parser("emulator", help="a local Databricks REST API emulator")
-    emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
-    serve = emulator_commands.add_parser(
-        "serve", help="serve an emulated workspace until Ctrl-C (for tests and demos)"
-    )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    serve.add_argument("--root", default=".bricksmith/emulator", help="where its files live")
-    serve.add_argument(
-        "--token-env", metavar="NAME", help="require the bearer token held in this env var"
-    )
-    serve.add_argument("--user", default="someone@example.com", help="the current user")
-    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of calls that fail")
-    serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
-    serve.add_argument("--seed", type=int, help="for a reproducible sequence of faults")
+    if want("validate"):
+        spec_command("validate", "check a spec; report every problem with file:line:col")
+    if want("plan"):
+        plan = spec_command("plan", "show what apply would do, and why")
+        plan.add_argument("--json", action="store_true", help="machine-readable plan")
+        plan.add_argument(
+            "--no-refresh",
+            dest="refresh",
+            action="store_false",
+            help="compare the spec with the saved state only, without checking the workspace, "
+            "DBFS and git for drift (faster; apply still checks)",
+        )
+        plan.add_argument(
+            "--out", metavar="FILE",
+            help="save the plan; `bricksmith apply FILE` applies exactly it (refused when stale)",
+        )
+        plan.add_argument(
+            "--detailed-exitcode",
+            action="store_true",
+            help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
+        )
+    if want("apply"):
+        apply = spec_command(
+            "apply", "make the target match the spec (resumable); SPEC may be a saved plan"
+        )
+        apply.add_argument(
+            "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
+        )
+        apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
+    if want("status"):
+        status = spec_command("status", "show the last recorded state of every step and run")
+        status.add_argument("--json", action="store_true", help="machine-readable status")
+    if want("destroy"):
+        destroy = spec_command(
+            "destroy",
+            "remove what apply made in the target (workspace repo, notebook, uploaded data) and "
+            "the target's state; never the local project or the git remote",
+        )
+        destroy.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    if want("runs"):
+        spec_command("runs",
+                     "all runs side by side: params that differ, metrics, duration, status")
+    if want("report"):
+        report = spec_command("report",
+                              "write the runs and a chart of each metric as one HTML page")
+        report.add_argument("--out", "-o", metavar="FILE",
+                            help="where to write it (default: <target root>/report.html)")
+    if want("graph"):
+        graph = spec_command("graph", "the DAG of steps, coloured by their last status")
+        graph.add_argument(
+            "--format", choices=["mermaid", "dot", "png"], default="mermaid",
+            help="mermaid (default) or dot text, or a PNG drawn by graphviz",
+        )
+        graph.add_argument(
+            "--out", "-o", metavar="FILE", help="write here (png: default graph.png; text: stdout)"
+        )
+    if want("state"):
+        state = commands.add_parser("state", help="repair a target's state: unlock, restore")
+        state_commands = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
+        unlock = spec_command(
+            "unlock", "remove the apply lock a killed apply left behind", state_commands
+        )
+        unlock.add_argument("--force", action="store_true", help="break a lock that looks alive")
+        spec_command(
+            "restore", "put back the state saved at the start of the last apply", state_commands
+        )
+    if want("schema"):
+        schema = commands.add_parser("schema", help="print the JSON Schema of workflow specs")
+        schema.add_argument(
+            "--reference", action="store_true",
+            help="the spec reference in Markdown instead (docs/spec-reference.md)",
+        )
+    if want("init"):
+        init = commands.add_parser(
+            "init", help="write a commented workflow.yaml (and its schema) for a new project"
+        )
+        init.add_argument("directory", nargs="?", default=".", help="where to write it (.)")
+        init.add_argument("--name", help="workflow and Kedro project name (default: the folder's)")
+        init.add_argument("--starter", help="Kedro starter (default: databricks-iris)")
+        init.add_argument("--remote", help="git remote to push the project to")
+        init.add_argument("--target", help="local (default) or databricks")
+        init.add_argument("--non-interactive", action="store_true",
+                          help="take the flags and defaults; ask nothing")
+        init.add_argument("--force", action="store_true", help="overwrite existing files")
+    if want("emulator"):
+        emulator = commands.add_parser("emulator", help="a local Databricks REST API emulator")
+        emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
+        serve = emulator_commands.add_parser(
+            "serve", help="serve an emulated workspace until Ctrl-C (for tests and demos)"
+        )
+        serve.add_argument("--host", default="127.0.0.1")
+        serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        serve.add_argument("--root", default=".bricksmith/emulator", help="where its files live")
+        serve.add_argument(
+            "--token-env", metavar="NAME", help="require the bearer token held in this env var"
+        )
+        serve.add_argument("--user", default="someone@example.com", help="the current user")
+        serve.add_argument("--fault-rate", type=float, default=0.0, help="share of calls that fail")
+        serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
+        serve.add_argument("--seed", type=int, help="for a reproducible sequence of faults")
     return parser
 
 
@@ -181,7 +209,8 @@ def _console(args, *, stderr: bool = False):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_command_of(argv)).parse_args(argv)
     try:
         return _dispatch(args)
     except BricksmithError as exc:

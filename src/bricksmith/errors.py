@@ -8,7 +8,7 @@ The CLI prints these without a traceback and exits 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
 class BricksmithError(Exception):
@@ -23,16 +23,19 @@ class BricksmithError(Exception):
         return self.message
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One problem in a spec file: where it is, what is wrong, how to fix it."""
+# a named tuple rather than a dataclass: importing dataclasses costs more than a plan memo's
+# whole replay, and every command imports this module
+_DiagnosticFields = namedtuple("_DiagnosticFields", "file line column path message hint",
+                               defaults=(None,))
 
-    file: str
-    line: int | None  # 1-based; None when the position is unknown
-    column: int | None  # 1-based
-    path: str  # key path in the document, e.g. "runs[1].params"; "" for the document
-    message: str
-    hint: str | None = None
+
+class Diagnostic(_DiagnosticFields):
+    """One problem in a spec file: where it is, what is wrong, how to fix it.
+
+    ``line`` and ``column`` are 1-based (None when unknown); ``path`` is the key path in the
+    document, e.g. "runs[1].params" ("" for the document)."""
+
+    __slots__ = ()
 
     def location(self) -> str:
         where = self.file
@@ -72,12 +75,10 @@ class StalePlan(BricksmithError):
     """A saved plan no longer describes what apply would do (the state or the spec moved)."""
 
 
-@dataclass
-class LockHolder:
-    pid: int
-    host: str
-    started: str
-    command: str = ""
+class LockHolder(namedtuple("_LockHolderFields", "pid host started command", defaults=(""))):
+    """Who holds a target's lock: process id, host, start time and command line."""
+
+    __slots__ = ()
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}, started {self.started}" + (

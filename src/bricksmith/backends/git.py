@@ -135,40 +135,52 @@ def head_commit(repo) -> str | None:
         return None
 
 
-# the read-only commands of the checks, shared with the probes that stand in for them
-STATUS_ARGS = ("status", "--porcelain")
-CLONE_STATUS_ARGS = ("status", "--porcelain", "--untracked-files=no")
-HEAD_ARGS = ("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-
-
-def ls_remote_args(location: str, branch: str) -> tuple[str, ...]:
-    return ("ls-remote", location, f"refs/heads/{branch}")
-
-
-def clean_at_probes(path: Path, commit: str, status_args: tuple[str, ...]) -> list:
-    """Probes that hold while the working tree at ``path`` has no changes (as ``status_args``
-    shows them) and HEAD is ``commit``."""
+def worktree_probes(path: Path, *, untracked: bool) -> list | None:
+    """Probes of the repository at ``path`` as it is now — its changes (with untracked files
+    or not) and HEAD, in one ``git status`` — for a check that reads the same; None when git
+    cannot tell."""
     from bricksmith.plan.probes import git_probe, kind_probe
 
-    return [
-        kind_probe(path / ".git"),
-        git_probe(path, list(status_args), ""),
-        git_probe(path, list(HEAD_ARGS), f"{commit}\n"),
-    ]
+    args = ["status", "--porcelain=v2", "--branch", *([] if untracked else ["-uno"])]
+    try:
+        seen = _read_git(args, cwd=path, action="status")
+    except GitError:
+        return None
+    return [kind_probe(path / ".git"), git_probe(path, args, seen)]
+
+
+def remote_branch_probes(
+    location: str, branch: str, commit: str, token_env: str | None
+) -> list | None:
+    """Probes that hold while ``branch`` on the remote is at ``commit``, as
+    ``remote_branch_commit`` reads it: a local remote's ref directly (one process, not the
+    transport's two), another host's by ``ls-remote``; None when that needs a credential."""
+    from bricksmith.plan.probes import git_probe
+
+    folder = local_remote_path(location)
+    if folder is not None:
+        args = ["--git-dir", str(folder), "rev-parse", "--verify", "--quiet",
+                f"refs/heads/{branch}"]
+        return [git_probe(None, args, f"{commit}\n")]
+    if token_env:
+        return None
+    ref = f"refs/heads/{branch}"
+    return [git_probe(None, ["ls-remote", location, ref], f"{commit}\t{ref}\n")]
 
 
 def uncommitted_changes(path: Path) -> list[str]:
     """Paths git would commit (modified, deleted, untracked and not ignored)."""
     if not (path / ".git").exists():
         return ["(not a git repository yet)"]
-    status = _read_git(list(STATUS_ARGS), cwd=path, action="status")
+    status = _read_git(["status", "--porcelain"], cwd=path, action="status")
     return [line[3:] for line in status.splitlines() if line]
 
 
 def project_head(path: Path) -> str | None:
     """The commit HEAD of the repository at ``path`` points at; None before the first."""
     try:
-        return _read_git(list(HEAD_ARGS), cwd=path, action="rev-parse").strip() or None
+        return _read_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=path,
+                         action="rev-parse").strip() or None
     except GitError:
         return None
 
@@ -318,7 +330,8 @@ def remote_branch_commit(location: str, branch: str, token_env: str | None = Non
     """The commit ``branch`` points at on the remote, or None (missing branch or remote)."""
     try:
         with credentials_env(token_env) as env:
-            out = _read_git(list(ls_remote_args(location, branch)), env=env, action="ls-remote")
+            out = _read_git(["ls-remote", location, f"refs/heads/{branch}"], env=env,
+                            action="ls-remote")
     except GitError:
         return None
     return out.split()[0] if out.strip() else None
@@ -367,7 +380,8 @@ def clone_state(dest: Path) -> tuple[str | None, list[str]]:
     if not (dest / ".git").exists():
         return None, []
     try:
-        status = _read_git(list(CLONE_STATUS_ARGS), cwd=dest, action="status")
+        status = _read_git(["status", "--porcelain", "--untracked-files=no"], cwd=dest,
+                           action="status")
     except GitError:
         return None, []
     return project_head(dest), [line[3:] for line in status.splitlines() if line]

@@ -87,9 +87,7 @@ class LocalBackend:
         return reasons
 
     def repo_probes(self, outputs: dict[str, Any]) -> list | None:
-        return gitops.clean_at_probes(
-            Path(outputs["path"]), outputs["commit"], gitops.CLONE_STATUS_ARGS
-        )
+        return gitops.worktree_probes(Path(outputs["path"]), untracked=False)
 
     # -- DBFS ------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ class TargetLock:
             command=" ".join(["bricksmith", *sys.argv[1:]])[:200],
         )
         tmp = self.holder_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(holder.__dict__))
+        tmp.write_text(json.dumps(holder._asdict()))
         os.replace(tmp, self.holder_path)
 
     def release(self) -> None:

@@ -18,11 +18,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bricksmith.engine.revision import read_revision as read_revision
+from bricksmith.engine.revision import revision_of
+from bricksmith.engine.status import FAILED as FAILED
+from bricksmith.engine.status import PENDING as PENDING
+from bricksmith.engine.status import RUNNING as RUNNING
+from bricksmith.engine.status import SUCCEEDED as SUCCEEDED
 from bricksmith.errors import StateError
 
 SCHEMA_VERSION = 4
-
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,28 +72,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ),
     ),
 }
-
-
-def read_revision(path: Path) -> tuple[str, int] | None:
-    """``StateStore.revision()`` of the database at ``path`` without opening a store (no
-    integrity check, no version check): None when it cannot tell."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return None
-    try:
-        return _revision(db)
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-
-
-def _revision(db: sqlite3.Connection) -> tuple[str, int] | None:
-    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'revision')"))
-    if len(rows) != 2:
-        return None
-    return rows["generation"], int(rows["revision"])
 
 
 def now() -> str:
@@ -210,7 +192,7 @@ class StateStore:
     def revision(self) -> tuple[str, int] | None:
         """(generation, revision) of the steps table; None before schema version 4."""
         with self._lock:
-            return _revision(self._db)
+            return revision_of(self._db)
 
     def backup(self) -> Path:
         """Copy the database (consistently, via SQLite's backup API) beside it, as the

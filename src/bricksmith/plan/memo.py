@@ -109,7 +109,7 @@ def replay(
     checks."""
     if not enabled(environ):
         return None
-    from bricksmith.engine.state import read_revision
+    from bricksmith.engine.revision import read_revision
     from bricksmith.spec.cache import SpecCache
 
     path = Path(spec)

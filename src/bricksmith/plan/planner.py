@@ -16,14 +16,15 @@ called only for steps that would otherwise be ``noop``.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from bricksmith.engine.state import FAILED, RUNNING, SUCCEEDED, StepRecord
+from bricksmith.engine.status import FAILED, RUNNING, SUCCEEDED
 from bricksmith.plan.fingerprint import Fingerprints, differences, material
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a replayed plan's cost)
 if TYPE_CHECKING:
+    from bricksmith.engine.state import StepRecord
     from bricksmith.plan.graph import StepGraph
 
 CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
@@ -31,20 +32,30 @@ ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)
 REMOVED_REASON = "no longer in the spec: apply forgets its record; what it made stays"
 
 
-@dataclass(frozen=True)
-class Action:
-    step: str
-    action: str
-    reasons: tuple[str, ...] = ()
+# Plain classes, not dataclasses: a replayed plan (bricksmith.plan.memo) builds one, and
+# importing dataclasses costs more than the rest of that replay.
+class Action(namedtuple("_ActionFields", "step action reasons", defaults=((),))):
+    """What apply would do with one step (``action``) and why (``reasons``)."""
+
+    __slots__ = ()
 
     def to_json(self) -> dict:
         return {"step": self.step, "action": self.action, "reasons": list(self.reasons)}
 
 
-@dataclass(frozen=True)
 class Plan:
-    actions: tuple[Action, ...]
-    summary: dict[str, int] = field(default_factory=dict)
+    """An action per step, in the graph's order, and how many of each."""
+
+    def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None) -> None:
+        self.actions = tuple(actions)
+        self.summary = dict(summary or {})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Plan) and (self.actions, self.summary) == (
+            other.actions, other.summary)
+
+    def __repr__(self) -> str:
+        return f"Plan({self.summary_line()!r})"
 
     @classmethod
     def unchanged(cls, steps: list[str] | tuple[str, ...]) -> Plan:

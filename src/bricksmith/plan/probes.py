@@ -26,12 +26,11 @@ import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from bricksmith.backends.filesync import is_racy
 from bricksmith.pathfacts import path_kind
 
-Probe = list[Any]
+Probe = list  # of JSON values, see above
 GIT_TIMEOUT_S = 60
 
 

@@ -24,7 +24,10 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 _ENV_MENTION = re.compile(rb"env\.([A-Za-z_][A-Za-z0-9_]*)")  # a superset of ${env.NAME}
 _KEEP = 8  # accepted input digests kept per entry

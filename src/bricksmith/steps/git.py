@@ -35,10 +35,7 @@ class CommitProject(Step):
         return []
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
-        commit = outputs.get("commit")
-        if not isinstance(commit, str):
-            return None
-        return gitops.clean_at_probes(ctx.project_dir, commit, gitops.STATUS_ARGS)
+        return gitops.worktree_probes(ctx.project_dir, untracked=True)
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         commit, made = gitops.commit_all(
@@ -74,12 +71,9 @@ class PushProject(Step):
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
         commit = outputs.get("commit")
-        if self.token_env or not isinstance(commit, str):
-            return None  # asking needs the credential: left to the check
-        from bricksmith.plan.probes import git_probe
-
-        args = gitops.ls_remote_args(self.location, self.branch)
-        return [git_probe(None, list(args), f"{commit}\trefs/heads/{self.branch}\n")]
+        if not isinstance(commit, str):
+            return None
+        return gitops.remote_branch_probes(self.location, self.branch, commit, self.token_env)
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         if gitops.ensure_bare_remote(self.location, self.branch):
