@@ -135,13 +135,20 @@ def head_commit(repo) -> str | None:
         return None
 
 
+# Looking for untracked files walks every folder of the project (Kedro's .gitignore keeps the
+# data sub-folders); git's untracked cache remembers folder mtimes in the index and skips the
+# unchanged ones (130 ms -> 29 ms with 10,000 data folders). A standard index extension.
+UNTRACKED_CACHE = ["-c", "core.untrackedCache=true"]
+
+
 def worktree_probes(path: Path, *, untracked: bool) -> list | None:
     """Probes of the repository at ``path`` as it is now — its changes (with untracked files
     or not) and HEAD, in one ``git status`` — for a check that reads the same; None when git
     cannot tell."""
     from bricksmith.plan.probes import git_probe, kind_probe
 
-    args = ["status", "--porcelain=v2", "--branch", *([] if untracked else ["-uno"])]
+    args = [*UNTRACKED_CACHE, "status", "--porcelain=v2", "--branch"] if untracked else [
+        "status", "--porcelain=v2", "--branch", "-uno"]
     try:
         seen = _read_git(args, cwd=path, action="status")
     except GitError:
@@ -172,7 +179,7 @@ def uncommitted_changes(path: Path) -> list[str]:
     """Paths git would commit (modified, deleted, untracked and not ignored)."""
     if not (path / ".git").exists():
         return ["(not a git repository yet)"]
-    status = _read_git(["status", "--porcelain"], cwd=path, action="status")
+    status = _read_git([*UNTRACKED_CACHE, "status", "--porcelain"], cwd=path, action="status")
     return [line[3:] for line in status.splitlines() if line]
 
 

@@ -30,8 +30,12 @@ def fingerprint(snapshot: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(snapshot).encode()).hexdigest()
 
 
+# one encoder for every fingerprint: json.dumps with options builds a new one per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 class Fingerprints:
