@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from bricksmith.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +129,15 @@ def test_out_naming_a_folder(tmp_path, capsys):
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert main(["graph", spec, "--format", "dot", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "graph.dot").read_text().startswith("digraph")
+
+
+def test_only_the_command_given_gets_a_parser():
+    from bricksmith import cli
+
+    assert cli._command_of(["--no-color", "plan", "x.yaml"]) == "plan"
+    assert cli._command_of(["--help"]) is None and cli._command_of(["plna"]) is None
+    plan_only = cli._parser("plan")
+    assert plan_only.parse_args(["plan", "x.yaml", "--json"]).json
+    with pytest.raises(SystemExit):
+        plan_only.parse_args(["apply", "x.yaml"])  # not built
+    assert cli._parser().parse_args(["apply", "x.yaml", "-p", "2"]).parallelism == 2

@@ -146,3 +146,25 @@ def test_memos_can_be_turned_off(applied, seed, monkeypatch):
     monkeypatch.setenv("BRICKSMITH_PLAN_MEMO", "0")
     result, replayed = plan()
     assert not replayed and NOTHING in result.out
+
+
+REPLAY_IMPORTS = """
+import json, sys
+from bricksmith import cli
+code = cli.main(sys.argv[1:])
+heavy = ("pydantic", "yaml", "rich", "dataclasses", "bricksmith.api", "bricksmith.spec.models")
+print(json.dumps([code, sorted(m for m in heavy if m in sys.modules)]))
+"""
+
+
+def test_a_replayed_plan_loads_neither_the_models_nor_the_yaml_parser(applied, seed):
+    import json
+    import sys
+
+    folder, plan = applied
+    _remembered(plan)
+    done = subprocess.run([sys.executable, "-c", REPLAY_IMPORTS, "plan", str(seed)],
+                          capture_output=True, text=True, check=True)
+    assert NOTHING in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []], done.stderr
+
