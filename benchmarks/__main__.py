@@ -120,23 +120,26 @@ def report(r: dict) -> str:
 
     by = {(row["tool"], row["n"]): row["seconds"] for row in r["plan"]}
     sizes = sorted({row["n"] for row in r["plan"]})
-    new, scratch, full, first, noop, stored = (
-        "bricksmith plan (from scratch, new spec)", "bricksmith plan (from scratch)",
-        "bricksmith plan (no-op, in full)", "bricksmith plan (no-op, first after apply)",
-        "bricksmith plan (no-op after apply)", "bricksmith plan --no-refresh (no-op)")
+    new, scratch_full, scratch, full, first, noop, stored = (
+        "bricksmith plan (from scratch, new spec)", "bricksmith plan (from scratch, in full)",
+        "bricksmith plan (from scratch)", "bricksmith plan (no-op, in full)",
+        "bricksmith plan (no-op, first after apply)", "bricksmith plan (no-op after apply)",
+        "bricksmith plan --no-refresh (no-op)")
     lines += ["**Plan cost** (wall seconds, a fresh process each, median of 3; \"first after "
-              "apply\" once). No-op: *in full* with plan memos off; *first after apply* is in "
-              "full and writes the memo; *no-op* replays it (its probes checked).", "",
-              "| steps | bricksmith plan, new spec | from scratch | no-op, in full "
+              "apply\" once). *New spec*: never seen (spec cache and plan memo off); *in "
+              "full*: plan memos off; *first after apply* is in full and writes the memo; the "
+              "other bricksmith columns replay the memo (its probes checked).", "",
+              "| steps | new spec | from scratch, in full | from scratch | no-op, in full "
               "| no-op, first after apply | no-op | no-op, --no-refresh | dvc status "
               "| after run | snakemake -n | after run | dvc ÷ from scratch "
               "| dvc after run ÷ no-op |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in sizes:
         dvc, dvc_after = by.get(("dvc status", n)), by.get(("dvc status (after run)", n))
         ratio = f"{dvc / by[(scratch, n)]:.1f}×" if dvc else "—"
         after = f"{dvc_after / by[(noop, n)]:.1f}×" if dvc_after else "—"
-        lines.append(f"| {n:,} | {_s(by[(new, n)])} | {_s(by[(scratch, n)])} | "
+        lines.append(f"| {n:,} | {_s(by[(new, n)])} | {_s(by.get((scratch_full, n)))} | "
+                     f"{_s(by[(scratch, n)])} | "
                      f"{_s(by.get((full, n)))} | {_s(by.get((first, n)))} | "
                      f"{_s(by[(noop, n)])} | {_s(by[(stored, n)])} | {_s(dvc)} | "
                      f"{_s(dvc_after)} | {_s(by.get(('snakemake -n', n)))} | "
@@ -146,8 +149,8 @@ def report(r: dict) -> str:
                                        else top]
     in_full = f", {peak['no-op, full']:.0f} MB no-op in full" if "no-op, full" in peak else ""
     lines += ["", f"Peak memory of `bricksmith plan` at {top:,} steps: "
-              f"{peak['from scratch']:.0f} MB from scratch{in_full}, {peak['no-op']:.0f} MB "
-              "no-op (memo).", ""]
+              f"{peak['from scratch']:.0f} MB from scratch in full{in_full}, "
+              f"{peak['no-op']:.0f} MB no-op replaying the memo.", ""]
 
     lines += ["**Data sync** (local backend; wall seconds)", "",
               "| case | bricksmith | rsync -a | cp -r | bricksmith ÷ rsync |",

@@ -62,7 +62,10 @@ class _SetupError(Exception):
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1"}
+    """As bricksmith's: bytecode caches on (this machine may set PYTHONDONTWRITEBYTECODE=1,
+    which would make every dvc start compile from source), no analytics."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1"}
 
 
 def _tail(text: str, lines: int = 5) -> str:

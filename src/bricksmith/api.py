@@ -168,10 +168,14 @@ class Workflow:
         from bricksmith.engine.state import read_revision
         from bricksmith.plan import memo
 
-        # read before the records: a change in between makes the memo never match
+        # A plan whose checks all passed is remembered (bricksmith.plan.memo) with the
+        # state's revision, read before the records (a change in between never matches), or
+        # with no state at all; a state of an older schema has no revision: not remembered.
         revision = read_revision(self.state_path) if refresh else None
+        memoable = refresh and memo.enabled(self.environ) and (
+            revision is not None or not self.state_path.exists())
         records = self.records()
-        probes: list[list] | None = [] if revision and memo.enabled(self.environ) else None
+        probes: list[list] | None = [] if memoable else None
 
         def check(key: str, record: StepRecord) -> list[str]:
             nonlocal probes
@@ -185,10 +189,13 @@ class Workflow:
                     probes = None
                 else:
                     probes.extend(found)
-            return step.check(ctx, record.outputs)
+            drift = step.check(ctx, record.outputs)
+            if drift:
+                probes = None  # what a drift check saw is not remembered
+            return drift
 
         plan = make_plan(self.graph, records, check)
-        if probes is not None and revision and not plan.has_changes:
+        if probes is not None:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
                 spec=self.spec.path,
@@ -198,7 +205,7 @@ class Workflow:
                 target=self.target,
                 state_path=self.state_path,
                 revision=revision,
-                steps=list(self.graph.order),
+                plan=plan,
                 probes=facts + probes,
             )
         return plan

@@ -246,9 +246,11 @@ def _dispatch(args) -> int:
                                variables=_parse_vars(args.var), environ=os.environ,
                                refresh=args.refresh)
         if replayed:
-            from bricksmith.plan.planner import Plan
+            from bricksmith.plan.planner import Action, Plan
 
-            return _show_plan(args, Plan.unchanged(replayed.steps), replayed.target)
+            plan = Plan.of(Action(step, action, tuple(reasons))
+                           for step, action, reasons in replayed.actions)
+            return _show_plan(args, plan, replayed.target)
 
     from bricksmith import api
 

@@ -168,3 +168,31 @@ def test_a_replayed_plan_loads_neither_the_models_nor_the_yaml_parser(applied, s
     assert NOTHING in done.stdout
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []], done.stderr
 
+
+
+def test_a_plan_from_scratch_and_a_plan_with_changes_are_replayed_too(cli, seed, monkeypatch):
+    loads = []
+    real = api.load
+    monkeypatch.setattr(api, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
+
+    def plan(*args):
+        before = len(loads)
+        result = cli("plan", seed, *args)
+        assert result.code == 0, result.out + result.err
+        return result.out, len(loads) == before
+
+    scratch, replayed = plan()
+    assert not replayed and "9 to create" in scratch
+    again, replayed = plan()
+    assert replayed and again == scratch  # no state, nothing checked: the spec decides
+
+    assert cli("apply", seed).code == 0
+    after, replayed = plan()
+    assert not replayed and NOTHING in after  # the state exists now
+
+    seed.write_text(seed.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
+    changed, replayed = plan()
+    assert not replayed and "~ project.params" in changed
+    assert "params.train_fraction: 0.8 → 0.7" in changed
+    same, replayed = plan()
+    assert replayed and same == changed

@@ -1,14 +1,16 @@
-"""The plan memo: a plan that found nothing to do, remembered with what it relied on.
+"""The plan memo: a plan remembered with what it relied on, replayed while that holds.
 
 A plan is a function of the spec file, the environment values it refers to, the ``--var``
-values, the saved state and what each step's check sees. When a plan finds every step up to
-date, it writes a memo naming all but the last exactly — digests of the spec's bytes and of
-those values, the code of this bricksmith, the state's (generation, revision) — and the last
-as probes (``bricksmith.plan.probes``): the steps' observations plus the file-system facts
-the spec's validation relied on. The next plan of the same spec and target replays the memo
-when all of that still holds, without importing the models, reading the state or building a
-step: the same answer, "no changes", at the cost of a stat per file and a few git commands.
-Anything that does not match (or cannot be read) means the full plan, which writes a new memo.
+values, the saved state and what each step's check sees. When every check a plan made
+passed (no drift), it writes a memo naming all but the last exactly — digests of the spec's
+bytes and of those values, the code of this bricksmith, the state's (generation, revision)
+or its absence — and the last as probes (``bricksmith.plan.probes``): the checked steps'
+observations plus the file-system facts the spec's validation relied on. The next plan of
+the same spec and target replays the memo when all of that still holds, without importing the
+models, reading the state or building a step: the same actions for the cost of a stat per
+file and a few git commands. A plan from scratch (no state) checks nothing, so its memo is
+the digests and the facts. Anything that does not match (or cannot be read) means the full
+plan, which writes a new memo. Plans that found drift are not remembered.
 
 One memo per spec file and ``--target``, in the cache folder (``plans/``); nothing in it is a
 secret (values are digested). ``BRICKSMITH_PLAN_MEMO=0`` turns memos off.
@@ -25,10 +27,11 @@ from pathlib import Path
 
 from bricksmith.plan.probes import Probe, all_hold
 
-VERSION = 1
+VERSION = 2
 
 
-Replayed = namedtuple("Replayed", "target steps")  # the target's name, its steps in order
+# the target's name, and (step, action, reasons) for every step in the plan's order
+Replayed = namedtuple("Replayed", "target actions")
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -74,19 +77,20 @@ def write(
     key: str,
     target: str,
     state_path: Path,
-    revision: tuple[str, int],
-    steps: list[str],
+    revision: tuple[str, int] | None,
+    plan,
     probes: list[Probe],
 ) -> None:
-    """Remember a plan that found ``steps`` up to date. Never fails: a memo is an optimisation."""
+    """Remember ``plan`` (whose checks all passed) made with the state at ``revision`` (None:
+    there was no state). Never fails: a memo is an optimisation."""
     from bricksmith.atomic import write_text_atomically
 
     memo = {
         "version": VERSION,
         "key": key,
         "target": target,
-        "state": [str(state_path), *revision],
-        "steps": steps,
+        "state": [str(state_path), *(revision or (None, None))],
+        "actions": [[a.step, a.action, list(a.reasons)] for a in plan.actions],
         "probes": probes,
     }
     try:
@@ -104,9 +108,9 @@ def replay(
     environ: Mapping[str, str],
     refresh: bool = True,
 ) -> Replayed | None:
-    """The plan's answer when the memo of ``spec`` still holds ("every step up to date"), else
-    None. ``refresh=False`` (``plan --no-refresh``) skips the probes, as that plan skips the
-    checks."""
+    """The remembered plan of ``spec`` when its memo still holds, else None.
+    ``refresh=False`` (``plan --no-refresh``) skips the probes, as that plan skips the checks
+    (which all passed when the memo was written, so it would say the same)."""
     if not enabled(environ):
         return None
     from bricksmith.engine.revision import read_revision
@@ -124,10 +128,13 @@ def replay(
         if key != memo["key"]:
             return None
         state, generation, revision = memo["state"]
-        if read_revision(Path(state)) != (generation, revision):
+        if generation is None:
+            if os.path.lexists(state):
+                return None  # applied since (or damaged): plan in full
+        elif read_revision(state) != (generation, revision):
             return None
         if refresh and not all_hold(memo["probes"]):
             return None
-        return Replayed(target=memo["target"], steps=tuple(memo["steps"]))
+        return Replayed(target=memo["target"], actions=memo["actions"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

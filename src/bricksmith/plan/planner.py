@@ -58,11 +58,13 @@ class Plan:
         return f"Plan({self.summary_line()!r})"
 
     @classmethod
-    def unchanged(cls, steps: list[str] | tuple[str, ...]) -> Plan:
-        """The plan of a target that matches its spec: every step a noop."""
+    def of(cls, actions) -> Plan:
+        """The plan of these actions, counted."""
+        actions = tuple(actions)
         summary = {name: 0 for name in ACTIONS}
-        summary[NOOP] = len(steps)
-        return cls(actions=tuple(Action(key, NOOP) for key in steps), summary=summary)
+        for action in actions:
+            summary[action.action] += 1
+        return cls(actions=actions, summary=summary)
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -102,10 +104,7 @@ def make_plan(
         actions[key] = _decide(key, step, graph, record, records, actions, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):
         actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
-    counts = {name: 0 for name in ACTIONS}
-    for action in actions.values():
-        counts[action.action] += 1
-    return Plan(actions=tuple(actions.values()), summary=counts)
+    return Plan.of(actions.values())
 
 
 def _decide(key, step, graph, record, records, decided, check, fingerprints) -> Action:
