@@ -2,6 +2,7 @@
 
     python -m benchmarks            # everything (about 15-25 minutes on 2 cores)
     python -m benchmarks --quick    # small sizes, to try the harness (a few minutes)
+    python -m benchmarks --only plan    # measure one section again, keep the others
 
 Competing tools (dvc, snakemake) and matplotlib are installed into the benchmark's own
 virtualenv under the cache folder, never into bricksmith's environment.
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite results.md and chart.png from results.json")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="measure only this section (repeatable); the others are kept "
+                        "from results.json")
     args = parser.parse_args(argv)
     cache, out = Path(args.cache), Path(args.out)
     if args.report_only:
@@ -43,10 +47,49 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_bytecode()
     tools = toolenv.tools_env(cache)
-    results: dict = {"machine": _machine(), "tools": tools.versions, "quick": args.quick}
+    only = set(args.only or SECTIONS)
+    results: dict = json.loads((out / "results.json").read_text()) if args.only else {}
+    results.update({"machine": _machine(), "tools": tools.versions, "quick": args.quick})
+    if args.only:
+        results["partial"] = f"measured again on {results['machine']['date']}: " + ", ".join(
+            sorted(only))
 
+    if "plan" in only:
+        results["plan"], results["plan_extras"] = _plan_section(work, cache, sizes, tools)
+    if "sync" in only:
+        print(f"data sync: {files} files, {megabytes} MB")
+        tree = workloads.data_tree(cache / f"tree-{files}", files, megabytes * 1024 * 1024)
+        for name in ("sync-local", "sync-emulator"):
+            (work / name).mkdir(parents=True, exist_ok=True)
+        results["sync"] = sync.local_sync(tree, work / "sync-local")
+        results["emulator_sync"] = sync.emulator_sync(tree, work / "sync-emulator",
+                                                      latency_ms=20)
+    if "engine" in only:
+        print("engine overhead")
+        results["engine"] = engine.engine_overhead(max(sizes))
+    if "e2e" in only:
+        print("end to end")
+        results["e2e_detail"] = detail = e2e.end_to_end(work, cache)
+        results["e2e"] = [
+            {"label": "bricksmith apply (warm re-run)", "seconds": detail["warm_apply_s"]},
+            {"label": "bricksmith apply -p 1 (warm re-run)",
+             "seconds": detail["warm_apply_serial_s"]},
+            {"label": "kedro run, once per run", "seconds": detail["direct_kedro_s"]},
+            {"label": "bricksmith apply (cold)", "seconds": detail["cold_apply_s"]},
+            {"label": "environment build (uv)", "seconds": detail["env_build_s"]},
+        ]
+    results["total_s"] = time.time() - started
+
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return _write(results, out, tools)
+
+
+SECTIONS = ("plan", "sync", "engine", "e2e")
+
+
+def _plan_section(work: Path, cache: Path, sizes: list[int], tools) -> tuple[list, dict]:
     print("plan cost against DAG size")
-    rows, results["plan_extras"] = plan.plan_cost(work, cache, sizes)
+    rows, extras = plan.plan_cost(work, cache, sizes)
     for n in sizes:
         repeats = 3
         for name, timer in (("dvc status", competitors.time_dvc_status),
@@ -59,33 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {label} at {n}: {timing.seconds} {timing.note}")
                 rows.append({"tool": label, "n": n, "seconds": timing.seconds,
                              "note": timing.note})
-    results["plan"] = rows
-
-    print(f"data sync: {files} files, {megabytes} MB")
-    tree = workloads.data_tree(cache / f"tree-{files}", files, megabytes * 1024 * 1024)
-    for name in ("sync-local", "sync-emulator"):
-        (work / name).mkdir(parents=True, exist_ok=True)
-    results["sync"] = sync.local_sync(tree, work / "sync-local")
-    results["emulator_sync"] = sync.emulator_sync(tree, work / "sync-emulator", latency_ms=20)
-
-    print("engine overhead")
-    results["engine"] = engine.engine_overhead(max(sizes))
-
-    print("end to end")
-    results["e2e_detail"] = e2e.end_to_end(work, cache)
-    detail = results["e2e_detail"]
-    results["e2e"] = [
-        {"label": "bricksmith apply (warm re-run)", "seconds": detail["warm_apply_s"]},
-        {"label": "bricksmith apply -p 1 (warm re-run)",
-         "seconds": detail["warm_apply_serial_s"]},
-        {"label": "kedro run, once per run", "seconds": detail["direct_kedro_s"]},
-        {"label": "bricksmith apply (cold)", "seconds": detail["cold_apply_s"]},
-        {"label": "environment build (uv)", "seconds": detail["env_build_s"]},
-    ]
-    results["total_s"] = time.time() - started
-
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return _write(results, out, tools)
+    return rows, extras
 
 
 def _write(results: dict, out: Path, tools) -> int:
@@ -116,7 +133,9 @@ def _mark(ok: bool) -> str:
 def report(r: dict) -> str:
     m = r["machine"]
     lines = [f"Measured {m['date']} on {m['system']}, {m['cpus']} CPUs, Python {m['python']}; "
-             f"tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()) + ".", ""]
+             f"tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()) + "."
+             + (f" Sections {r['partial']}; the others are from the full run before."
+                if r.get("partial") else ""), ""]
 
     by = {(row["tool"], row["n"]): row["seconds"] for row in r["plan"]}
     sizes = sorted({row["n"] for row in r["plan"]})

@@ -13,9 +13,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from bricksmith.errors import BricksmithError, UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PIPED_WIDTH = 160  # columns for tables when the output is not a terminal
 SYMBOLS = {
@@ -342,6 +345,8 @@ def _graph(args, workflow) -> int:
 
 def _output_path(out: str | os.PathLike, default_name: str | None = None) -> Path:
     """``--out`` as a file: a folder means ``default_name`` in it, or an error without one."""
+    from pathlib import Path
+
     path = Path(out)
     if path.is_dir() or not path.name:
         if default_name is None:

@@ -64,14 +64,6 @@ def test_a_folder_changed_just_before_the_scan_gets_no_stamps(tmp_path):
     assert "sub/c.csv" in manifest
 
 
-def test_seconds_only_mtimes_need_two_seconds_to_be_trusted():
-    now = 1_700_000_000_123_456_789
-    assert filesync.is_racy(1_700_000_000_000_000_000, now)  # whole second, 0.12 s before
-    assert not filesync.is_racy(1_699_999_997_000_000_000, now)
-    assert filesync.is_racy(now - 5_000_000, now)  # sub-second stamp, 5 ms before
-    assert not filesync.is_racy(now - 50_000_000, now)
-
-
 @pytest.mark.parametrize(
     "change",
     [

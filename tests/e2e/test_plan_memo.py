@@ -46,7 +46,7 @@ def test_the_second_no_op_plan_replays_the_memo_and_says_the_same(applied, seed)
     folder, plan = applied
     first, replayed = plan()
     assert not replayed and NOTHING in first.out
-    assert memo.memo_path(seed, None).is_file()
+    assert os.path.isfile(memo.memo_path(seed, None))
     second, replayed = plan()
     assert replayed and second.out == first.out
     as_json, replayed = plan("--json")

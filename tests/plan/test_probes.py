@@ -75,3 +75,23 @@ def test_git_probes_compare_the_output_and_the_exit_code(tmp_path):
 def test_an_unknown_probe_never_holds(tmp_path):
     assert not probes.all_hold([["telepathy", str(tmp_path)]])
     assert probes.all_hold([])
+
+
+def test_a_git_probe_that_hangs_fails_and_is_stopped(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(probes, "GIT_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    assert not probes.all_hold([probes.git_probe(None, ["status"], "")])
+    assert time.monotonic() - started < 10  # not the 30 s the command would take
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+
+
+def test_a_missing_git_fails_the_probe(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not probes.all_hold([probes.git_probe(None, ["--version"], "")])

@@ -20,14 +20,11 @@ import stat
 import time
 from pathlib import Path
 
+from bricksmith.pathfacts import is_racy
+
 Manifest = dict[str, dict]
 Stamps = dict[str, int]  # folder (relative POSIX path, "" for the root) -> mtime_ns
 
-# How much older than a scan a folder's mtime must be to be trusted. Linux stamps files from
-# a clock that advances in ticks of at most 10 ms; filesystems that keep whole seconds only
-# (ext3, FAT, HFS+) show an mtime with no sub-second part and get the coarser margin.
-_TICK_MARGIN_NS = 20_000_000
-_SECONDS_MARGIN_NS = 2_000_000_000
 
 
 def file_sha256(path: Path) -> str:
@@ -80,13 +77,6 @@ def observe_tree(source: Path) -> tuple[dict[str, tuple[int, int]], Stamps] | No
     if any(is_racy(mtime, started) for mtime in mtimes):
         return None
     return files, stamps
-
-
-def is_racy(mtime_ns: int, scanned_ns: int) -> bool:
-    """A change stamped ``mtime_ns`` is within a timestamp tick of ``scanned_ns``: a later
-    change in the same tick could carry the same stamp."""
-    margin = _SECONDS_MARGIN_NS if mtime_ns % 1_000_000_000 == 0 else _TICK_MARGIN_NS
-    return mtime_ns > scanned_ns - margin
 
 
 def unchanged(source: Path, manifest: Manifest, stamps: Stamps | None) -> bool:

@@ -23,7 +23,6 @@ import json
 import os
 from collections import namedtuple
 from collections.abc import Mapping
-from pathlib import Path
 
 from bricksmith.plan.probes import Probe, all_hold
 
@@ -38,11 +37,14 @@ def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get("BRICKSMITH_PLAN_MEMO", "1") != "0"
 
 
-def memo_path(spec: Path, requested_target: str | None) -> Path:
-    from bricksmith.cachedir import default_cache_dir
+def memo_path(spec: str | os.PathLike, requested_target: str | None) -> str:
+    """Where the memo of ``spec`` planned for ``requested_target`` lives (os.path, not
+    pathlib: a replay does not import it)."""
+    from bricksmith.cachedir import default_cache_folder
 
-    name = hashlib.sha256(f"{spec.resolve()}\0{requested_target or ''}".encode()).hexdigest()
-    return default_cache_dir() / "plans" / f"{name[:40]}.json"
+    where = f"{os.path.realpath(spec)}\0{requested_target or ''}"
+    name = hashlib.sha256(where.encode()).hexdigest()[:40]
+    return os.path.join(default_cache_folder(), "plans", f"{name}.json")
 
 
 def memo_key(
@@ -56,9 +58,9 @@ def memo_key(
 
 def code_identity() -> str:
     """This bricksmith's code: the path, size and mtime of each of its Python files."""
-    package = Path(__file__).resolve().parent.parent
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     found = []
-    pending = [str(package)]
+    pending = [package]
     while pending:
         with os.scandir(pending.pop()) as entries:
             for entry in entries:
@@ -72,11 +74,11 @@ def code_identity() -> str:
 
 def write(
     *,
-    spec: Path,
+    spec: str | os.PathLike,
     requested_target: str | None,
     key: str,
     target: str,
-    state_path: Path,
+    state_path: str | os.PathLike,
     revision: tuple[str, int] | None,
     plan,
     probes: list[Probe],
@@ -89,7 +91,7 @@ def write(
         "version": VERSION,
         "key": key,
         "target": target,
-        "state": [str(state_path), *(revision or (None, None))],
+        "state": [os.fspath(state_path), *(revision or (None, None))],
         "actions": [[a.step, a.action, list(a.reasons)] for a in plan.actions],
         "probes": probes,
     }
@@ -116,10 +118,11 @@ def replay(
     from bricksmith.engine.revision import read_revision
     from bricksmith.spec.cache import SpecCache
 
-    path = Path(spec)
     try:
-        raw = path.read_bytes()
-        memo = json.loads(memo_path(path, requested_target).read_bytes())
+        with open(spec, "rb") as handle:
+            raw = handle.read()
+        with open(memo_path(spec, requested_target), "rb") as handle:
+            memo = json.loads(handle.read())
         if memo.get("version") != VERSION:
             return None
         key = memo_key(hashlib.sha256(raw).hexdigest(),

@@ -23,10 +23,10 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 _ENV_MENTION = re.compile(rb"env\.([A-Za-z_][A-Za-z0-9_]*)")  # a superset of ${env.NAME}
@@ -35,6 +35,8 @@ _KEEP = 8  # accepted input digests kept per entry
 
 def _code_digest() -> str:
     digest = hashlib.sha256()
+    from pathlib import Path
+
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
