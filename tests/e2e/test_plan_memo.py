@@ -17,9 +17,9 @@ NOTHING = "0 to create, 0 to update, 0 to resume, 9 unchanged"
 
 
 @pytest.fixture
-def applied(cli, seed, monkeypatch):
-    """The seed applied; ``plan(*args)`` returns (result, replayed?)."""
-    assert cli("apply", seed).code == 0
+def planner(cli, seed, monkeypatch):
+    """``plan(*args)`` plans the seed and returns (result, replayed?): replayed when the plan
+    never loaded the spec."""
     loads = []
     real = api.load
     monkeypatch.setattr(api, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
@@ -30,7 +30,14 @@ def applied(cli, seed, monkeypatch):
         assert result.code == 0, result.out + result.err
         return result, len(loads) == before
 
-    return seed.parent, plan
+    return plan
+
+
+@pytest.fixture
+def applied(cli, seed, planner):
+    """The seed applied; (its folder, ``planner``)."""
+    assert cli("apply", seed).code == 0
+    return seed.parent, planner
 
 
 def _remembered(plan):
@@ -170,16 +177,10 @@ def test_a_replayed_plan_loads_neither_the_models_nor_the_yaml_parser(applied, s
 
 
 
-def test_a_plan_from_scratch_and_a_plan_with_changes_are_replayed_too(cli, seed, monkeypatch):
-    loads = []
-    real = api.load
-    monkeypatch.setattr(api, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
-
+def test_a_plan_from_scratch_and_a_plan_with_changes_are_replayed_too(cli, seed, planner):
     def plan(*args):
-        before = len(loads)
-        result = cli("plan", seed, *args)
-        assert result.code == 0, result.out + result.err
-        return result.out, len(loads) == before
+        result, replayed = planner(*args)
+        return result.out, replayed
 
     scratch, replayed = plan()
     assert not replayed and "9 to create" in scratch
