@@ -165,7 +165,7 @@ class Workflow:
         """What apply would do. ``refresh=False`` compares the spec with the saved state only,
         without asking each step whether what it made is still there (faster; blind to
         drift, which apply still finds)."""
-        from bricksmith.engine.state import read_revision
+        from bricksmith.engine.revision import read_revision
         from bricksmith.plan import memo
 
         # A plan whose checks all passed is remembered (bricksmith.plan.memo) with the

@@ -2,13 +2,13 @@ import sqlite3
 
 import pytest
 
+from bricksmith.engine.revision import read_revision
 from bricksmith.engine.state import (
     FAILED,
     RUNNING,
     SCHEMA_VERSION,
     SUCCEEDED,
     StateStore,
-    read_revision,
     restore,
 )
 from bricksmith.errors import StateError

@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.revision import read_revision as read_revision
 from bricksmith.engine.revision import revision_of
 from bricksmith.engine.status import FAILED as FAILED
 from bricksmith.engine.status import PENDING as PENDING
