@@ -177,10 +177,26 @@ def test_pip_install_of_the_environments_requirements_installs_nothing(tmp_path)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("ipython\n")
     notebook = write_notebook(tmp_path / "nb.py", f"# MAGIC %pip install -r {requirements}")
-    key = requirements_key(requirements.read_bytes())
+    key = requirements_key(requirements)
     result = run_small(tmp_path, notebook, requirements_key=key)
     assert result.ok, result.log_tail
     assert "already satisfied" in result.log_tail
+
+
+def test_pip_install_follows_a_change_in_an_included_file(tmp_path):
+    """Case requirements-include-stale-env: the environment was keyed on the whole set; a
+    file included with -r that changed since means %pip really installs."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("-r src/requirements.txt\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "requirements.txt").write_text("ipython\n")
+    key = requirements_key(requirements)
+    (tmp_path / "src" / "requirements.txt").write_text("ipython\n# a new line: a new set\n")
+    notebook = write_notebook(tmp_path / "nb.py", f"# MAGIC %pip install -r {requirements}")
+    result = run_small(tmp_path, notebook, requirements_key=key)
+    assert "the run environment was built from them" not in result.log_tail
+    assert "differ from the run environment" in result.log_tail
+    assert "pip install -r" in result.log_tail  # pip really ran
 
 
 def test_the_kernel_does_not_see_bricksmiths_backends_folder(tmp_path):

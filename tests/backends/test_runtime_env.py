@@ -62,24 +62,84 @@ def test_second_call_reuses_the_environment(requirements, iris_env, tmp_path_fac
     again = ensure_environment(requirements, env_cache_dir(tmp_path_factory))
     assert again.built is False
     assert again.python == iris_env.python
-    assert again.key == iris_env.key == requirements_key(requirements.read_bytes())
+    assert again.key == iris_env.key == requirements_key(requirements)
     root = iris_env.python.parent.parent
     assert root.name == iris_env.key[:16]
     marker = json.loads((root / runtime_env.MARKER).read_text())
     assert marker["key"] == iris_env.key
 
 
-def test_key_depends_on_the_requirements_bytes():
-    assert requirements_key(b"pandas\n") != requirements_key(b"pandas>=2\n")
-    assert requirements_key(b"pandas\n") == requirements_key(b"pandas\n")
+def _key_of(folder, text):
+    file = folder / "requirements.txt"
+    file.write_text(text)
+    return requirements_key(file)
 
 
-def test_kernel_computes_the_same_key():
+def test_key_depends_on_the_requirements_bytes(tmp_path):
+    assert _key_of(tmp_path, "pandas\n") != _key_of(tmp_path, "pandas>=2\n")
+    assert _key_of(tmp_path, "pandas\n") == _key_of(tmp_path, "pandas\n")
+
+
+def test_key_covers_included_files_recursively(tmp_path):
+    """Case requirements-include-stale-env: a dependency added to a file included with -r
+    (or a constraints file, or a file that one includes) is a new environment."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "requirements.txt").write_text("kedro~=1.7\n-c ../constraints.txt\n")
+    (tmp_path / "constraints.txt").write_text("pandas<3\n")
+    top = "-r src/requirements.txt\n"
+    first = _key_of(tmp_path, top)
+    (tmp_path / "src" / "requirements.txt").write_text("kedro~=1.7\n-c ../constraints.txt\ntabulate\n")
+    second = _key_of(tmp_path, top)
+    assert second != first
+    (tmp_path / "constraints.txt").write_text("pandas<2.3\n")
+    assert _key_of(tmp_path, top) != second
+
+
+def test_projects_sharing_a_top_level_line_do_not_share_an_environment(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder, extra in ((one, "pandas"), (two, "polars")):
+        (folder / "src").mkdir(parents=True)
+        (folder / "src" / "requirements.txt").write_text(extra + "\n")
+    assert _key_of(one, "-r src/requirements.txt\n") != _key_of(two, "-r src/requirements.txt\n")
+
+
+def test_closure_spellings_missing_files_and_local_packages(tmp_path):
+    from bricksmith.backends.requirements_closure import MISSING, requirements_closure
+
+    (tmp_path / "a.txt").write_text("x\n")
+    (tmp_path / "b.txt").write_text("-r requirements.txt  # a loop is followed once\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "pyproject.toml").write_text("[project]\nname='pkg'\n")
+    (tmp_path / "requirements.txt").write_text(
+        "-ra.txt\n--requirement=b.txt\n--constraint gone.txt\n-e ./pkg\n"
+        "pandas \\\n  >=2  # continued\n"
+    )
+    names = {name: data for name, data in requirements_closure(tmp_path / "requirements.txt")}
+    assert set(names) == {"requirements.txt", "a.txt", "b.txt", "gone.txt", "pkg/pyproject.toml"}
+    assert names["gone.txt"] == MISSING
+    before = requirements_key(tmp_path / "requirements.txt")
+    (tmp_path / "gone.txt").write_text("pandas<3\n")  # creating a named file is a change
+    assert requirements_key(tmp_path / "requirements.txt") != before
+
+
+def test_spark_found_in_an_included_file(tmp_path):
+    from bricksmith.backends.requirements_closure import closure_text
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "requirements.txt").write_text("kedro-datasets[spark-sparkdataset]\n")
+    (tmp_path / "requirements.txt").write_text("-r src/requirements.txt\n")
+    assert "pyspark" in runtime_env.runtime_libraries(closure_text(tmp_path / "requirements.txt"))
+
+
+def test_kernel_computes_the_same_key(tmp_path):
     spec = importlib.util.spec_from_file_location("notebook_kernel_for_test", KERNEL)
     kernel = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kernel)
-    for data in (b"", b"kedro~=1.7.0\npandas\n"):
-        assert kernel.requirements_key(data) == requirements_key(data)
+    (tmp_path / "more.txt").write_text("pandas\n")
+    for text in ("", "kedro~=1.7.0\n-r more.txt\n"):
+        file = tmp_path / "requirements.txt"
+        file.write_text(text)
+        assert kernel.requirements_key(str(file)) == requirements_key(file)
 
 
 def test_concurrent_requests_build_once(tmp_path, tmp_path_factory):

@@ -13,8 +13,9 @@ needs only the standard library and IPython, and never imports bricksmith.
 - ``dbutils`` is a small shim: ``widgets`` (values from ``--widgets`` override the defaults the
   notebook declares), ``notebook.exit(value)`` (ends the notebook successfully with ``value``),
   ``library.restartPython()`` (nothing to do here).
-- ``%pip install -r FILE``: the environment was built from that file, so when the file's key
-  matches ``--requirements-key`` there is nothing to install; otherwise pip installs it.
+- ``%pip install -r FILE``: the environment was built from that file, so when the key of the
+  requirement set it asks for (the file and every file it includes) matches
+  ``--requirements-key`` there is nothing to install; otherwise pip installs it.
 - Log records whose arguments do not fit their format (``%.3f`` with a pandas object) keep
   their line: the message with the arguments' repr, instead of a "Logging error" traceback.
 - A local run (``BRICKSMITH_DBFS_ROOT`` set) puts ``BRICKSMITH_RUN_HOOKS_PATH`` on ``sys.path``
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -54,8 +54,6 @@ os.environ.setdefault("COLUMNS", "160")  # rich log lines are not wrapped at 80 
 HEADER = "# Databricks notebook source"
 SEPARATOR = "# COMMAND ----------"
 MAGIC = "# MAGIC"
-# Must match bricksmith.backends.runtime_env.requirements_key.
-RECIPE = "bricksmith-env-v2"
 UNSUPPORTED_LANGUAGES = ("%sql", "%scala", "%r", "%sh", "%fs", "%run")
 # The machine's folders that a cluster's paths would reach in a local run (mapped elsewhere).
 PROTECTED = ("/dbfs", "/FileStore", "/Volumes")
@@ -63,13 +61,17 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _ARGS_SHOWN = 400  # characters of a badly formatted log call's arguments kept in its line
 
 
-def requirements_key(data: bytes) -> str:
-    """The cache key of requirements ``data`` for this Python version."""
-    digest = hashlib.sha256()
-    version = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-    digest.update(f"{RECIPE}\0{version}\0".encode())
-    digest.update(data)
-    return digest.hexdigest()
+def requirements_key(path: str) -> str:
+    """The cache key of the requirement set ``path`` asks for: the same function the run
+    environment was keyed with (``requirements_closure.py`` beside this file, loaded by path:
+    bricksmith itself is not installed in the run environment)."""
+    import importlib.util
+
+    location = os.path.join(_HERE, "requirements_closure.py")
+    spec = importlib.util.spec_from_file_location("_bricksmith_requirements_closure", location)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.requirements_key(path)
 
 
 class SafeLogRecord(logging.LogRecord):
@@ -257,15 +259,15 @@ def run_pip(line: str, env_key: str) -> None:
     files = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("-r", "--requirement")]
     others = [arg for arg in args[1:] if not arg.startswith("-") and arg not in files]
     if args[:1] == ["install"] and len(files) == 1 and not others:
-        with open(files[0], "rb") as handle:
-            key = requirements_key(handle.read())
+        key = requirements_key(files[0])  # the file and all it includes (-r/-c, local paths)
         if key == env_key:
             print(
                 f"Requirements in {files[0]} are already satisfied: the run environment "
                 f"was built from them (key {env_key[:16]})."
             )
             return
-        print(f"Requirements in {files[0]} differ from the run environment's: installing them.")
+        print(f"Requirements in {files[0]} (or a file it includes) differ from the run "
+              "environment's: installing them.")
     command = [sys.executable, "-m", "pip", *args]
     print("$ " + " ".join(shlex.quote(arg) for arg in command), flush=True)
     code = subprocess.run(command, stdin=subprocess.DEVNULL, check=False).returncode

@@ -2,7 +2,9 @@
 
 A run environment is a virtualenv built from a project's ``requirements.txt`` (plus IPython,
 which the notebook kernel needs), cached under ``cache_dir/<key[:16]>`` where the key is the
-sha256 of the requirements file's bytes and the Python version. It is built with uv (found
+sha256 of the whole requirement set (the file, every file it includes with ``-r``/``-c``, the
+package files of its local path requirements: ``requirements_closure``) and the Python
+version. It is built with uv (found
 through the ``uv`` package) or, without uv, with ``python -m venv`` and pip; it sees none of
 bricksmith's own packages.
 
@@ -19,7 +21,6 @@ marker file written last, so a half-built environment is never used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,13 +33,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from bricksmith.backends import requirements_closure as closure
 from bricksmith.errors import EnvironmentBuildError
 from bricksmith.logged import run_logged, tail
 
 MARKER = ".bricksmith-env.json"
-# Changing how environments are built changes every key, so old environments are not reused.
-# notebook_kernel.py computes the same key: keep the two in step.
-RECIPE = "bricksmith-env-v2"
 SPARK = ("pyspark",)  # preinstalled on a Databricks runtime
 KEDRO_SPARK_IMPORTS = ("hdfs", "s3fs")  # kedro_datasets.spark imports them at import time
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
@@ -51,13 +50,11 @@ class RuntimeEnv:
     built: bool  # True when this call built it, False when it came from the cache
 
 
-def requirements_key(data: bytes) -> str:
-    """The cache key of requirements ``data`` for this Python version."""
-    digest = hashlib.sha256()
-    version = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-    digest.update(f"{RECIPE}\0{version}\0".encode())
-    digest.update(data)
-    return digest.hexdigest()
+def requirements_key(requirements: Path) -> str:
+    """The cache key of the requirement set ``requirements`` asks for, for this Python version
+    (see ``requirements_closure.requirements_key``; the notebook kernel computes it the same
+    way). Raises OSError when the file cannot be read."""
+    return closure.requirements_key(requirements)
 
 
 def runtime_libraries(requirements: str) -> list[str]:
@@ -100,13 +97,13 @@ def ensure_environment(
     requirements = Path(requirements).resolve()
     cache_dir = Path(cache_dir).resolve()
     try:
-        data = requirements.read_bytes()
+        key = requirements_key(requirements)
+        text = closure.closure_text(requirements)
     except OSError as exc:
         raise EnvironmentBuildError(
             f"Cannot read the requirements file {requirements}: {exc.strerror or exc}",
             hint="The Kedro project must have a requirements.txt at its root.",
         ) from exc
-    key = requirements_key(data)
     root = cache_dir / key[:16]
     if _is_ready(root, key):
         return RuntimeEnv(env_python(root), key, built=False)
@@ -120,7 +117,7 @@ def ensure_environment(
         if root.exists():  # a leftover without its marker: never finished
             shutil.rmtree(root)
         staging = cache_dir / f".build-{key[:16]}-{uuid.uuid4().hex[:8]}"
-        extra = runtime_libraries(data.decode("utf-8", errors="replace"))
+        extra = runtime_libraries(text)
         try:
             _build(staging, requirements, log_path, extra)
             marker = {

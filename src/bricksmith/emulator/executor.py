@@ -159,7 +159,7 @@ class NotebookExecutor:
         if self.python is not None:
             key = ""
             if requirements is not None and requirements.is_file():
-                key = requirements_key(requirements.read_bytes())
+                key = requirements_key(requirements)
             return self.python, key
         if requirements is None or not requirements.is_file():
             # No (readable) requirements: the cluster's base libraries. A missing file then
