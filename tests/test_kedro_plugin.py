@@ -168,3 +168,34 @@ def test_kedro_cli_runs_the_plugin_inside_a_project(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "valid — workflow 'proj'" in done.stdout
+
+
+def test_kedro_bricksmith_leaves_the_project_untouched_with_telemetry_on(tmp_path):
+    """Case kedro-plugin-telemetry-dirties-project: with telemetry not disabled and no
+    ``.telemetry`` file, kedro-telemetry's CLI hook would append ``[tool.kedro_telemetry]
+    project_id`` to pyproject.toml; bricksmith's own CLI hook turns it off first."""
+    points = importlib.metadata.entry_points(group="kedro.cli_hooks")
+    if not [p for p in points if p.value.startswith("bricksmith.")]:
+        pytest.skip("the kedro.cli_hooks entry point is not installed yet")
+    project = kedro_project(tmp_path / "proj")
+    pyproject = (
+        '[project]\nname = "proj"\nversion = "0.1"\n[tool.kedro]\npackage_name = "proj_pkg"\n'
+        'project_name = "proj"\nkedro_init_version = "1.0.0"\nsource_dir = "src"\n'
+    )
+    (project / "pyproject.toml").write_text(pyproject)
+    package = project / "src" / "proj_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text("")
+    (tmp_path / "w.yaml").write_text(SPEC.format(name="proj", path="proj"))
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_DISABLE_TELEMETRY",
+                                                            "DO_NOT_TRACK")}
+    env["HOME"] = str(tmp_path)  # kedro-telemetry's user id file lands here, if anywhere
+    done = subprocess.run(
+        [sys.executable, "-c", KEDRO_MAIN, "bricksmith", "validate", "--no-color"],
+        cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (project / "pyproject.toml").read_text() == pyproject
+    assert not (project / ".telemetry").exists()

@@ -5,15 +5,22 @@ group into its CLI, so :data:`commands` (holding the ``bricksmith`` group) is re
 Each subcommand forwards to ``bricksmith.cli.main`` with the workflow spec of the current Kedro
 project: ``--spec PATH`` (or ``BRICKSMITH_SPEC``), else the one spec found in the project's
 folder or a few folders above it (also in their ``specs/``) whose ``project.path`` is the project.
+
+:data:`cli_hooks` (the ``kedro.cli_hooks`` entry point) keeps ``kedro bricksmith ...`` from
+changing the project: kedro-telemetry's ``before_command_run`` hook (installed with every Kedro)
+appends ``[tool.kedro_telemetry] project_id`` to ``pyproject.toml`` of a project without a
+``.telemetry`` file, which the next apply would commit, push and re-run for.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
+from kedro.framework.cli.hooks import cli_hook_impl
 
 SPEC_NAMES = ("workflow.yaml", "workflow.yml", "bricksmith.yaml", "bricksmith.yml")
 PARENT_LEVELS = 3  # the project folder and this many folders above it are searched
@@ -145,3 +152,21 @@ def schema(ctx: click.Context) -> None:
     from bricksmith.cli import main
 
     ctx.exit(main(["schema"]))
+
+
+class TelemetryOff:
+    """Kedro CLI hook: telemetry off for ``kedro bricksmith ...`` commands only.
+
+    It runs before kedro-telemetry's own ``before_command_run`` (``tryfirst``), which reads
+    ``KEDRO_DISABLE_TELEMETRY`` from the environment at that moment (kedro-telemetry's
+    ``_check_for_telemetry_consent``) and then writes nothing. Other Kedro commands are left as
+    the user configured them.
+    """
+
+    @cli_hook_impl(tryfirst=True)
+    def before_command_run(self, project_metadata: Any, command_args: list[str]) -> None:
+        if list(command_args[:1]) == ["bricksmith"]:
+            os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+
+
+cli_hooks = TelemetryOff()

@@ -88,7 +88,9 @@ def test_key_covers_included_files_recursively(tmp_path):
     (tmp_path / "constraints.txt").write_text("pandas<3\n")
     top = "-r src/requirements.txt\n"
     first = _key_of(tmp_path, top)
-    (tmp_path / "src" / "requirements.txt").write_text("kedro~=1.7\n-c ../constraints.txt\ntabulate\n")
+    (tmp_path / "src" / "requirements.txt").write_text(
+        "kedro~=1.7\n-c ../constraints.txt\ntabulate\n"
+    )
     second = _key_of(tmp_path, top)
     assert second != first
     (tmp_path / "constraints.txt").write_text("pandas<2.3\n")
