@@ -251,8 +251,8 @@ def _dispatch(args) -> int:
         if replayed:
             from bricksmith.plan.planner import Action, Plan
 
-            plan = Plan.of(Action(step, action, tuple(reasons))
-                           for step, action, reasons in replayed.actions)
+            plan = Plan.of(Action(step, action, tuple(reasons), *conditional)
+                           for step, action, reasons, *conditional in replayed.actions)
             return _show_plan(args, plan, replayed.target)
 
     from bricksmith import api
@@ -423,7 +423,9 @@ def _show_plan(args, plan, target: str) -> int:
             lines.add((f"No changes. Target {target!r} matches the spec.", None))
         for action in plan.changes:
             symbol, colour = SYMBOLS[action.action]
-            lines.add((f"{symbol} {action.step}", colour), (f" ({action.action})", "dim"))
+            label = f"{action.action} if upstream outputs change" if action.conditional \
+                else action.action
+            lines.add((f"{symbol} {action.step}", colour), (f" ({label})", "dim"))
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))
         lines.add((plan.summary_line(), None))

@@ -50,8 +50,30 @@ def test_drift_is_an_update_with_check_reasons_and_check_only_asked_when_needed(
     plan = make_plan(graph_of(*steps), state.all(), check)
     actions = {a.step: a for a in plan.actions}
     assert actions["b"].action == "update" and actions["b"].reasons == ("file gone",)
-    assert actions["c"].reasons == ("upstream b will update",)
-    assert "c" not in asked  # decided without reading the world
+    assert not actions["b"].conditional
+    # repairing b may give the outputs it had: c runs only if they change, and its own
+    # drift is looked at now, as apply would when b's outputs come out the same
+    assert actions["c"].reasons == ("upstream b will update",
+                                    "runs only if that step's outputs change")
+    assert actions["c"].conditional and "c" in asked
+    assert [a.step for a in plan.certain] == ["b"]
+    assert "(1 only if an upstream step's outputs change)" in plan.summary_line()
+
+
+def test_new_inputs_make_downstream_updates_certain_a_lost_record_does_not(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    records = state.all()
+    steps[0].value = 5
+    plan = make_plan(graph_of(*steps), records, no_drift)
+    assert not any(a.conditional for a in plan.actions)
+    steps[0].value = 1
+    del records["a"]  # created again: its outputs are known once it has run
+    plan = make_plan(graph_of(*steps), records, no_drift)
+    actions = {a.step: a for a in plan.actions}
+    assert actions["a"].action == "create"
+    assert actions["b"].conditional and actions["c"].conditional
 
 
 def test_failed_and_interrupted_steps_resume(tmp_path):

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 from bricksmith.plan.probes import Probe, all_hold
 
-VERSION = 2
+VERSION = 3  # 3: actions carry their conditional flag
 
 
 # the target's name, and (step, action, reasons) for every step in the plan's order
@@ -92,7 +92,7 @@ def write(
         "key": key,
         "target": target,
         "state": [os.fspath(state_path), *(revision or (None, None))],
-        "actions": [[a.step, a.action, list(a.reasons)] for a in plan.actions],
+        "actions": [[a.step, a.action, list(a.reasons), a.conditional] for a in plan.actions],
         "probes": probes,
     }
     try:

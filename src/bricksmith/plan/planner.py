@@ -5,7 +5,10 @@ Per step it decides an action and the reasons for it:
 - ``create``  never applied to this target;
 - ``resume``  the last attempt failed or was interrupted;
 - ``update``  its inputs changed (reasons list old → new), an upstream step will run, or what
-  it made has drifted or disappeared (reasons from ``check()``);
+  it made has drifted or disappeared (reasons from ``check()``). An update whose only reason
+  is an upstream step that will run without new inputs (created again, resumed, repaired
+  after drift, or itself conditional) is *conditional*: apply runs it only if that upstream
+  step's outputs come out different, which only running it tells;
 - ``noop``    nothing to do;
 - ``remove``  a step the state knows that the spec no longer has (a run taken out of ``runs``):
   apply forgets its record; what it made stays (``bricksmith destroy`` removes everything).
@@ -34,13 +37,23 @@ REMOVED_REASON = "no longer in the spec: apply forgets its record; what it made 
 
 # Plain classes, not dataclasses: a replayed plan (bricksmith.plan.memo) builds one, and
 # importing dataclasses costs more than the rest of that replay.
-class Action(namedtuple("_ActionFields", "step action reasons", defaults=((),))):
-    """What apply would do with one step (``action``) and why (``reasons``)."""
+class Action(namedtuple("_ActionFields", "step action reasons conditional",
+                        defaults=((), False))):
+    """What apply would do with one step (``action``) and why (``reasons``); ``conditional``:
+    an update apply makes only if an upstream step's outputs change."""
 
     __slots__ = ()
 
     def to_json(self) -> dict:
-        return {"step": self.step, "action": self.action, "reasons": list(self.reasons)}
+        shown = {"step": self.step, "action": self.action, "reasons": list(self.reasons)}
+        if self.conditional:
+            shown["conditional"] = True
+        return shown
+
+    @classmethod
+    def from_json(cls, data: dict) -> Action:
+        return cls(data["step"], data["action"], tuple(data["reasons"]),
+                   bool(data.get("conditional", False)))
 
 
 class Plan:
@@ -81,11 +94,18 @@ class Plan:
     def removed(self) -> tuple[str, ...]:
         return tuple(a.step for a in self.actions if a.action == REMOVE)
 
+    @property
+    def certain(self) -> tuple[Action, ...]:
+        """The changes apply makes whatever the outcome of the steps before them."""
+        return tuple(a for a in self.changes if not a.conditional)
+
     def summary_line(self) -> str:
         s = self.summary
         removing = f", {s[REMOVE]} to remove" if s.get(REMOVE) else ""
+        maybe = sum(1 for a in self.actions if a.conditional)
+        maybe = f" ({maybe} only if an upstream step's outputs change)" if maybe else ""
         return (
-            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update, {s[RESUME]} to resume"
+            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update{maybe}, {s[RESUME]} to resume"
             f"{removing}, {s[NOOP]} unchanged."
         )
 
@@ -97,44 +117,62 @@ def make_plan(
 ) -> Plan:
     """Plan every step of ``graph`` against the saved ``records``."""
     actions: dict[str, Action] = {}
+    new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
     for key in graph.order:
         step = graph.step(key)
         record = records.get(key)
-        actions[key] = _decide(key, step, graph, record, records, actions, check, fingerprints)
+        actions[key], new_outputs[key] = _decide(
+            key, step, graph, record, records, actions, new_outputs, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):
         actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
     return Plan.of(actions.values())
 
 
-def _decide(key, step, graph, record, records, decided, check, fingerprints) -> Action:
+def _decide(key, step, graph, record, records, decided, new_outputs, check, fingerprints):
+    """(the step's action, whether its outputs surely change when apply runs it).
+
+    A step that runs because its inputs or its recorded upstream outputs changed is taken to
+    give new outputs (new parameters make a new file, a new commit, a new run); a step created
+    again, resumed or repaired may give the same outputs as before, so what depends on it alone
+    is a conditional update."""
     if record is None:
-        return Action(key, CREATE, ("never applied to this target",))
+        return Action(key, CREATE, ("never applied to this target",)), False
     if record.status == FAILED:
-        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",))
+        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",)), False
     if record.status == RUNNING:
-        return Action(key, RESUME, ("last attempt was interrupted",))
+        return Action(key, RESUME, ("last attempt was interrupted",)), False
     if record.status != SUCCEEDED:
-        return Action(key, CREATE, ("never completed",))
+        return Action(key, CREATE, ("never completed",)), False
 
     deps = sorted(graph.deps[key])
     moving = [d for d in deps if decided[d].action != NOOP]
     inputs = step.inputs()
     recorded = [d for d in deps if d in records]
-    changed = fingerprints.of(inputs, recorded) != record.fingerprint
-    if not moving and not changed:
+    if len(recorded) == len(deps):
+        changed = fingerprints.of(inputs, recorded) != record.fingerprint
+    else:  # an upstream step without a record: its outputs are known once it has run
+        own = material(inputs, {})["inputs"]
+        changed = bool(differences(record.inputs.get("inputs", {}), own))
+    upstream = [f"upstream {d} will {decided[d].action}" for d in moving]
+    if not changed and not any(new_outputs[d] for d in moving):
         drift = check(key, record)
-        return Action(key, UPDATE, tuple(drift)) if drift else Action(key, NOOP)
+        if drift:
+            return Action(key, UPDATE, tuple(drift) + tuple(upstream)), False
+        if not moving:
+            return Action(key, NOOP), False
+        why = "that step's outputs" if len(moving) == 1 else "their outputs"
+        return Action(key, UPDATE, (*upstream, f"runs only if {why} change"), True), False
     snapshot = material(inputs, {d: records[d].outputs for d in recorded})
     reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
     if moving:
-        reasons += [f"upstream {d} will {decided[d].action}" for d in moving]
-        return Action(key, UPDATE, tuple(reasons))
+        reasons += upstream
+        return Action(key, UPDATE, tuple(reasons)), True
     reasons += [  # the fingerprint changed
         f"upstream {line}"
         for line in differences(record.inputs.get("upstream", {}), snapshot["upstream"])
     ]
-    return Action(key, UPDATE, tuple(reasons or ["inputs changed"]))
+    return Action(key, UPDATE, tuple(reasons or ["inputs changed"])), True
 
 
 def _first_line(text: str | None) -> str:

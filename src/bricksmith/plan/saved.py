@@ -58,7 +58,7 @@ class SavedPlan:
             )
         try:
             actions = tuple(
-                Action(a["step"], a["action"], tuple(a["reasons"])) for a in data["actions"]
+                Action.from_json(a) for a in data["actions"]
             )
             return cls(
                 spec=str(data["spec"]),
