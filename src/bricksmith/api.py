@@ -232,6 +232,12 @@ class Workflow:
                 f"cannot write the plan to {out}: {exc.strerror or exc}",
                 hint="pass --out FILE in a folder you can write to",
             ) from None
+        from bricksmith.backends.git import exclude_own_paths
+
+        try:  # a plan saved inside the project never enters its commits
+            exclude_own_paths(self.spec.project_dir, [out])
+        except OSError:
+            pass
         return out
 
     def status(self) -> dict[str, Any]:
