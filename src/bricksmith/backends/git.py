@@ -300,7 +300,10 @@ def commit_all(
             if refusal is not None:
                 raise refusal
         exclude_own_paths(path, own)
-        repo.git.add("--all", "--", *own_pathspecs(path, own))
+        repo.git.add("--all", "--", ".")
+        mine = own_paths_inside(path, own)
+        if mine:  # their tracked files, from an older commit, stay as they were committed
+            repo.git.reset("-q", "--", *(f":(literal){rel}" for rel in mine))
         head = head_commit(repo)
         if head is not None and not repo.index.diff("HEAD"):
             return head, False
