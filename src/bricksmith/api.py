@@ -6,6 +6,7 @@ front ends (a Kedro plugin, a notebook) can drive bricksmith the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -234,10 +235,8 @@ class Workflow:
             ) from None
         from bricksmith.backends.git import exclude_own_paths
 
-        try:  # a plan saved inside the project never enters its commits
+        with contextlib.suppress(OSError):  # a plan saved in the project is never committed
             exclude_own_paths(self.spec.project_dir, [out])
-        except OSError:
-            pass
         return out
 
     def status(self) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def test_the_first_commit_gets_its_own_message(tmp_path):
     (project / "a.txt").write_text("two\n")
     gitops.commit_all(project, branch="main", message="update", identity=ME, first_message="create")
     messages = [c.message.strip() for c in git.Repo(project).iter_commits()]
-    assert messages == ["update\n\na.txt (modified):", "create\n\n2 files."]
+    assert messages == ["update\n\na.txt (modified)", "create\n\n2 files."]
 
 
 def test_transient_git_errors_are_retried_with_backoff_permanent_ones_are_not():

@@ -40,9 +40,9 @@ def compose(path: Path, *, subject: str | None = None, first: str | None = None)
     lines: list[str] = []
     all_keys: list[str] = []
     for kind, name in changes[:MAX_FILES]:
-        lines.append(f"{name} ({KINDS.get(kind[:1], kind)}):")
-        if is_parameters_file(name):
-            keys = parameter_changes(path, name)
+        keys = parameter_changes(path, name) if is_parameters_file(name) else []
+        lines.append(f"{name} ({KINDS.get(kind[:1], kind)})" + (":" if keys else ""))
+        if keys:
             all_keys += keys
             lines += [f"  {key}" for key in keys[:MAX_KEYS]]
             if len(keys) > MAX_KEYS:
