@@ -199,3 +199,34 @@ def test_sync_removes_foreign_files_and_edits_after_keeping_a_copy(tmp_path):
     assert folder_drift(clone, commit) == []
     assert sync_clone(remote, clone, branch="main", commit=commit, keep_dir=keep)[1:] == (
         None, [])
+
+
+def test_project_status_reads_branch_head_and_every_kind_of_change():
+    text = (
+        "# branch.oid 0123456789abcdef0123456789abcdef01234567\n"
+        "# branch.head main\n"
+        "1 .M N... 100644 100644 100644 aaa bbb conf/base/parameters.yml\n"
+        "2 R. N... 100644 100644 100644 aaa bbb R100 new name.py\told.py\n"
+        "u UU N... 100644 100644 100644 100644 aaa bbb ccc both.txt\n"
+        "? notes/todo.md\n"
+    )
+    status = gitops.ProjectStatus.parse(text)
+    assert status.branch == "main" and status.head.startswith("0123")
+    assert status.changed == ["conf/base/parameters.yml", "new name.py", "both.txt",
+                              "notes/todo.md"]
+    fresh = gitops.ProjectStatus.parse("# branch.oid (initial)\n# branch.head (detached)\n")
+    assert (fresh.branch, fresh.head, fresh.changed) == (None, None, [])
+
+
+def test_a_deleted_or_broken_parameters_file_still_gets_a_message(tmp_path):
+    project = project_with_params(tmp_path)
+    gitops.commit_all(project, branch="main", identity=ME)
+    params = project / "conf/base/parameters.yml"
+    params.write_text("train_fraction: [0.8\n")  # not YAML: no keys, the file is still named
+    commit, _ = gitops.commit_all(project, branch="main", identity=ME)
+    assert git.Repo(project).commit(commit).message == (
+        "Update conf/base/parameters.yml (bricksmith)\n\nconf/base/parameters.yml (modified)\n")
+    params.unlink()
+    commit, _ = gitops.commit_all(project, branch="main", identity=ME)
+    summary = git.Repo(project).commit(commit).summary
+    assert summary == "Update conf/base/parameters.yml (bricksmith)"
