@@ -6,6 +6,7 @@ front ends (a Kedro plugin, a notebook) can drive bricksmith the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -232,6 +233,10 @@ class Workflow:
                 f"cannot write the plan to {out}: {exc.strerror or exc}",
                 hint="pass --out FILE in a folder you can write to",
             ) from None
+        from bricksmith.backends.git import exclude_own_paths
+
+        with contextlib.suppress(OSError):  # a plan saved in the project is never committed
+            exclude_own_paths(self.spec.project_dir, [out])
         return out
 
     def status(self) -> dict[str, Any]:

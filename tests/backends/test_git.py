@@ -5,6 +5,8 @@ import git
 import pytest
 
 from bricksmith.backends import git as gitops
+from bricksmith.backends import git_transport
+from bricksmith.backends.git_folder import clone_state, sync_clone
 from bricksmith.errors import GitError
 
 ME = gitops.Identity("Test", "test@example.com")
@@ -43,7 +45,7 @@ def test_commit_only_when_the_tree_changed(tmp_path):
     assert (again, made) == (first, False)
 
     (project / "a.txt").write_text("two\n")
-    assert gitops.uncommitted_changes(project) == ["a.txt"]
+    assert gitops.project_status(project)[0].changed == ["a.txt"]
     second, made = gitops.commit_all(project, branch="main", message="m2", identity=ME)
     assert made and second != first
     assert repo.head.commit.parents[0].hexsha == first
@@ -60,18 +62,18 @@ def test_push_creates_the_bare_remote_and_clone_follows(tmp_path):
     assert git.Repo(project).remotes.origin.url == remote
 
     clone = tmp_path / "ws" / "repo"
-    assert gitops.sync_clone(remote, clone, branch="main", commit=commit) == commit
+    assert sync_clone(remote, clone, branch="main", commit=commit)[0] == commit
     assert (clone / "a.txt").read_text() == "one\n"
-    assert gitops.clone_state(clone) == (commit, [])
+    assert clone_state(clone) == (commit, [])
 
     (project / "a.txt").write_text("two\n")
     newer, _ = gitops.commit_all(project, branch="main", message="m2", identity=ME)
     gitops.push(project, location=remote, branch="main", token_env=None)
-    assert gitops.sync_clone(remote, clone, branch="main", commit=newer) == newer
+    assert sync_clone(remote, clone, branch="main", commit=newer)[0] == newer
     assert (clone / "a.txt").read_text() == "two\n"
 
     (clone / "a.txt").write_text("edited in the workspace\n")
-    assert gitops.clone_state(clone) == (newer, ["a.txt"])
+    assert clone_state(clone) == (newer, ["a.txt"])
 
 
 def test_a_remote_that_refuses_the_push_is_a_git_error_with_a_hint(tmp_path):
@@ -118,7 +120,7 @@ def test_the_first_commit_gets_its_own_message(tmp_path):
     (project / "a.txt").write_text("two\n")
     gitops.commit_all(project, branch="main", message="update", identity=ME, first_message="create")
     messages = [c.message.strip() for c in git.Repo(project).iter_commits()]
-    assert messages == ["update", "create"]
+    assert messages == ["update\n\na.txt (modified)", "create\n\n2 files."]
 
 
 def test_transient_git_errors_are_retried_with_backoff_permanent_ones_are_not():
@@ -158,4 +160,4 @@ def test_transient_git_errors_are_retried_with_backoff_permanent_ones_are_not():
 
     with pytest.raises(git.GitCommandError):
         gitops.retrying(down, sleep=lambda s: None)
-    assert len(always) == gitops.NETWORK_ATTEMPTS
+    assert len(always) == git_transport.NETWORK_ATTEMPTS

@@ -10,6 +10,7 @@ import git
 import pytest
 
 from bricksmith.backends import git as gitops
+from bricksmith.backends.git_folder import sync_clone
 from bricksmith.backends.local import LocalBackend
 from bricksmith.errors import GitError
 from tests.backends.conftest import GIT_TOKEN
@@ -130,7 +131,7 @@ def test_workspace_clone_and_fetch_use_the_token(tmp_path, git_server, isolated_
     second, _ = gitops.commit_all(project, branch="main", message="two", identity=ME)
     gitops.push(project, location=url, branch="main", token_env=VAR)
     git_server.clear()
-    assert gitops.sync_clone(url, clone, branch="main", commit=second, token_env=VAR) == second
+    assert sync_clone(url, clone, branch="main", commit=second, token_env=VAR)[0] == second
     assert (clone / "a.txt").read_text() == "two\n"
     fetched = [r for r in git_server.seen() if r.service == "git-upload-pack" and r.authorized]
     assert fetched and {r.user for r in fetched} == {"x-access-token"}
@@ -172,7 +173,7 @@ def test_a_wrong_token_is_a_clear_git_error_without_the_token(tmp_path, git_serv
     assert "main" not in [h.name for h in git.Repo(git_server.root / "project.git").heads]
 
     with pytest.raises(GitError) as err:
-        gitops.sync_clone(url, tmp_path / "clone", branch="main", commit=commit, token_env=VAR)
+        sync_clone(url, tmp_path / "clone", branch="main", commit=commit, token_env=VAR)
     text += f"\n{err.value.message}\n{err.value.hint}"
     assert "git clone/fetch failed" in err.value.message
     assert "Authentication failed" in err.value.message
@@ -186,7 +187,7 @@ def test_a_missing_token_variable_is_a_clear_error(tmp_path, git_server, monkeyp
     monkeypatch.delenv(VAR)
     for attempt in (
         lambda: gitops.push(project, location=url, branch="main", token_env=VAR),
-        lambda: gitops.sync_clone(url, tmp_path / "c", branch="main", commit=commit, token_env=VAR),
+        lambda: sync_clone(url, tmp_path / "c", branch="main", commit=commit, token_env=VAR),
     ):
         with pytest.raises(GitError) as err:
             attempt()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import git
 
@@ -155,3 +156,24 @@ def test_a_second_apply_fails_at_once_naming_the_holder(cli, seed):
         assert cli("plan", seed).code == 0  # reading never needs the lock
     finally:
         holder.communicate("\n", timeout=10)
+
+
+def test_a_credential_in_the_remote_url_is_refused_and_never_shown(cli, seed, monkeypatch):
+    token = "ghp_badinput0123456789abcdefghijklmnopqr"
+    monkeypatch.setenv("GH_TOKEN", token)
+    original = seed.read_text()
+    for remote, line in (
+        (f"https://{token}@github.com/me/iris.git", 17),
+        (f"https://me:{token}@github.com/me/iris.git", 17),
+        ("https://${env.GH_TOKEN}@github.com/me/iris.git", 17),
+        ("http://x-access-token:${env.GH_TOKEN}@127.0.0.1:9/me/iris.git", 17),
+    ):
+        seed.write_text(original.replace("  remote: iris-databricks.git ", f"  remote: {remote} "))
+        before = tree(seed.parent)
+        for command in ("validate", "plan", "apply"):
+            result = cli(command, seed)
+            assert_clean_error(result, f"{seed}:{line}:11: repo.remote:", "repo.token_env")
+            assert token not in result.out + result.err
+        assert tree(seed.parent) == before
+    cache = Path(os.environ["BRICKSMITH_CACHE_DIR"]) / "specs"
+    assert not [p for p in cache.glob("*.json") if token in p.read_text()]

@@ -5,8 +5,11 @@ logs), on a whole apply against a loopback smart-HTTP git server that requires i
 from __future__ import annotations
 
 import base64
+import os
 import re
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import git
@@ -74,6 +77,38 @@ def assert_no_secret_anywhere(folder: Path, outputs: list[str]) -> int:
     return scanned
 
 
+@contextmanager
+def watching_command_lines():
+    """Scan ``/proc/*/cmdline`` of every other process, over and over, while the block runs;
+    yields the list of (pid, command line) found holding a token, and how many scans ran."""
+    found: list[tuple[str, str]] = []
+    scans = [0]
+    stop = threading.Event()
+    me = str(os.getpid())
+
+    def watch():
+        while not stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit() or entry.name == me:
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                        line = handle.read()
+                except OSError:
+                    continue
+                if leaks(line):
+                    found.append((entry.name, line.replace(b"\0", b" ").decode(errors="replace")))
+            scans[0] += 1
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield found, scans
+    finally:
+        stop.set()
+        thread.join()
+
+
 def assert_bare_remote_url(repo: Path, url: str) -> None:
     config = (repo / ".git" / "config").read_text()
     assert git.Repo(repo).remotes.origin.url == url
@@ -91,8 +126,10 @@ def test_a_token_from_the_environment_is_used_and_never_written(cli, seed, serve
         outputs.extend([result.out, result.err])
         return result
 
-    first = run("apply", spec, "-v")
+    with watching_command_lines() as (found, scans):
+        first = run("apply", spec, "-v")
     assert first.code == 0, first.out + first.err
+    assert scans[0] > 0 and found == []  # git, the askpass helper, kernels, uv: no token
     assert "0.933" in first.out
 
     # The token was really needed and used, and it came from the askpass helper: git asked
@@ -117,7 +154,9 @@ def test_a_token_from_the_environment_is_used_and_never_written(cli, seed, serve
     plan = run("plan", spec)
     assert plan.code == 0 and "params.train_fraction: 0.8 → 0.7" in plan.out
     server.clear()
-    again = run("apply", spec, "-v")
+    with watching_command_lines() as (found, scans):
+        again = run("apply", spec, "-v")
+    assert scans[0] > 0 and found == []
     assert again.code == 0, again.out + again.err
     assert server.saw_authorized("git-receive-pack")
     assert len(list(remote.iter_commits("main"))) == 2
@@ -137,7 +176,10 @@ def test_a_token_from_the_environment_is_used_and_never_written(cli, seed, serve
         "Workspace/Users/local-user/.bricksmith/iris-databricks/run.py",
     ):
         assert (root / expected).is_file(), expected
-    assert assert_no_secret_anywhere(folder, outputs) > 100
+    assert assert_no_secret_anywhere(folder, outputs) > 100  # spec folder, root, remote
+    cache = Path(os.environ["BRICKSMITH_CACHE_DIR"])
+    for part in ("specs", "plans"):  # the spec cache and the plan memos
+        assert_no_secret_anywhere(cache / part, [])
     for repo in (remote, git.Repo(clone), git.Repo(folder / "iris-databricks")):
         # git objects are compressed: the history is read through git
         history = repo.git.log("--all", "-p", "--format=%H %an <%ae>%n%B")
@@ -184,3 +226,11 @@ def test_an_unset_token_variable_is_a_clear_error(cli, seed, server, monkeypatch
     assert f"export {VAR}=<token>" in text
     assert not any(r.service == "git-receive-pack" for r in server.seen())
     assert_no_secret_anywhere(seed.parent, [failed.out, failed.err])
+
+
+def test_the_command_line_watcher_sees_a_token_on_a_command_line():
+    import subprocess
+
+    with watching_command_lines() as (found, scans):
+        subprocess.run(["sh", "-c", "sleep 0.3", SECRET], check=True)
+    assert scans[0] > 0 and any(SECRET in line for _pid, line in found)

@@ -423,7 +423,7 @@ def test_data_targets_must_not_overlap(write_spec):
     ["https://github.com/me/iris.git", "http://127.0.0.1:8080/me/iris.git",
      "ssh://git@github.com/me/iris.git", "git@github.com:me/iris.git",
      "file:///srv/git/iris.git", "../iris.git", "/srv/git/iris.git", "iris.git",
-     "https://me@github.com/me/iris.git"],
+     "ssh://me@github.com:22/me/iris.git"],
 )
 def test_remote_ok(write_spec, remote):
     load_spec(write_spec(MINIMAL.replace("../demo.git", remote)), environ={})
@@ -454,9 +454,26 @@ def test_remote_invalid(write_spec, remote, message, hint):
         assert hint in diag.hint
 
 
-def test_secret_in_remote_is_not_echoed_in_the_hint(write_spec):
-    diag = only(write_spec(MINIMAL.replace("../demo.git", "https://u:s3cr3t@h.io/me/x.git")))
-    assert "s3cr3t" not in (diag.hint or "")
+@pytest.mark.parametrize(
+    "remote",
+    ["https://u:s3cr3t@h.io/me/x.git", "https://s3cr3t@h.io/me/x.git",
+     "http://s3cr3t@127.0.0.1:8080/me/x.git", "https://s3cr3t:@h.io/me/x.git",
+     "https://me@github.com/me/iris.git", "git://s3cr3t@h.io/me/x.git"],
+)
+def test_a_credential_in_the_remote_url_is_refused_and_never_echoed(write_spec, remote):
+    diag = only(write_spec(MINIMAL.replace("../demo.git", remote)))
+    assert diag.path == "repo.remote" and (diag.line, diag.column) == (6, 11)
+    assert "token" in diag.message and "repo.token_env" in diag.hint
+    assert "s3cr3t" not in diag.render() and "://***@" in diag.message
+
+
+def test_a_token_from_the_environment_in_the_remote_url_is_refused(tmp_path):
+    spec = tmp_path / "workflow.yaml"
+    spec.write_text(MINIMAL.replace("../demo.git", "https://${env.GH_TOKEN}@h.io/me/x.git"))
+    with pytest.raises(SpecError) as err:
+        load_spec(spec, environ={"GH_TOKEN": "ghp_s3cr3t"})
+    text = str(err.value)
+    assert "repo.remote" in text and "repo.token_env" in text and "ghp_s3cr3t" not in text
 
 
 @pytest.mark.parametrize("branch", ["main/../x", "feature/", "a..b", "a/.hidden", "x.lock"])

@@ -1,25 +1,37 @@
-"""Git operations, through GitPython. Git errors become :class:`GitError` with a hint here.
+"""Git operations on the user's project, through GitPython (the git CLI for the quick reads a
+plan makes). Git errors become :class:`GitError` with a hint.
 
-Tokens for HTTPS remotes are handed to git through an askpass helper that reads the
-environment variable named in the spec, so they never land in a URL, ``.git/config``, the state
-or a log. Every command that talks to a remote (push, ls-remote, clone, fetch) runs in the
-environment of :func:`credentials_env`.
+bricksmith commits only on top of the branch the spec names, checked out (it never moves,
+resets or force-pushes a branch: commits it did not make are never lost), keeps its own files
+out of the project's commits (``.git/info/exclude``), and pushes fast-forwards only. How git
+reaches a remote (the token's askpass helper, retries) is in :mod:`.git_transport`; the
+workspace Git folder of the local backend in :mod:`.git_folder`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import random
-import shutil
-import stat
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.git_transport import (
+    DEFAULT_USERNAME,
+    NETWORK_TIMEOUT_S,
+    USERNAME_ENV,
+    credentials_env,
+    credentials_hint,
+    git_error,
+    is_transient,
+    retrying,
+)
 from bricksmith.errors import GitError
+
+__all__ = [  # used here, and named here for callers of git operations
+    "DEFAULT_USERNAME", "NETWORK_TIMEOUT_S", "USERNAME_ENV", "credentials_env",
+    "credentials_hint", "git_error", "is_transient", "retrying",
+]
 from bricksmith.spec.checks import is_git_url
 
 
@@ -58,64 +70,6 @@ class Identity:
         }
 
 
-def _git_error(action: str, exc: Exception, hint: str, token_env: str | None = None) -> GitError:
-    detail = getattr(exc, "stderr", "") or str(exc)
-    detail = detail.strip().replace("stderr: ", "").strip("'\" \n")
-    secret = os.environ.get(token_env) if token_env else None
-    if secret:  # git does not echo credentials; this makes sure of it
-        detail = detail.replace(secret, "***")
-    return GitError(f"git {action} failed: {detail}", hint=hint)
-
-
-# git's words for a network hiccup worth another try; anything else (authentication, a
-# rejected or non-fast-forward push, a missing repository) is permanent and fails at once.
-TRANSIENT_ERRORS = (
-    "could not resolve host",
-    "connection refused",
-    "connection reset",
-    "timed out",
-    "the remote end hung up unexpectedly",
-    "early eof",
-    "rpc failed",
-    "temporary failure",
-    "returned error: 429",
-    "returned error: 500",
-    "returned error: 502",
-    "returned error: 503",
-    "returned error: 504",
-)
-NETWORK_ATTEMPTS = 4
-NETWORK_TIMEOUT_S = 600  # one push or fetch; the step as a whole has the engine's timeout
-
-
-def is_transient(exc: Exception) -> bool:
-    text = f"{getattr(exc, 'stderr', '')} {exc}".lower()
-    return any(marker in text for marker in TRANSIENT_ERRORS)
-
-
-def retrying(call, *, attempts: int = NETWORK_ATTEMPTS, base_delay_s: float = 1.0,
-             sleep=time.sleep, jitter=random.random, before_retry=lambda: None):
-    """``call()``, tried again after a transient git error with exponential backoff and jitter
-    (1 s, 2 s, 4 s, each times 0.5-1.5); a permanent error is raised at once."""
-    import git
-
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except git.GitCommandError as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            sleep(base_delay_s * 2 ** (attempt - 1) * (0.5 + jitter()))
-            before_retry()
-    raise AssertionError("unreachable")
-
-
-def _credentials_hint(token_env: str | None) -> str:
-    if token_env:
-        return f"that ${token_env} (repo.token_env) holds a valid token with access to it"
-    return "that your credentials are right"
-
-
 def open_or_init(path: Path, branch: str):
     """The project's repository, initialised on ``branch`` when it is not one yet."""
     import git
@@ -125,7 +79,7 @@ def open_or_init(path: Path, branch: str):
     try:
         return git.Repo.init(path, initial_branch=branch)
     except git.GitCommandError as exc:
-        raise _git_error("init", exc, f"check that {path} is writable") from exc
+        raise git_error("init", exc, f"check that {path} is writable") from exc
 
 
 def head_commit(repo) -> str | None:
@@ -141,19 +95,90 @@ def head_commit(repo) -> str | None:
 UNTRACKED_CACHE = ["-c", "core.untrackedCache=true"]
 
 
-def worktree_probes(path: Path, *, untracked: bool) -> list | None:
-    """Probes of the repository at ``path`` as it is now — its changes (with untracked files
-    or not) and HEAD, in one ``git status`` — for a check that reads the same; None when git
-    cannot tell."""
+def own_pathspecs(path: Path, own: Iterable[Path]) -> list[str]:
+    """Pathspecs of the whole project at ``path`` but bricksmith's own folders and files in it
+    (``own``: target roots, caches, saved plans; those outside the project are left out)."""
+    return [".", *(f":(exclude,literal){rel}" for rel in own_paths_inside(path, own))]
+
+
+def own_paths_inside(path: Path, own: Iterable[Path]) -> list[str]:
+    """The POSIX paths, relative to ``path``, of those of ``own`` strictly inside it."""
+    base = path.resolve()
+    inside = []
+    for item in own:
+        resolved = Path(os.path.abspath(item))
+        with contextlib.suppress(OSError):
+            resolved = resolved.resolve()
+        if resolved != base and resolved.is_relative_to(base):
+            inside.append(resolved.relative_to(base).as_posix())
+    return sorted(set(inside))
+
+
+def status_args(path: Path, own: Iterable[Path] = ()) -> list[str]:
+    """The ``git status`` that the commit step's check and its memo probe both read."""
+    return [*UNTRACKED_CACHE, "status", "--porcelain=v2", "--branch", "--",
+            *own_pathspecs(path, own)]
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What ``git status`` says of the project: ``branch`` (None when HEAD is detached),
+    ``head`` (None before the first commit), ``changed``: paths git would commit."""
+
+    branch: str | None
+    head: str | None
+    changed: list[str]
+
+    @classmethod
+    def parse(cls, text: str) -> ProjectStatus:
+        branch, head, changed = None, None, []
+        for line in text.splitlines():
+            if line.startswith("# branch.head "):
+                name = line[len("# branch.head "):]
+                branch = None if name == "(detached)" else name
+            elif line.startswith("# branch.oid "):
+                oid = line[len("# branch.oid "):]
+                head = None if oid == "(initial)" else oid
+            elif line[:2] in ("1 ", "2 ", "u "):
+                fields = line.split(" ", {"1": 8, "2": 9, "u": 10}[line[0]])
+                changed.append(fields[-1].split("\t")[0])
+            elif line[:2] == "? ":
+                changed.append(line[2:])
+        return cls(branch, head, changed)
+
+
+def project_status(path: Path, own: Iterable[Path] = ()) -> tuple[ProjectStatus, list]:
+    """(the status of the project at ``path``, leaving out bricksmith's ``own`` paths; the
+    memo probes that hold while it stays so). Raises :class:`GitError`."""
     from bricksmith.plan.probes import git_probe, kind_probe
 
-    args = [*UNTRACKED_CACHE, "status", "--porcelain=v2", "--branch"] if untracked else [
-        "status", "--porcelain=v2", "--branch", "-uno"]
-    try:
-        seen = _read_git(args, cwd=path, action="status")
-    except GitError:
+    args = status_args(path, own)
+    seen = read_git(args, cwd=path, action="status")
+    return ProjectStatus.parse(seen), [kind_probe(path / ".git"), git_probe(path, args, seen)]
+
+
+def branch_refusal(path: Path, status: ProjectStatus, branch: str) -> GitError | None:
+    """Why bricksmith must not commit to ``branch`` in the project at ``path`` as it is (None:
+    it may). bricksmith commits only on top of ``branch`` checked out: it never moves,
+    resets or re-points a branch, so commits it did not make are never lost or pushed
+    elsewhere."""
+    if status.branch == branch:
         return None
-    return [kind_probe(path / ".git"), git_probe(path, args, seen)]
+    where = f"the project {path}"
+    if status.branch is None:
+        return GitError(
+            f"{where} has a detached HEAD ({str(status.head)[:10]}), not branch {branch} "
+            "(repo.branch): bricksmith commits only on the branch checked out",
+            hint=f"run `git -C {path} checkout {branch}` (or `git switch -c {branch}` to keep "
+            "the detached commits), then apply again",
+        )
+    return GitError(
+        f"{where} is on branch {status.branch}, but the spec's repo.branch is {branch}: "
+        f"bricksmith commits and pushes only the branch checked out, and will not move "
+        f"{branch} to {status.branch}'s commits",
+        hint=f"run `git -C {path} checkout {branch}` (commit or stash your changes first), or "
+        f"set repo.branch: {status.branch} in the spec to work on that branch",
+    )
 
 
 def remote_branch_probes(
@@ -175,24 +200,24 @@ def remote_branch_probes(
     return [git_probe(None, ["ls-remote", location, ref], f"{commit}\t{ref}\n")]
 
 
-def uncommitted_changes(path: Path) -> list[str]:
-    """Paths git would commit (modified, deleted, untracked and not ignored)."""
-    if not (path / ".git").exists():
-        return ["(not a git repository yet)"]
-    status = _read_git([*UNTRACKED_CACHE, "status", "--porcelain"], cwd=path, action="status")
-    return [line[3:] for line in status.splitlines() if line]
-
-
 def project_head(path: Path) -> str | None:
     """The commit HEAD of the repository at ``path`` points at; None before the first."""
     try:
-        return _read_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=path,
+        return read_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=path,
                          action="rev-parse").strip() or None
     except GitError:
         return None
 
 
-def _read_git(
+def commit_subject(path: Path, commit: str) -> str:
+    """The first line of ``commit``'s message in the repository at ``path``."""
+    try:
+        return read_git(["log", "-1", "--format=%s", commit], cwd=path, action="log").strip()
+    except GitError:
+        return ""
+
+
+def read_git(
     args: list[str], *, cwd: Path | None = None, action: str, env: dict[str, str] | None = None
 ) -> str:
     """stdout of a read-only git command. The checks a plan makes use the git CLI directly:
@@ -213,29 +238,87 @@ def _read_git(
     return done.stdout
 
 
-def commit_all(
-    path: Path, *, branch: str, message: str, identity: Identity, first_message: str | None = None
-) -> tuple[str, bool]:
-    """Commit the whole tree when it changed. Returns (HEAD commit, whether a commit was made).
+def exclude_own_paths(path: Path, own: Iterable[Path]) -> list[str]:
+    """Add bricksmith's ``own`` paths inside the project at ``path`` to its
+    ``.git/info/exclude`` (the repository's own ignore list, never the user's ``.gitignore``),
+    so that no ``git add`` stages them. Returns the lines added."""
+    from bricksmith.atomic import write_text_atomically
 
-    ``first_message`` (when given) is used for the repository's first commit."""
+    rels = own_paths_inside(path, own)
+    info = path / ".git" / "info"
+    if not rels or not (path / ".git").is_dir():
+        return []
+    exclude = info / "exclude"
+    text = exclude.read_text() if exclude.is_file() else ""
+    present = set(text.splitlines())
+    added = [line for line in ("/" + _glob_escape(rel) for rel in rels) if line not in present]
+    if not added:
+        return []
+    header = "# bricksmith's own files (target roots, caches, saved plans)"
+    block = ([header] if header not in present else []) + added
+    info.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(exclude, text + ("" if not text or text.endswith("\n") else "\n")
+                          + "\n".join(block) + "\n")
+    return added
+
+
+def _glob_escape(rel: str) -> str:
+    """``rel`` as a literal gitignore pattern."""
+    escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in rel)
+    return "\\" + escaped if escaped[:1] in ("#", "!") else escaped
+
+
+def commit_all(
+    path: Path,
+    *,
+    branch: str,
+    identity: Identity,
+    message: str | None = None,
+    first_message: str | None = None,
+    own: Iterable[Path] = (),
+) -> tuple[str, bool]:
+    """Commit every change of the project at ``path`` on ``branch``, when there is one.
+    Returns (HEAD commit, whether a commit was made).
+
+    A new repository is created on ``branch``; an existing one must have ``branch`` checked
+    out (else :class:`GitError` naming both: see :func:`branch_refusal`) and gets a commit on
+    top of it, whatever else it holds. bricksmith's ``own`` paths inside the project are
+    written to ``.git/info/exclude`` and never staged. The message's subject is ``message``
+    (else a summary of the change, or ``first_message`` for the first commit) and its body
+    lists the files and, for parameters files, every key changed (old → new)."""
     import git
+
+    from bricksmith.backends.commit_message import compose
 
     repo = open_or_init(path, branch)
     try:
-        if repo.head.is_detached or repo.active_branch.name != branch:
-            repo.git.checkout("-B", branch)
-        repo.git.add("--all")
+        status = ProjectStatus.parse(read_git(status_args(path, own), cwd=path, action="status"))
+        if status.head is None and status.branch != branch and not _has_branches(repo):
+            repo.git.symbolic_ref("HEAD", f"refs/heads/{branch}")  # unborn: nothing to lose
+        else:
+            refusal = branch_refusal(path, status, branch)
+            if refusal is not None:
+                raise refusal
+        exclude_own_paths(path, own)
+        repo.git.add("--all", "--", ".")
+        mine = own_paths_inside(path, own)
+        if mine:  # their tracked files, from an older commit, stay as they were committed
+            repo.git.reset("-q", "--", *(f":(literal){rel}" for rel in mine))
         head = head_commit(repo)
         if head is not None and not repo.index.diff("HEAD"):
             return head, False
-        if head is None and first_message:
-            message = first_message
+        first = (first_message or message or "Create the project (bricksmith)") if head is None \
+            else None
+        text = compose(path, subject=message, first=first)
         with repo.git.custom_environment(**identity.env()):
-            repo.git.commit("--quiet", "--no-verify", "-m", message)
+            repo.git.commit("--quiet", "--no-verify", "-m", text)
     except git.GitCommandError as exc:
-        raise _git_error("commit", exc, f"inspect the repository at {path}") from exc
+        raise git_error("commit", exc, f"inspect the repository at {path}") from exc
     return repo.head.commit.hexsha, True
+
+
+def _has_branches(repo) -> bool:
+    return bool(repo.git.for_each_ref("--count=1", "refs/heads/").strip())
 
 
 def ensure_bare_remote(location: str, branch: str) -> bool:
@@ -248,86 +331,52 @@ def ensure_bare_remote(location: str, branch: str) -> bool:
     try:
         git.Repo.init(folder, bare=True, mkdir=True, initial_branch=branch)
     except (git.GitCommandError, OSError) as exc:
-        raise _git_error("init --bare", exc, f"check that {folder.parent} is writable") from exc
+        raise git_error("init --bare", exc, f"check that {folder.parent} is writable") from exc
     return True
 
 
-USERNAME_ENV = "BRICKSMITH_GIT_USERNAME"
-DEFAULT_USERNAME = "x-access-token"
-
-
-@contextmanager
-def credentials_env(token_env: str | None) -> Iterator[dict[str, str]]:
-    """Environment for git: never prompts; with a token env var, an askpass helper reads it.
-
-    The helper answers git's "Username for ..." prompt with $BRICKSMITH_GIT_USERNAME, else
-    ``x-access-token`` (GitHub, GitLab and Azure DevOps accept any non-empty user name with a
-    token; a user name in the remote URL is used as is and not asked for), and the "Password
-    for ..." prompt with the variable named ``token_env``. Credential helpers configured for
-    git are switched off for these commands, so none of them answers with another credential or
-    stores the token (``credential.helper=store`` would write it to ~/.git-credentials).
-    """
-    env = {"GIT_TERMINAL_PROMPT": "0"}
-    if not token_env:
-        yield env
-        return
-    if not os.environ.get(token_env):
-        raise GitError(
-            f"environment variable {token_env} (repo.token_env) is not set",
-            hint=f"export {token_env}=<token> before running bricksmith",
-        )
-    with tempfile.TemporaryDirectory(prefix="bricksmith-askpass-") as folder:
-        helper = Path(folder) / "askpass.sh"
-        # The helper holds no secret: it prints the variable whose *name* it is given.
-        helper.write_text(
-            "#!/bin/sh\n"
-            'case "$1" in\n'
-            '  Username*) printf "%s\\n" "${' + USERNAME_ENV + ":-" + DEFAULT_USERNAME + '}" ;;\n'
-            '  *) printenv "$BRICKSMITH_TOKEN_ENV" ;;\n'
-            "esac\n"
-        )
-        helper.chmod(stat.S_IRWXU)
-        # An empty credential.helper (as command-line config: GIT_CONFIG_COUNT, git >= 2.31)
-        # empties the list of helpers from every config file.
-        index = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
-        env.update(
-            {
-                "GIT_ASKPASS": str(helper),
-                "BRICKSMITH_TOKEN_ENV": token_env,
-                "GIT_CONFIG_COUNT": str(index + 1),
-                f"GIT_CONFIG_KEY_{index}": "credential.helper",
-                f"GIT_CONFIG_VALUE_{index}": "",
-            }
-        )
-        yield env
-
-
 def push(path: Path, *, location: str, branch: str, token_env: str | None) -> str:
-    """Push HEAD to ``branch`` of ``location`` (set as ``origin``). Returns the pushed commit."""
+    """Push the project's ``branch`` to ``branch`` of ``location``, as a fast-forward only: a
+    remote branch holding commits the project does not have is never overwritten (git's own
+    refusal, no ``--force``), and the error says how to bring them in. ``origin`` is set to
+    ``location`` when the project has no ``origin``; an ``origin`` the user set elsewhere is
+    left alone. Returns the pushed commit. Raises :class:`GitError`."""
     import git
 
     repo = git.Repo(path)
-    commit = head_commit(repo)
-    if commit is None:
-        raise GitError(f"nothing to push: {path} has no commits")
     try:
-        if "origin" in [r.name for r in repo.remotes]:
-            if repo.remotes.origin.url != location:
-                repo.remotes.origin.set_url(location)
-        else:
+        commit = repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+    except git.GitCommandError:
+        commit = ""
+    if not commit:
+        raise GitError(f"nothing to push: {path} has no branch {branch} with commits",
+                       hint=f"commit on {branch} (repo.branch) first: apply does it")
+    ref = f"refs/heads/{branch}"
+    try:
+        remotes = {r.name: r for r in repo.remotes}
+        if "origin" not in remotes:
             repo.create_remote("origin", location)
+            remotes = {r.name: r for r in repo.remotes}
+        target = "origin" if remotes["origin"].url == location else location
         with credentials_env(token_env) as env, repo.git.custom_environment(**env):
             # a push repeated after a lost answer finds the branch already there: harmless
             retrying(lambda: repo.git.push(
-                "--porcelain", "origin", f"HEAD:refs/heads/{branch}",
-                kill_after_timeout=NETWORK_TIMEOUT_S,
+                "--porcelain", target, f"{ref}:{ref}", kill_after_timeout=NETWORK_TIMEOUT_S,
             ))
     except git.GitCommandError as exc:
-        raise _git_error(
+        text = f"{getattr(exc, 'stdout', '')} {getattr(exc, 'stderr', '')}"
+        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
+            raise GitError(
+                f"git push refused: branch {branch} of {location} has commits that the "
+                f"project's {branch} does not have; bricksmith never overwrites them",
+                hint=f"bring them in first: `git -C {path} pull --ff-only {location} {branch}` "
+                "(or --rebase), then apply again",
+            ) from exc
+        raise git_error(
             "push",
             exc,
-            f"check that {location} accepts pushes to {branch} (permissions, hooks, "
-            f"non-fast-forward history) and {_credentials_hint(token_env)}",
+            f"check that {location} accepts pushes to {branch} (permissions, hooks) and "
+            f"{credentials_hint(token_env)}",
             token_env,
         ) from exc
     return commit
@@ -337,61 +386,11 @@ def remote_branch_commit(location: str, branch: str, token_env: str | None = Non
     """The commit ``branch`` points at on the remote, or None (missing branch or remote)."""
     try:
         with credentials_env(token_env) as env:
-            out = _read_git(["ls-remote", location, f"refs/heads/{branch}"], env=env,
+            out = read_git(["ls-remote", location, f"refs/heads/{branch}"], env=env,
                             action="ls-remote")
     except GitError:
         return None
     return out.split()[0] if out.strip() else None
-
-
-def sync_clone(
-    location: str, dest: Path, *, branch: str, commit: str, token_env: str | None = None
-) -> str:
-    """A working clone of ``location`` at ``dest`` with ``branch`` checked out at ``commit``.
-
-    ``token_env``: as for :func:`push`; the clone's ``.git/config`` keeps the bare URL."""
-    import git
-
-    try:
-        with credentials_env(token_env) as env:
-            if (dest / ".git").exists():
-                repo = git.Repo(dest)
-                if repo.remotes.origin.url != location:
-                    repo.remotes.origin.set_url(location)
-                with repo.git.custom_environment(**env):
-                    retrying(lambda: repo.git.fetch(
-                        "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-                        kill_after_timeout=NETWORK_TIMEOUT_S,
-                    ))
-            else:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                repo = retrying(
-                    lambda: git.Repo.clone_from(location, dest, branch=branch, env=env),
-                    before_retry=lambda: shutil.rmtree(dest, ignore_errors=True),
-                )
-        repo.git.checkout("-B", branch, commit)
-        repo.git.reset("--hard", commit)
-    except git.GitCommandError as exc:
-        raise _git_error(
-            "clone/fetch",
-            exc,
-            f"check that {location} is reachable and has branch {branch}, "
-            f"and {_credentials_hint(token_env)}",
-            token_env,
-        ) from exc
-    return repo.head.commit.hexsha
-
-
-def clone_state(dest: Path) -> tuple[str | None, list[str]]:
-    """(HEAD commit, changed tracked files) of a working clone; (None, []) when it is not there."""
-    if not (dest / ".git").exists():
-        return None, []
-    try:
-        status = _read_git(["status", "--porcelain", "--untracked-files=no"], cwd=dest,
-                           action="status")
-    except GitError:
-        return None, []
-    return project_head(dest), [line[3:] for line in status.splitlines() if line]
 
 
 # -- working clones driven by a remote (the Databricks API emulator's Repos) ----------------
@@ -423,7 +422,7 @@ def clone_checkout(
             git.Repo.clone_from(location, dest, env=env, **options)
     except git.GitCommandError as exc:
         wanted = f" and has branch {branch}" if branch else ""
-        raise _git_error(
+        raise git_error(
             "clone", exc, f"check that {location} is reachable{wanted}", token_env
         ) from exc
     current, commit = clone_head(dest)
@@ -453,7 +452,7 @@ def clone_update(
             repo.git.clean("-fdq")
     except git.GitCommandError as exc:
         target = f"tag {tag}" if tag else f"branch {branch or 'of the clone'}"
-        raise _git_error(
+        raise git_error(
             "fetch/checkout", exc, f"check that the remote has {target}", token_env
         ) from exc
     current, commit = clone_head(dest)

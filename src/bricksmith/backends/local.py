@@ -19,7 +19,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bricksmith.backends import filesync
-from bricksmith.backends import git as gitops
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.cachedir import default_cache_dir
 from bricksmith.errors import BackendError, DataSyncError
@@ -69,25 +68,30 @@ class LocalBackend:
     def sync_repo(
         self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
     ) -> dict[str, Any]:
+        """The Git folder exactly at ``commit``: files git does not hold there (edited,
+        untracked or ignored; what runs write excepted) are removed, after a copy of each is
+        kept under ``<root>/workspace-edits/<UTC time>/`` (``_kept``, ``_kept_files``)."""
+        from bricksmith.backends.git_folder import sync_clone
+
         dest = Path(self.repo_path(name))
-        head = gitops.sync_clone(
-            location, dest, branch=branch, commit=commit, token_env=token_env
+        head, kept, files = sync_clone(
+            location, dest, branch=branch, commit=commit, token_env=token_env,
+            keep_dir=self.root / "workspace-edits",
         )
-        return {"path": str(dest), "branch": branch, "commit": head}
+        outputs: dict[str, Any] = {"path": str(dest), "branch": branch, "commit": head}
+        if kept is not None:
+            outputs.update({"_kept": str(kept), "_kept_files": files})
+        return outputs
 
     def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
-        head, changed = gitops.clone_state(Path(outputs["path"]))
-        if head is None:
-            return [f"workspace repo {outputs['path']} is missing"]
-        reasons = []
-        if head != outputs["commit"]:
-            reasons.append(f"workspace repo is at {head[:10]}, not {outputs['commit'][:10]}")
-        if changed:
-            reasons.append(f"workspace repo has local changes: {', '.join(changed[:5])}")
-        return reasons
+        from bricksmith.backends.git_folder import folder_drift
+
+        return folder_drift(Path(outputs["path"]), outputs["commit"])
 
     def repo_probes(self, outputs: dict[str, Any]) -> list | None:
-        return gitops.worktree_probes(Path(outputs["path"]), untracked=False)
+        from bricksmith.backends.git_folder import folder_probes
+
+        return folder_probes(Path(outputs["path"]))
 
     # -- DBFS ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bricksmith.errors import Diagnostic
 from bricksmith.pathfacts import PathFacts, path_kind
+from bricksmith.redact import redact
 from bricksmith.spec.interpolate import VAR_NAME_PATTERN
 from bricksmith.spec.loader import Document
 
@@ -145,7 +146,8 @@ class _Checker:
         if _SCHEME.match(location) or _SCP_LIKE.match(location):
             problem = _git_url_problem(location, allow_pip_prefix=True)
             if problem:
-                self.error(where, f"starter {starter!r}: {problem[0]}", problem[1], at_value=True)
+                self.error(where, f"starter {redact(starter)!r}: {problem[0]}", problem[1],
+                           at_value=True)
             return
         folder = Path(location).expanduser()
         if not folder.is_absolute():
@@ -422,8 +424,8 @@ def _remote_problem(
     if remote != remote.strip() or any(ch.isspace() for ch in remote):
         return (f"remote {remote!r} contains whitespace", f"write a git URL such as {example}")
     if _SCHEME.match(remote):
-        problem = _git_url_problem(remote)
-        return (f"remote {remote!r}: {problem[0]}", problem[1]) if problem else None
+        problem = _git_url_problem(remote) or _credential_problem(remote)
+        return (f"remote {redact(remote)!r}: {problem[0]}", problem[1]) if problem else None
     if _SCP_LIKE.match(remote):
         return None
     no_user = _SCP_NO_USER.match(remote)
@@ -439,6 +441,23 @@ def _remote_problem(
         return (f"remote {remote!r} looks like a host name without a scheme",
                 f"write https://{remote} or git@{first}:{remote.split('/', 1)[1]}")
     return None  # a local path (created as a bare repository when missing)
+
+
+def _credential_problem(url: str) -> tuple[str, str] | None:
+    """A remote URL whose user-info may hold a credential. Only ssh URLs may name a user
+    (``ssh://git@host/...``): over HTTPS a token is often given as the user name
+    (``https://<token>@github.com/...``), which git would write into ``.git/config`` and show
+    in process lists, and a user name cannot be told from a token."""
+    split = urlsplit(url)
+    scheme = split.scheme.lower()
+    if "@" not in split.netloc or scheme in ("ssh", "git+ssh", "ssh+git"):
+        return None
+    return ("the URL holds a user name or token before '@' (git would write it into "
+            ".git/config and pass it on command lines)",
+            "remove everything between '://' and '@', and set repo.token_env to the name of an "
+            "environment variable holding the token (bricksmith hands it to git through an "
+            "askpass helper; the user name sent is $BRICKSMITH_GIT_USERNAME, default "
+            "x-access-token)")
 
 
 def _branch_problem(branch: str) -> str | None:

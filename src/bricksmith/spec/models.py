@@ -101,9 +101,13 @@ class Repo(_Model):
     author_email: str = Field(
         default="bricksmith@localhost", description="Author e-mail of commits bricksmith makes."
     )
-    message: str = Field(
-        default="Update project parameters (bricksmith)",
-        description="Message of the commits bricksmith makes when the project changed.",
+    message: str | None = Field(
+        default=None,
+        description="Subject (first line) of the commits bricksmith makes when the project "
+        "changed. The body always lists the changed files and, for parameters files, each "
+        "changed key (old → new). Default: a subject summing up the change, e.g. "
+        "'Set train_fraction 0.8 → 0.7 (bricksmith)'. Changing it alone commits nothing.",
+        examples=["Tune the iris model (bricksmith)"],
     )
 
 

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bricksmith.backends import git as gitops
+from bricksmith.errors import BricksmithError
 from bricksmith.steps.base import Outputs, Step, StepContext
+
+
+def own_paths(ctx: StepContext) -> list[Path]:
+    """bricksmith's own folders that may lie inside the project: every target's root (state,
+    lock, logs, emulated workspace), the cache (run environments, spec cache, plan memos) and
+    a local bare remote. They never enter the project's commits."""
+    from bricksmith.cachedir import default_cache_dir
+
+    spec = ctx.spec
+    paths = [ctx.root, default_cache_dir()]
+    paths += [spec.resolve_path(target.root) for target in spec.workflow.targets.values()]
+    remote = gitops.local_remote_path(gitops.remote_location(spec.workflow.repo.remote,
+                                                             spec.base_dir))
+    if remote is not None:
+        paths.append(remote)
+    return paths
 
 
 class CommitProject(Step):
@@ -14,28 +32,41 @@ class CommitProject(Step):
     deps = ("project.params",)
     title = "commit the project when its tree changed"
 
-    def __init__(self, *, branch: str, message: str, author: gitops.Identity, name: str) -> None:
+    def __init__(
+        self, *, branch: str, message: str | None, author: gitops.Identity, name: str
+    ) -> None:
         self.branch, self.message, self.author, self.name = branch, message, author, name
 
     def inputs(self) -> dict[str, Any]:
-        return {
-            "branch": self.branch,
-            "message": self.message,
-            "author": f"{self.author.name} <{self.author.email}>",
-        }
+        # repo.message is not an input: it only words the next commit, when there is one
+        return {"branch": self.branch, "author": f"{self.author.name} <{self.author.email}>"}
+
+    def _status(self, ctx: StepContext) -> tuple[gitops.ProjectStatus | None, list | None]:
+        if not (ctx.project_dir / ".git").exists():
+            return None, None
+        status, probes = gitops.project_status(ctx.project_dir, own_paths(ctx))
+        refusal = gitops.branch_refusal(ctx.project_dir, status, self.branch)
+        if refusal is not None and status.head is not None:
+            raise refusal  # apply would refuse: plan says so, naming the branch
+        return status, probes
 
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
-        changed = gitops.uncommitted_changes(ctx.project_dir)
-        if changed:
-            shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        status, _probes = self._status(ctx)
+        if status is None:
+            return ["the project is not a git repository yet"]
+        if status.changed:
+            shown = ", ".join(status.changed[:5]) + (" ..." if len(status.changed) > 5 else "")
             return [f"uncommitted changes in the project: {shown}"]
-        head = gitops.project_head(ctx.project_dir)
-        if head != outputs.get("commit"):
-            return [f"project HEAD moved: {str(outputs.get('commit'))[:10]} → {str(head)[:10]}"]
+        if status.head != outputs.get("commit"):
+            return [f"project HEAD moved: {str(outputs.get('commit'))[:10]} → "
+                    f"{str(status.head)[:10]}"]
         return []
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
-        return gitops.worktree_probes(ctx.project_dir, untracked=True)
+        try:
+            return self._status(ctx)[1]
+        except BricksmithError:
+            return None
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         commit, made = gitops.commit_all(
@@ -44,8 +75,13 @@ class CommitProject(Step):
             message=self.message,
             identity=self.author,
             first_message=f"Create the Kedro project {self.name} (bricksmith)",
+            own=own_paths(ctx),
         )
-        ctx.log(f"committed {commit[:10]}" if made else f"nothing to commit; HEAD {commit[:10]}")
+        if made:
+            subject = gitops.commit_subject(ctx.project_dir, commit)
+            ctx.log(f"committed {commit[:10]} on {self.branch}: {subject}")
+        else:
+            ctx.log(f"nothing to commit; {self.branch} at {commit[:10]}")
         return {"commit": commit}
 
 

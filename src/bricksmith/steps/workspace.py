@@ -35,4 +35,9 @@ class SyncWorkspaceRepo(Step):
             token_env=self.token_env,
         )
         ctx.log(f"workspace repo {outputs['path']} at {outputs['commit'][:10]}")
+        kept = outputs.get("_kept_files")
+        if kept:
+            shown = ", ".join(kept[:5]) + (f" ... ({len(kept)} in all)" if len(kept) > 5 else "")
+            ctx.log(f"removed or reset files that are not in the commit, keeping a copy of "
+                    f"each in {outputs['_kept']}: {shown}")
         return outputs
