@@ -96,7 +96,7 @@ def server_error(exc: BaseException) -> bool:
 
 
 def describe_answer(exc: BaseException) -> str:
-    """``429 TOO_MANY_REQUESTS: please try again later``: an SDK error as the server put it
+    """``429 TOO_MANY_REQUESTS (please try again later)``: an SDK error as the server put it
     (the status where the error's class tells it, the error code, the message)."""
     from databricks.sdk import errors as sdk
 
@@ -105,14 +105,14 @@ def describe_answer(exc: BaseException) -> str:
     status = next((code for cls, code in classes if isinstance(exc, cls)), "")
     code = getattr(exc, "error_code", None) or ""
     head = " ".join(str(part) for part in (status, code) if part)
-    return f"{head}: {exc}" if head else str(exc) or type(exc).__name__
+    return f"{head} ({exc})" if head else str(exc) or type(exc).__name__
 
 
 class ServerErrorsPersisted(Exception):
     """A call answered with server errors until the retry budget ran out."""
 
     def __init__(self, last: BaseException, tries: int, seconds: float) -> None:
-        super().__init__(f"{describe_answer(last)} ({tries} tries in {seconds:.0f} s)")
+        super().__init__(f"{describe_answer(last)}, {tries} tries in {seconds:.0f} s")
         self.last, self.tries, self.seconds = last, tries, seconds
 
 
@@ -240,24 +240,26 @@ def _confirm(send: Callable[..., Any], method: str, path: str, query, body) -> A
 
     args = {**(query or {}), **(body or {})}
     try:
-        if path == "/api/2.0/repos":
+        if path == "/api/2.0/repos" and args.get("path"):
             status = send("GET", "/api/2.0/workspace/get-status", query={"path": args["path"]})
-            if status.get("object_type") == "REPO":
-                return send("GET", f"/api/2.0/repos/{status.get('resource_id')}")
+            repo_id = status.get("resource_id") or status.get("object_id")
+            if status.get("object_type") == "REPO" and repo_id:
+                return send("GET", f"/api/2.0/repos/{repo_id}")
         elif path == "/api/2.0/git-credentials":
-            listed = send("GET", "/api/2.0/git-credentials").get("credentials", [])
+            # bricksmith creates a credential only when the user has none (else it updates)
+            listed = send("GET", "/api/2.0/git-credentials").get("credentials") or []
             wanted = str(args.get("git_provider", "")).lower()
             for credential in listed:
                 if str(credential.get("git_provider", "")).lower() == wanted:
                     return credential
-        elif path == "/api/2.0/dbfs/move":
+        elif path == "/api/2.0/dbfs/move" and args.get("source_path"):
             try:
                 send("GET", "/api/2.0/dbfs/get-status", query={"path": args["source_path"]})
             except sdk.NotFound:
                 send("GET", "/api/2.0/dbfs/get-status",
-                     query={"path": args["destination_path"]})
+                     query={"path": args.get("destination_path")})
                 return {}  # the source is gone and the destination is there: moved
-        elif path.endswith("/clusters/start"):
+        elif path.endswith("/clusters/start") and args.get("cluster_id"):
             cluster = send("GET", path.replace("/start", "/get"),
                            query={"cluster_id": args["cluster_id"]})
             if cluster.get("state") not in ("TERMINATED", "TERMINATING", None):

@@ -111,7 +111,8 @@ def _decide(key, step, graph, record, records, decided, check, fingerprints) -> 
     if record is None:
         return Action(key, CREATE, ("never applied to this target",))
     if record.status == FAILED:
-        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",))
+        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",
+                                    *_interrupted(key, step, graph, record, decided)))
     if record.status == RUNNING:
         return Action(key, RESUME, ("last attempt was interrupted",
                                     *_interrupted(key, step, graph, record, decided)))
@@ -139,8 +140,9 @@ def _decide(key, step, graph, record, records, decided, check, fingerprints) -> 
 
 
 def _interrupted(key, step, graph, record, decided) -> list[str]:
-    """What an interrupted step left in flight (the step says, from its checkpoint) and what
-    changed since it started: its inputs, old → new, and upstream steps that will run."""
+    """What an interrupted (or failed) step left in flight (the step says, from its
+    checkpoint) and what changed since it started: its inputs, old → new, and upstream steps
+    that will run."""
     before = record.inputs.get("inputs")
     if not isinstance(before, dict):  # a record without its inputs: nothing to compare
         return []
