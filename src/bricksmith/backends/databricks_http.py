@@ -178,8 +178,8 @@ def install(api_client: Any, policy: RetryPolicy | None = None) -> None:
                         raw=raw, files=files, data=data, auth=auth,
                         response_headers=response_headers)
 
-        kind = call_kind(method, path or "", query, body) if path else ONCE
-        rewind = _rewinder(data)
+        kind = call_kind(method, path or "", query, body)
+        rewind = _rewinder(data, files)
         if rewind is None:
             kind = ONCE
         if kind == ONCE:
@@ -187,7 +187,7 @@ def install(api_client: Any, policy: RetryPolicy | None = None) -> None:
                 return once()
             except Exception as exc:
                 if server_error(exc):
-                    raise ServerErrorUnconfirmed(exc, f"{method} {path}") from exc
+                    raise ServerErrorUnconfirmed(exc, f"{method} {path or url}") from exc
                 raise
         failed = []  # a try got a server error: a confirmable call is read back first
 
@@ -220,17 +220,28 @@ def install(api_client: Any, policy: RetryPolicy | None = None) -> None:
     api_client._bricksmith_retries = True
 
 
-def _rewinder(data: Any) -> Callable[[], None] | None:
-    """How to put a request body stream back to its start (None: it cannot be)."""
-    if data is None or isinstance(data, (str, bytes)):
-        return lambda: None
-    try:
-        start = data.tell()
-    except (AttributeError, OSError):
-        return None
-    if not getattr(data, "seekable", lambda: False)():
-        return None
-    return lambda: data.seek(start)
+def _rewinder(data: Any, files: Any = None) -> Callable[[], None] | None:
+    """How to put the request's body streams (``data``, the file objects of a multipart
+    ``files``) back to their start before a repeat; None when one cannot be."""
+    streams = [] if data is None or isinstance(data, (str, bytes)) else [data]
+    for value in (files.values() if isinstance(files, dict) else files or ()):
+        part = value[1] if isinstance(value, tuple) and len(value) > 1 else value
+        if not isinstance(part, (str, bytes)):
+            streams.append(part)
+    starts = []
+    for stream in streams:
+        try:
+            if not stream.seekable():
+                return None
+            starts.append((stream, stream.tell()))
+        except (AttributeError, OSError):
+            return None
+
+    def rewind() -> None:
+        for stream, start in starts:
+            stream.seek(start)
+
+    return rewind
 
 
 def _confirm(send: Callable[..., Any], method: str, path: str, query, body) -> Any:
