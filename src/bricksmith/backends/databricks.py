@@ -154,11 +154,14 @@ class DatabricksBackend:
             last = exc.__cause__
             if isinstance(last, sdk.DatabricksError):  # the SDK retried it for its budget
                 spent = str(exc).removeprefix("Timed out after ")
+                throttled = isinstance(last, (sdk.TooManyRequests, sdk.TemporarilyUnavailable))
                 raise BackendError(
                     f"{who} kept answering {databricks_http.describe_answer(last)} "
                     f"for {spent} while trying to {action}",
                     hint="the workspace is rate-limiting (429) or unavailable (503): try "
-                    "again later, or with fewer steps at once (-p); apply resumes",
+                    "again later, or with fewer steps at once (-p); apply resumes"
+                    if throttled else "the workspace kept failing: try again later; "
+                    "apply resumes",
                 ) from None
             raise BackendError(
                 f"{who} did not answer while trying to {action}: {exc}",
@@ -662,8 +665,9 @@ class DatabricksBackend:
 
     def _cancel_superseded(self, pending: dict[str, Any], log: Callable[[str], None]) -> None:
         """Cancel the job run of an earlier attempt of other params (``pending``, a step's
-        checkpoint) if it is still in flight, and wait until it has stopped
-        (``jobs/runs/cancel`` is asynchronous). A submission whose answer never came (no
+        checkpoint) if it is still in flight, and wait until it has stopped (Jobs API
+        ``runs/cancel``: "canceled asynchronously ... may still be running" when the call
+        returns; a no-op on a run already in a terminal state). A submission whose answer never came (no
         ``_run_id``) cannot be found by its idempotency token: that is said in the log."""
         run_id = pending.get("_run_id")
         if not run_id:
