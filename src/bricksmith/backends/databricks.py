@@ -667,8 +667,8 @@ class DatabricksBackend:
         """Cancel the job run of an earlier attempt of other params (``pending``, a step's
         checkpoint) if it is still in flight, and wait until it has stopped (Jobs API
         ``runs/cancel``: "canceled asynchronously ... may still be running" when the call
-        returns; a no-op on a run already in a terminal state). A submission whose answer never came (no
-        ``_run_id``) cannot be found by its idempotency token: that is said in the log."""
+        returns; a no-op on a run already in a terminal state). A submission whose answer
+        never came (no ``_run_id``) cannot be found by its idempotency token: the log says so."""
         run_id = pending.get("_run_id")
         if not run_id:
             log("an earlier submission of this run (other params) was interrupted before its "
