@@ -44,12 +44,18 @@ def spec(seed, emulator, monkeypatch) -> Path:
 
 
 def rows(spec: Path) -> dict[str, tuple[str, dict]]:
+    """{step: (status, outputs)} of the state ({} while it is not there or being created)."""
     import sqlite3
 
     db = spec.parent / ".bricksmith/emulated/state.db"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return {key: (status, json.loads(outputs)) for key, status, outputs in
-                conn.execute("SELECT key, status, outputs FROM steps")}
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return {key: (status, json.loads(outputs)) for key, status, outputs in
+                    conn.execute("SELECT key, status, outputs FROM steps")}
+    except sqlite3.OperationalError:  # the first apply is creating it
+        return {}
 
 
 def runs_by_name(cli, spec):
@@ -98,7 +104,7 @@ def test_params_changed_while_a_run_is_in_flight_cancel_it_before_the_new_one(cl
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            state = rows(spec) if (spec.parent / ".bricksmith/emulated/state.db").exists() else {}
+            state = rows(spec)
             if all("_run_id" in state.get(f"run.{n}", ("", {}))[1]
                    for n in ("baseline", "split-70")):
                 break
