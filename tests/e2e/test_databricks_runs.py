@@ -17,6 +17,8 @@ import pytest
 from bricksmith.emulator import FaultPolicy
 from tests.reliability.harness import seed_spec
 
+pytestmark = pytest.mark.e2e
+
 SUBMIT = "POST /api/2.2/jobs/runs/submit"
 CANCEL = "POST /api/2.2/jobs/runs/cancel"
 
