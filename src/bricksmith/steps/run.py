@@ -108,6 +108,32 @@ class RunNotebook(Step):
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
         return []  # a run's check looks at nothing: it is redone when its inputs change
 
+    def interrupted(self, outputs: Outputs, inputs: Mapping[str, Any], *,
+                    superseded: bool) -> list[str]:
+        """The job run a killed apply left (a Databricks checkpoint: ``_pending``, ``_run_id``,
+        ``_result``) and what apply does with it: cancel it (other params), adopt its result
+        (finished), or re-attach to it."""
+        if not outputs.get("_pending"):
+            return []
+        run_id, ended = outputs.get("_run_id"), outputs.get("_result")
+        if run_id is None:
+            return ["its job run was submitted without an answer: "
+                    + ("if it started, it is not cancelled" if superseded else
+                       "apply submits again with the same idempotency token, which returns "
+                       "that run if it exists")]
+        if not superseded:
+            return [f"job run {run_id} finished ({ended}): apply adopts its result" if ended
+                    else f"job run {run_id} was not seen to finish: apply re-attaches to it"]
+        if ended:
+            return [f"job run {run_id} of the earlier inputs finished ({ended}); "
+                    "apply submits the run anew"]
+        try:
+            shown = ", ".join(kedro_params(inputs.get("params") or {})) or "no params"
+        except StepError:
+            shown = "earlier params"
+        return [f"job run {run_id} (params {shown}) may still be in flight: apply cancels it "
+                "before submitting the new run"]
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
