@@ -118,6 +118,7 @@ reload_kedro(__REPO__, runtime_params=runtime_params)"""
 
 EFFECTIVE_PARAMS_CELL = f"""\
 import dataclasses
+import json
 
 
 def plain(value):

@@ -194,8 +194,12 @@ def defining_file(project_dir: Path, path: KeyPath, conf: str = "conf") -> str |
         folder = Path(project_dir) / conf / env
         if not folder.is_dir():
             continue
-        files = sorted({f for pattern in PARAMETER_PATTERNS for f in folder.glob(pattern)
-                        if f.is_file() and f.suffix in (".yml", ".yaml", ".json")})
+        # the three patterns together: a file some part of whose path starts with "parameters"
+        files = sorted(
+            f for f in folder.rglob("*")
+            if f.is_file() and f.suffix in (".yml", ".yaml", ".json")
+            and any(part.startswith("parameters") for part in f.relative_to(folder).parts)
+        )
         for file in files:
             try:
                 data = yaml.safe_load(file.read_text(encoding="utf-8"))

@@ -12,8 +12,8 @@ needs only the standard library and IPython, and never imports bricksmith.
   cells are skipped.
 - ``dbutils`` is a small shim: ``widgets`` (values from the JSON object in ``--widgets-file``
   override the defaults the notebook declares; a file, so that no value is on the process's
-  command line, which every user can read), ``notebook.exit(value)`` (ends the notebook successfully with ``value``),
-  ``library.restartPython()`` (nothing to do here).
+  command line, which every user can read), ``notebook.exit(value)`` (ends the notebook
+  successfully with ``value``), ``library.restartPython()`` (nothing to do here).
 - ``%pip install -r FILE``: the environment was built from that file, so when the file's key
   matches ``--requirements-key`` there is nothing to install; otherwise pip installs it.
 - Log records whose arguments do not fit their format (``%.3f`` with a pandas object) keep
