@@ -586,6 +586,8 @@ def _metric_sources(console, runs) -> None:
                 f"metrics of {run['name']}: {describe_sources(run['metric_sources'])}",
                 markup=False,
             )
+        for warning in run.get("warnings") or ():  # raised by Kedro during the run
+            console.print(f"warning in {run['name']}: {warning}", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

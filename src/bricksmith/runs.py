@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bricksmith.run_params import deep_merge, dotted, leaves
+
 MISSING = "-"
 
 
@@ -78,10 +80,17 @@ def _first_seen(keys: Iterable[Iterable[str]]) -> tuple[str, ...]:
 
 def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -> Comparison:
     """Turn ``Workflow.status()`` and the project params into a :class:`Comparison`. A run's
-    ``effective_params`` (what it ran with) win over ``project_params`` + its own ``params``."""
+    ``effective_params`` (what Kedro ran it with) win over ``project_params`` deep-merged with
+    its own ``params``. Nested keys are dotted (``model.lr``)."""
     runs = status.get("runs") or []
-    effective = [
-        run.get("effective_params") or {**project_params, **(run.get("params") or {})}
+    effective = [  # nested keys dotted: one column per value a run sets (model.lr)
+        {
+            dotted(path): value
+            for path, value in leaves(
+                run.get("effective_params")
+                or deep_merge(project_params, run.get("params") or {})
+            )
+        }
         for run in runs
     ]
     keys = _first_seen(effective)
