@@ -140,15 +140,18 @@ RUN_CELL = f"""\
 import warnings
 
 # The warnings of the run (Kedro's "Save version ... did not match load version ..."), kept for
-# the run's summary and still printed in its log.
+# the run's summary and still printed in its log; the libraries' deprecation notices only there.
 run_warnings = []
 with warnings.catch_warnings(record=True) as _caught:
     try:
         result = session.run()
     finally:
         for _warning in _caught:
-            _text = f"{{_warning.category.__name__}}: {{_warning.message}}"
+            _text = f"{{_warning.category.__name__}}: {{str(_warning.message).strip()}}"
             print(f"{{_warning.filename}}:{{_warning.lineno}}: {{_text}}")
+            _notice = issubclass(_warning.category, (DeprecationWarning, FutureWarning))
+            if _notice or "deprecated" in _text.lower():
+                continue
             if _text not in run_warnings and len(run_warnings) < {MAX_WARNINGS}:
                 run_warnings.append(_text)"""
 

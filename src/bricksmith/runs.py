@@ -130,12 +130,25 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
 
 
 def format_value(value: Any) -> str:
-    """A param or metric value as text: strings as they are, the rest as compact JSON."""
+    """A param or metric value as text: strings as they are, the rest as compact JSON. A string
+    that would read as something else (``"007"``, ``"yes"``, ``"null"``, ``""``, padded or
+    multi-line text) is shown JSON-quoted, so it is not taken for a number, a bool or nothing."""
     if isinstance(value, str):
-        return value
+        return json.dumps(value, ensure_ascii=False) if _reads_otherwise(value) else value
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _reads_otherwise(text: str) -> bool:
+    if text != text.strip() or not text or "\n" in text or text.startswith('"'):
+        return True
+    import yaml
+
+    try:
+        return yaml.safe_load(text) != text
+    except yaml.YAMLError:
+        return False
 
 
 def format_duration(seconds: float | None) -> str:
