@@ -120,7 +120,8 @@ def test_run_params_reach_kedro_unchanged_and_are_recorded(cli, tmp_path):
 def test_run_params_on_the_emulator(cli, tmp_path, emulator, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
     picked = {k: STRINGS[k] for k in ("dquote", "newline", "str_number", "str_null", "hash")}
-    runs = {"strings": {**picked, "model": {"lr": 0.5}, "tags": ["007"]}}
+    # a cluster path in a param reaches Kedro as sent (not translated like the FUSE mounts)
+    runs = {"strings": {**picked, "model": {"lr": 0.5}, "tags": ["007"], "out": "/dbfs/x"}}
     spec = write_spec(tmp_path, runs, target="emulated", host=emulator.url)
     applied = cli("apply", spec)
     assert applied.code == 0, applied.out + applied.err
@@ -132,6 +133,7 @@ def test_run_params_on_the_emulator(cli, tmp_path, emulator, monkeypatch):
     for key, value in picked.items():
         assert node[key] == value
     assert node["model"] == {"lr": 0.5, "depth": 5}
+    assert node["out"] == "/dbfs/x"
 
 
 def test_a_project_path_with_spaces_and_quotes(cli, tmp_path):
