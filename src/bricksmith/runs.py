@@ -29,6 +29,7 @@ class RunRow:
     finished_at: str | None = None
     error: str | None = None
     run_page_url: str | None = None
+    warnings: tuple[str, ...] = ()  # what Kedro warned about during the run
 
     def number(self, metric: str) -> float | None:
         """The metric as a finite number, or None (absent, text, bool, NaN)."""
@@ -111,6 +112,7 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
             finished_at=run.get("finished_at"),
             error=run.get("error"),
             run_page_url=run.get("run_page_url"),
+            warnings=tuple(str(w) for w in run.get("warnings") or ()),
         )
         for run, params in zip(runs, effective, strict=True)
     )

@@ -113,6 +113,7 @@ def test_run_params_reach_kedro_unchanged_and_are_recorded(cli, tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "<td>&quot;007&quot;</td>" in page  # a string that reads as a number is quoted
     assert "<td>&quot;a # b&quot;</td>" in page and "<td>héllo ✓</td>" in page
+    assert "warning in run strings: UserWarning: echo: the parameters were printed" in page
     state = (tmp_path / ".bricksmith/local/state.db").read_bytes()
     assert b"effective_params" in state
 
