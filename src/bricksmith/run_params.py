@@ -176,25 +176,27 @@ def read_exit_value(exit_value: str | None) -> NotebookReport:
 
 # -- where a value comes from ------------------------------------------------------------------
 
-# Kedro's default config patterns for "parameters" (OmegaConfigLoader.config_patterns), read
-# in the base environment, then the run environment (``local`` by default), which wins.
-PARAMETER_PATTERNS = ("parameters*", "parameters*/**", "**/parameters*")
-ENVIRONMENTS = ("base", "local")
+def defining_file(
+    project_dir: Path, path: KeyPath, value: Any = _MISSING, conf: str = "conf"
+) -> str | None:
+    """The project's parameters file (relative to ``project_dir``) that sets ``path`` to
+    ``value`` (the value Kedro used: the file that won), an environment's over the base's; with
+    no ``value``, the last environment's file that sets the key at all. None when no file does.
 
-
-def defining_file(project_dir: Path, path: KeyPath, conf: str = "conf") -> str | None:
-    """The project's parameters file (relative to ``project_dir``) that sets ``path`` and wins:
-    the run environment's over the base's. None when no file sets it. A plain YAML scan of
-    ``<conf>/{base,local}`` with Kedro's default patterns (bricksmith.kedro_conf reads the
-    project's real config settings)."""
+    A plain YAML scan of every environment folder under ``<conf>`` with Kedro's default
+    parameters patterns (``parameters*``, ``parameters*/**``, ``**/parameters*``: a file some
+    part of whose path starts with ``parameters``); bricksmith.kedro_conf reads a project's real
+    config settings (CONF_SOURCE, patterns, run environment)."""
     import yaml
 
-    winner = None
-    for env in ENVIRONMENTS:
-        folder = Path(project_dir) / conf / env
-        if not folder.is_dir():
-            continue
-        # the three patterns together: a file some part of whose path starts with "parameters"
+    root = Path(project_dir) / conf
+    if not root.is_dir():
+        return None
+    envs = sorted(
+        (d for d in root.iterdir() if d.is_dir()), key=lambda d: (d.name != "base", d.name)
+    )
+    setting, matching = None, None
+    for folder in envs:
         files = sorted(
             f for f in folder.rglob("*")
             if f.is_file() and f.suffix in (".yml", ".yaml", ".json")
@@ -205,6 +207,11 @@ def defining_file(project_dir: Path, path: KeyPath, conf: str = "conf") -> str |
                 data = yaml.safe_load(file.read_text(encoding="utf-8"))
             except (OSError, ValueError, yaml.YAMLError):
                 continue
-            if isinstance(data, Mapping) and lookup(data, path) is not _MISSING:
-                winner = file.relative_to(project_dir).as_posix()
-    return winner
+            found = lookup(data, path) if isinstance(data, Mapping) else _MISSING
+            if found is _MISSING:
+                continue
+            name = file.relative_to(project_dir).as_posix()
+            setting = name
+            if value is not _MISSING and same_value(found, value):
+                matching = name
+    return setting if value is _MISSING else matching

@@ -137,6 +137,26 @@ def test_run_params_on_the_emulator(cli, tmp_path, emulator, monkeypatch):
     assert node["out"] == "/dbfs/x"
 
 
+def test_a_run_kedro_gives_other_values_fails_naming_key_values_and_file(cli, tmp_path):
+    """The project's run environment overrides a key the spec sets: the run fails, it does not
+    record 'succeeded' with parameters other than the spec's."""
+    spec = write_spec(tmp_path, {"split": {"train_fraction": 0.7}})
+    project = tmp_path / "params-echo"
+    settings = project / "src/iris_databricks/settings.py"
+    settings.write_text(settings.read_text().replace('"local"', '"prod"'))
+    (project / "conf/prod").mkdir()
+    (project / "conf/prod/parameters.yml").write_text("model:\n  depth: 9\n")
+    failed = cli("apply", spec)
+    assert failed.code == 1
+    assert "Traceback" not in failed.out + failed.err
+    assert "run split ran with other parameters than the spec asked for" in failed.err
+    assert "model.depth: asked 5, Kedro used 9 (the value is set in conf/prod/parameters.yml)" in (
+        failed.err
+    )
+    [run] = cli("status", spec, "--json").json()["runs"]
+    assert run["status"] == "failed" and run["metrics"] is None
+
+
 def test_a_project_path_with_spaces_and_quotes(cli, tmp_path):
     folder = tmp_path / "it's my \"seed\" folder"
     folder.mkdir()

@@ -97,6 +97,11 @@ def test_defining_file_is_the_environment_that_wins(tmp_path):
     write(tmp_path / "conf/local/parameters.yml", "model: {lr: 0.9}\n")
     assert defining_file(tmp_path, ("model", "lr")) == "conf/local/parameters.yml"
     assert defining_file(tmp_path, ("train_fraction",)) == "conf/base/parameters.yml"
+    # with the value Kedro used: the file holding it, in whichever environment
+    write(tmp_path / "conf/prod/parameters_model.yml", "model: {lr: 0.5}\n")
+    assert defining_file(tmp_path, ("model", "lr"), 0.5) == "conf/prod/parameters_model.yml"
+    assert defining_file(tmp_path, ("model", "lr"), 0.1) == "conf/base/parameters.yml"
+    assert defining_file(tmp_path, ("model", "lr"), 7) is None
 
 
 # -- the step ------------------------------------------------------------------------------------

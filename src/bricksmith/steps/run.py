@@ -116,7 +116,10 @@ class RunNotebook(Step):
             mismatches = [m for m in mismatches if not m.missing]
         if mismatches:
             project_dir = ctx.spec.project_dir
-            lines = [m.describe(defining_file(project_dir, m.path)) for m in mismatches]
+            lines = [
+                m.describe(None if m.missing else defining_file(project_dir, m.path, m.got))
+                for m in mismatches
+            ]
             raise RunFailedError(
                 f"run {self.name} ran with other parameters than the spec asked for: "
                 + "; ".join(lines),
