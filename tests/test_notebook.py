@@ -51,9 +51,7 @@ def test_cells_follow_the_guide(source):
     assert f'dbutils.widgets.text("data_root", "{DATA_ROOT}")' in parts[3]
     assert parts[4] == "# MAGIC %load_ext kedro.ipython"
     assert "from kedro.ipython import reload_kedro" in parts[5]
-    assert parts[5].splitlines()[-1] == (
-        f'reload_kedro("{REPO}", runtime_params=runtime_params)'
-    )
+    assert parts[5].splitlines()[-1] == f'reload_kedro("{REPO}", None, runtime_params)'
     assert "effective_params = json.loads(json.dumps(context.params" in parts[6]
     assert "result = session.run()" in parts[7]
     assert "for output_name in sorted(result):" in parts[8]
@@ -161,11 +159,11 @@ def test_any_repo_path_reaches_reload_kedro_unchanged(repo):
     source = render_notebook(title="t", repo_path=repo, data_root="/d")
     assert f"%pip install -r {shlex.quote(repo + '/requirements.txt')}" in source
     calls = []
-    namespace = {"reload_kedro": lambda path, runtime_params: calls.append(path),
-                 "runtime_params": {}}
+    namespace = {"reload_kedro": lambda path, env, params: calls.append((path, env, params)),
+                 "runtime_params": {"a": "007"}}
     body = cells(source)[5].replace("from kedro.ipython import reload_kedro", "")
     exec(body, namespace)
-    assert calls == [repo]
+    assert calls == [(repo, None, {"a": "007"})]
 
 
 def test_effective_params_cell_reports_what_kedro_merged(source):

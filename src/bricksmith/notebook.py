@@ -11,7 +11,7 @@ The run's inputs are notebook widgets, which a job run sets from its parameters:
 - ``data_root``: the folder holding the project's ``data/`` layers (``/dbfs/...`` on Databricks);
 - ``bricksmith_params``: the run's Kedro runtime parameters as ONE JSON object (nested mappings,
   lists, strings, numbers, booleans, null). A Python cell decodes it and hands it to Kedro's
-  ``reload_kedro(path, runtime_params=...)`` (what ``%reload_kedro`` calls), so no value is
+  ``reload_kedro(path, None, runtime_params)`` (what ``%reload_kedro`` calls), so no value is
   re-typed or re-quoted by a magic line (https://github.com/kedro-org/kedro/issues/4813) and no
   value can add options. Kedro merges runtime params into its config key by key
   (``OmegaConf.unsafe_merge``, kedro/config/omegaconf_config.py): nested mappings merge, lists
@@ -114,7 +114,9 @@ RELOAD_CELL = """\
 from kedro.ipython import reload_kedro
 
 # What %reload_kedro <project> --params ... does, with the params as data: nothing is re-parsed.
-reload_kedro(__REPO__, runtime_params=runtime_params)"""
+# Arguments: project path, environment (the project's default), runtime params (named
+# runtime_params since Kedro 1.0, extra_params before: passed by position for both).
+reload_kedro(__REPO__, None, runtime_params)"""
 
 EFFECTIVE_PARAMS_CELL = f"""\
 import dataclasses
