@@ -25,6 +25,7 @@ from bricksmith.plan.saved import (
     stale_reasons,
     state_digest,
 )
+from bricksmith.run_params import deep_merge as _deep_merge
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.steps.base import Outputs, Step, StepContext
 
@@ -257,17 +258,19 @@ class Workflow:
             record = records.get(f"run.{run.name}")
             ok = record is not None and record.status == SUCCEEDED
             outputs = record.outputs if record else {}
-            ran_with = (  # what the run really ran with; the spec's values until it has run
-                {**outputs.get("project_params", project_params), **outputs.get("params", {})}
-                if ok
-                else {**project_params, **run.params}
-            )
+            ran_with = _ran_with(outputs, project_params, run.params) if ok else _deep_merge(
+                project_params, run.params
+            )  # what the run really ran with; the spec's values until it has run
             runs.append(
                 {
                     "name": run.name,
                     "status": record.status if record else "pending",
                     "params": run.params,
                     "effective_params": ran_with,
+                    # whether those are the values Kedro reported using (else the spec's)
+                    "effective_params_reported": ok
+                    and isinstance(outputs.get("effective_params"), dict),
+                    "warnings": outputs.get("warnings") if ok else None,
                     "metrics": outputs.get("metrics") if ok else None,
                     "metric_sources": outputs.get("metric_sources") if ok else None,
                     "duration_s": outputs.get("_duration_s") if ok else None,
@@ -381,3 +384,15 @@ class Workflow:
             raise StalePlan(f"stale plan: planning again now gives other actions: {shown}",
                             hint=redo)
         return frozenset(a.step for a in saved.plan.changes)
+
+
+def _ran_with(
+    outputs: dict[str, Any], project_params: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """A finished run's parameters: the values Kedro reported using (``effective_params``),
+    else (runs recorded before bricksmith read them back) what was asked of it."""
+    if isinstance(outputs.get("effective_params"), dict):
+        return outputs["effective_params"]
+    return _deep_merge(
+        outputs.get("project_params", project_params), outputs.get("params", params)
+    )

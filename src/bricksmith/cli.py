@@ -517,9 +517,13 @@ def _runs_table(console, workflow, status=None) -> bool:
     """Print the runs side by side (``status``: already read); False when the spec has none."""
     from bricksmith.runs import rich_table
 
+    status = workflow.status() if status is None else status
     comparison = _comparison(workflow, status)
     if comparison.runs:
         console.print(rich_table(comparison, title=f"Runs (target {workflow.target})"))
+    for run in status["runs"]:
+        for warning in run.get("warnings") or ():  # raised by Kedro during the run
+            console.print(f"warning in run {run['name']}: {warning}", markup=False)
     return bool(comparison.runs)
 
 

@@ -122,3 +122,27 @@ def test_serve_blocks_until_stopped(tmp_path):
     stop.set()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_server_error_faults_are_what_the_sdk_does_not_retry(w, emulator):
+    """500 as the workspace words it, 502/504 as a proxy's HTML page: the SDK raises them at
+    once (it retries only 429/503 and dropped connections)."""
+    expected = {"500": (errors.InternalError, "INTERNAL_ERROR"),
+                "502": (errors.DatabricksError, "BAD_GATEWAY"),
+                "504": (errors.DeadlineExceeded, "GATEWAY_TIMEOUT")}
+    for kind, (cls, code) in expected.items():
+        emulator.set_faults(FaultPolicy(rate=1.0, kinds=(kind,), max_faults=1))
+        emulator.reset_counts()
+        with pytest.raises(cls) as raised:
+            w.current_user.me()
+        assert raised.value.error_code == code
+        assert emulator.faults_injected == 1  # not retried
+        assert w.current_user.me().user_name == USER
+
+
+def test_an_answer_lost_after_processing_is_a_gateway_error(w, emulator):
+    emulator.set_faults(FaultPolicy(error_after_rate=1.0, max_faults=1, seed=1))
+    with pytest.raises(errors.DatabricksError) as raised:
+        w.workspace.mkdirs(f"/Users/{USER}/made")
+    assert raised.value.error_code in ("BAD_GATEWAY", "GATEWAY_TIMEOUT")
+    assert w.workspace.get_status(f"/Users/{USER}/made").object_type.value == "DIRECTORY"

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bricksmith.backends import filesync
+from bricksmith.backends import databricks_http, filesync
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
@@ -39,6 +39,7 @@ UPLOAD_WORKERS = 32  # concurrent uploads (and listings): each call waits on the
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
 PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
 PROBE_TIMEOUT_S = 5  # a TCP connect to the workspace before the SDK's first call
+CANCEL_WAIT_S = 10 * 60  # a cancelled job run stops within this long
 TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
 
 
@@ -53,11 +54,13 @@ class DatabricksBackend:
         cluster_id: str | None,
         client=None,
         poll_interval_s: float = 2.0,
+        retry_policy: databricks_http.RetryPolicy | None = None,
         git_folder_parent: str | None = None,
         discard_git_folder_edits: bool = False,
         keep_dir: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
+        self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
         self.git_folder_parent = git_folder_parent
         self.discard_git_folder_edits = discard_git_folder_edits
         self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
@@ -90,7 +93,9 @@ class DatabricksBackend:
         with self.errors("configure the Databricks client"):
             config = Config(host=self.host, profile=self.profile, retry_timeout_seconds=retry_s,
                             max_connection_pools=UPLOAD_WORKERS)  # urllib3's pool_maxsize
-            return WorkspaceClient(config=config)
+            client = WorkspaceClient(config=config)
+        databricks_http.install(client.api_client, self.retry_policy)  # 500/502/504
+        return client
 
     def _where(self) -> str | None:
         """The workspace URL in use: the target's, the client's, else DATABRICKS_HOST or the
@@ -139,6 +144,18 @@ class DatabricksBackend:
         )
         try:
             yield
+        except databricks_http.ServerErrorsPersisted as exc:
+            raise BackendError(
+                f"{who} kept answering with server errors while trying to {action}: {exc}",
+                hint="the workspace (or a gateway in front of it) is failing; "
+                "apply again later to resume",
+            ) from None
+        except databricks_http.ServerErrorUnconfirmed as exc:
+            raise BackendError(
+                f"{who} answered with a server error while trying to {action}: {exc}",
+                hint="apply again to resume: what the call made is looked up before it is "
+                "made again",
+            ) from None
         except sdk.Unauthenticated as exc:
             raise BackendError(
                 f"{who} rejected the credentials while trying to {action}: {_short(exc)}",
@@ -167,7 +184,24 @@ class DatabricksBackend:
                     hint=f"{login}; the SDK reads DATABRICKS_HOST/DATABRICKS_TOKEN too",
                 ) from None
             raise
-        except (TimeoutError, OSError) as exc:
+        except TimeoutError as exc:
+            last = exc.__cause__
+            if isinstance(last, sdk.DatabricksError):  # the SDK retried it for its budget
+                spent = str(exc).removeprefix("Timed out after ")
+                throttled = isinstance(last, (sdk.TooManyRequests, sdk.TemporarilyUnavailable))
+                raise BackendError(
+                    f"{who} kept answering {databricks_http.describe_answer(last)} "
+                    f"for {spent} while trying to {action}",
+                    hint="the workspace is rate-limiting (429) or unavailable (503): try "
+                    "again later, or with fewer steps at once (-p); apply resumes"
+                    if throttled else "the workspace kept failing: try again later; "
+                    "apply resumes",
+                ) from None
+            raise BackendError(
+                f"{who} did not answer while trying to {action}: {exc}",
+                hint="check the host and your network; apply again to resume",
+            ) from None
+        except OSError as exc:
             raise BackendError(
                 f"{who} did not answer while trying to {action}: {exc}",
                 hint="check the host and your network; apply again to resume",
@@ -198,8 +232,6 @@ class DatabricksBackend:
         except OSError as exc:
             why = f"the connection to port {port} failed ({exc.strerror or exc})"
         if why:
-            import os
-
             source = ("targets.<name>.host" if self.host
                       else "DATABRICKS_HOST" if os.environ.get("DATABRICKS_HOST")
                       else f"the host of profile {self.profile or 'DEFAULT'} in ~/.databrickscfg")
@@ -747,6 +779,42 @@ class DatabricksBackend:
             time.sleep(delay)
             delay = min(delay * 1.5, self.poll_interval_s)
 
+    def _cancel_superseded(self, pending: dict[str, Any], log: Callable[[str], None]) -> None:
+        """Cancel the job run of an earlier attempt of other params (``pending``, a step's
+        checkpoint) if it is still in flight, and wait until it has stopped (Jobs API
+        ``runs/cancel``: "canceled asynchronously ... may still be running" when the call
+        returns; a no-op on a run already in a terminal state). A submission whose answer
+        never came (no ``_run_id``) cannot be found by its idempotency token: the log says so."""
+        run_id = pending.get("_run_id")
+        if not run_id:
+            log("an earlier submission of this run (other params) was interrupted before its "
+                "job run id was known; if it started, it is not cancelled")
+            return
+        with self.errors(f"read job run {run_id}"):
+            run = self.client.jobs.get_run(run_id)
+        life = run.state.life_cycle_state if run.state else None
+        if life is not None and life.value in TERMINAL_STATES:
+            return
+        log(f"job run {run_id} of the earlier params is {life.value if life else 'in flight'}: "
+            "cancelling it before submitting the new one")
+        with self.errors(f"cancel job run {run_id}"):
+            self.client.jobs.cancel_run(run_id)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while True:
+            with self.errors(f"read job run {run_id}"):
+                run = self.client.jobs.get_run(run_id)
+            life = run.state.life_cycle_state if run.state else None
+            if life is not None and life.value in TERMINAL_STATES:
+                log(f"job run {run_id} cancelled ({life.value})")
+                return
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"job run {run_id} (an earlier attempt with other params) did not stop "
+                    f"within {CANCEL_WAIT_S / 60:g} minutes of being cancelled",
+                    hint=f"cancel it on its run page ({run.run_page_url}), then apply again",
+                )
+            time.sleep(self.poll_interval_s)
+
     def run_notebook(
         self,
         *,
@@ -765,23 +833,37 @@ class DatabricksBackend:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{run_name}.log"
         started = time.monotonic()
-        # A run of this very fingerprint that was submitted but not seen to finish is re-attached
-        # to; its idempotency token makes a retried submit return that same run.
-        same = previous.get("_fingerprint") == fingerprint
-        pending = previous if previous.get("_pending") and same else {}
+        # The checkpoint holds the run (``_token``, then ``_run_id``) with ``_pending`` set from
+        # before its submission until the step's result is recorded (a failed run is given up
+        # at once: the next apply submits anew). A pending run of this very fingerprint is
+        # re-attached to, or its output adopted when it has finished: never submitted again
+        # (its idempotency token makes a retried submit return that same run). One of other
+        # params is cancelled first, so that two runs of one step never overlap.
+        pending = previous if previous.get("_pending") else {}
+        if pending and pending.get("_fingerprint") != fingerprint:
+            self._cancel_superseded(pending, log)
+            pending = {}
         token = pending.get("_token") or f"bricksmith-{fingerprint[:24]}-{uuid.uuid4().hex[:16]}"
         run_id = pending.get("_run_id")
         progress = {"_fingerprint": fingerprint, "_token": token, "_pending": True,
                     "_log": str(log_path)}
+        if run_id:  # kept in the checkpoint: a kill now must not lose it
+            progress["_run_id"] = run_id
         checkpoint(progress)
         if run_id:
-            log(f"re-attaching to job run {run_id}")
+            ended = pending.get("_result")
+            log(f"adopting the finished job run {run_id} ({ended})" if ended
+                else f"re-attaching to job run {run_id}")
         else:
             self._ensure_cluster(log)
             run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s)
             progress["_run_id"] = run_id
             checkpoint(progress)
-        run = self._wait(run_id, timeout_s, log)
+        try:
+            run = self._wait(run_id, timeout_s, log)
+        except RunFailedError:  # timed out and cancelled: the next apply submits anew
+            checkpoint({**progress, "_pending": False, "_run_id": run_id})
+            raise
         url = run.run_page_url
         log(f"run page: {url}")
         task_run_id = run.tasks[0].run_id if run.tasks else run_id
@@ -798,7 +880,10 @@ class DatabricksBackend:
             + (f"exit value: {exit_value}\n" if exit_value else "")
             + (f"error: {error}\n{trace}\n" if error else "")
         )
-        checkpoint({**progress, "_pending": False, "_run_id": run_id, "_run_page_url": url})
+        # a finished run stays pending until the step records its result (adopted on resume);
+        # a failed one is given up now, and the next apply submits the run anew
+        checkpoint({**progress, "_pending": ok, "_run_id": run_id, "_run_page_url": url,
+                    "_result": result})
         return RunOutcome(
             ok=ok,
             exit_value=exit_value,

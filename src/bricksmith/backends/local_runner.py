@@ -70,13 +70,19 @@ def run_notebook(
     extra_env = sandbox.prepare(Path(python)) if sandbox is not None else {}
     with tempfile.TemporaryDirectory(prefix="bricksmith-run-") as scratch:
         result_path = Path(scratch) / "result.json"
+        # widget values travel in a file only this user can read, never on the command line
+        # (any user can read /proc/<pid>/cmdline)
+        widgets_path = Path(scratch) / "widgets.json"
+        fd = os.open(widgets_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(widgets, handle, ensure_ascii=False)
         command = [
             str(python),
             str(KERNEL),
             "--notebook",
             str(Path(notebook).resolve()),
-            "--widgets",
-            json.dumps(widgets),
+            "--widgets-file",
+            str(widgets_path),
             "--result",
             str(result_path),
             "--requirements-key",

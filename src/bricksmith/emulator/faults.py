@@ -2,8 +2,15 @@
 
 A :class:`FaultPolicy` says how often a request fails and how. Faults are decided *before* a
 request is processed, so a failed request changes nothing and the client may simply retry it.
-The one exception is ``drop_after_rate``: a ``jobs/runs/submit`` that was processed and whose
-answer is then lost, the case idempotency tokens exist for.
+The exceptions are ``drop_after_rate``: a ``jobs/runs/submit`` that was processed and whose
+answer is then lost, the case idempotency tokens exist for; and ``error_after_rate``: any
+request that was processed and whose answer a gateway then replaces with a 502 or 504 page (the
+client cannot tell it from one that never reached the workspace).
+
+Kinds "500", "502", "504" are what a gateway (or a workspace in trouble) answers: 500 as the
+workspace does (JSON ``INTERNAL_ERROR``), 502 and 504 as an HTML page of the proxy in front of
+it. databricks-sdk does not retry these (``_base_client.py`` ``_is_retryable``): the client must.
+They are not among the default kinds.
 
 databricks-sdk retries 429 and 503 after ``Retry-After`` seconds plus up to one second of
 jitter; it reads the header as an integer only (anything else counts as 1 s), so
@@ -17,21 +24,23 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("429", "503", "drop")
+KINDS = ("429", "503", "drop", "500", "502", "504")
+DEFAULT_KINDS = ("429", "503", "drop")  # what the SDK retries by itself
 
 
 @dataclass(frozen=True)
 class FaultPolicy:
     rate: float = 0.0  # share of requests (0..1) that fail before being processed
-    kinds: tuple[str, ...] = KINDS  # drawn from uniformly: "429", "503", "drop"
+    kinds: tuple[str, ...] = DEFAULT_KINDS  # drawn from uniformly; any of KINDS
     retry_after_s: int = 1  # the Retry-After header of 429 and 503 answers
     latency_ms: float = 0.0  # added to every request
     seed: int | None = None  # for a reproducible sequence of faults
     drop_after_rate: float = 0.0  # share of runs/submit answers lost after processing
     max_faults: int | None = None  # stop injecting after this many (e.g. 1: only the first)
+    error_after_rate: float = 0.0  # share of processed requests answered 502/504 nonetheless
 
     def __post_init__(self) -> None:
-        for name in ("rate", "drop_after_rate"):
+        for name in ("rate", "drop_after_rate", "error_after_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"FaultPolicy.{name} must be between 0 and 1, got {value}")
@@ -72,6 +81,15 @@ class FaultInjector:
             if not self._draw(self.policy.rate):
                 return None
             return self._random.choice(self.policy.kinds)
+
+    def error_after(self) -> str | None:
+        """The gateway error ("502" or "504") replacing a processed request's answer, or None."""
+        if self.policy.error_after_rate <= 0:
+            return None
+        with self._lock:
+            if not self._draw(self.policy.error_after_rate):
+                return None
+            return self._random.choice(("502", "504"))
 
     def drop_after_submit(self) -> bool:
         with self._lock:

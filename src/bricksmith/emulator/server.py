@@ -1,12 +1,13 @@
 """The HTTP side: parsing, routing, and what stands in front of every service.
 
 For each request, in order: the configured latency; an injected fault (429 / 503 with
-``Retry-After``, or a dropped connection), decided before anything is processed; the bearer
-token (401 ``UNAUTHENTICATED`` when it is missing; 403 with the *numeric* ``error_code`` 403 and
-"Invalid access token." when it is wrong, as real workspaces answer: databricks-sdk-go issues
-795, 873, 917); the call is counted; forbidden
+``Retry-After``, 500, a gateway's 502 / 504 page, or a dropped connection), decided before
+anything is processed; the bearer token (401 ``UNAUTHENTICATED`` when it is missing; 403 with
+the *numeric* ``error_code`` 403 and "Invalid access token." when it is wrong, as real
+workspaces answer: databricks-sdk-go issues 795, 873, 917); the call is counted; forbidden
 path prefixes (403 ``PERMISSION_DENIED``); the service. A ``drop_after`` route (runs/submit)
-may then lose its answer. Nothing about a request (headers, bodies, tokens) is ever logged.
+may then lose its answer, and any processed request may have its answer replaced with a 502 / 504
+page (``error_after_rate``). Nothing about a request (headers, bodies, tokens) is ever logged.
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ class Gateway:
         if drop_after and response.status == 200 and injector.drop_after_submit():
             self._fault()
             return None
+        if response.status < 300:
+            lost = injector.error_after()
+            if lost is not None:  # processed, but the gateway's answer is an error page
+                self._fault()
+                return _fault_response(lost, injector.policy.retry_after_s)
         return response
 
     def _authenticate(self, req: Request) -> Response | None:
@@ -178,9 +184,20 @@ def _comparable(path: str) -> str:
         return path
 
 
+GATEWAY_PAGES = {"502": "502 Bad Gateway", "504": "504 Gateway Time-out"}  # as nginx words them
+
+
 def _fault_response(fault: str, retry_after: int) -> Response | None:
     if fault == "drop":
         return None
+    if fault == "500":
+        return Response.of_json(
+            {"error_code": "INTERNAL_ERROR", "message": "injected fault: internal error"}, 500)
+    if fault in GATEWAY_PAGES:  # a proxy's page, not the API's JSON; no Retry-After
+        title = GATEWAY_PAGES[fault]
+        page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n")
+        return Response(int(fault), page.encode(), {"Content-Type": "text/html"})
     status, code = (
         (429, "TOO_MANY_REQUESTS") if fault == "429" else (503, "TEMPORARILY_UNAVAILABLE")
     )

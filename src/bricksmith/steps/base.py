@@ -64,6 +64,13 @@ class Step(ABC):
         ``check`` runs. None when it cannot be put so: plans are then not memoised."""
         return None
 
+    def interrupted(self, outputs: Outputs, inputs: Mapping[str, Any], *,
+                    superseded: bool) -> list[str]:
+        """What an interrupted attempt (its checkpointed ``outputs``, started with ``inputs``)
+        left in flight and what apply will do with it; ``superseded``: the inputs or an
+        upstream step changed since. Reads nothing but its arguments ([] = nothing)."""
+        return []
+
     @abstractmethod
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         """Make it so. Safe to repeat. Returns the outputs downstream steps and status read."""
