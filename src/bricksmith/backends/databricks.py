@@ -300,7 +300,8 @@ class DatabricksBackend:
         api_path = self._repo_api_path(name)
         with self.errors(f"create or update the workspace Git folder {api_path}"):
             repo = repos.find(self.client, api_path)
-            if repo is None:
+            created = repo is None
+            if created:
                 repo = repos.create(self.client, url=location, provider=provider,
                                     api_path=api_path, credential_id=credential_id)
             if repo is None:
@@ -310,7 +311,9 @@ class DatabricksBackend:
                     f"workspace repo {api_path} is a clone of {repo.url}, not {location}",
                     hint="delete or rename that repo in the workspace, or change repo.remote",
                 )
-            discard = self._edits_before_pull(api_path, repo.head_commit_id, commit, project, log)
+            # a folder made just now, or one whose clone never finished, holds no edits
+            discard = not created and bool(repo.head_commit_id) and self._edits_before_pull(
+                api_path, repo.head_commit_id, commit, project, log)
             self._pull(repo.id, api_path, branch, discard)
             repo = self.client.repos.get(repo.id)
         if repo.head_commit_id != commit:
