@@ -25,6 +25,7 @@ from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.backends.kernels import KernelProcess
 from bricksmith.cachedir import default_cache_dir
 from bricksmith.errors import BackendError, DataSyncError, RunFailedError
+from bricksmith.made import Made
 
 TMP_SUFFIX = ".bricksmith-tmp"
 
@@ -231,7 +232,9 @@ class LocalBackend:
                 checkpoint(settled)
             # a good result stays pending until the step records it: a kill now re-adopts it
             return _outcome(result, log_path, {"reattached": True})
-        log_dir.mkdir(parents=True, exist_ok=True)
+        made = Made(self.root)  # destroy removes these logs, and only these
+        made.file(log_path)
+        made.file(log_dir / "environment.log")
         requirements_file = Path(requirements)
         if not requirements_file.is_file():
             raise BackendError(

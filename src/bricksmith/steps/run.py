@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
+from bricksmith.made import Made
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 
@@ -115,6 +116,7 @@ class RunNotebook(Step):
             "params": ",".join(kedro_params(self.params)),
             "data_root": notebook.get("data_root", ""),
         }
+        Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
         outcome = ctx.backend.run_notebook(
             notebook=notebook["path"],
             run_name=self.name,
