@@ -6,10 +6,11 @@ A target's root may be a folder the user already had (``root: .``), holding ``lo
 it*, and never one that already existed: ``destroy`` removes exactly the noted ones, and a run
 empties only a scratch folder it made.
 
-The record is ``<root>/.bricksmith-made``: one path relative to the root per line, appended with
-a single ``O_APPEND`` write (whole lines even when runs write at once). A kill between creating
-a path and noting it leaves that path un-noted: it is then kept, never removed by mistake. A
-line cut short by a kill does not name a path bricksmith knows, and is ignored.
+The record is ``<root>/.bricksmith-made``: one path relative to the root per line, ending in
+``<TAB>+`` (a complete line), appended with a single ``O_APPEND`` write (whole lines even when
+runs write at once). A kill between creating
+a path and noting it leaves that path un-noted: it is then kept, never removed by mistake. Each
+write starts a new line too, so a line cut short by a kill stays on its own, and is ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 RECORD = ".bricksmith-made"
+END = "\t+"  # ends a complete line
 
 
 class Made:
@@ -71,7 +73,8 @@ class Made:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return set()
-        return {line for line in text.splitlines() if _plausible(line)}
+        lines = (line[: -len(END)] for line in text.split("\n") if line.endswith(END))
+        return {line for line in lines if _plausible(line)}
 
     def under(self, folder: str) -> list[Path]:
         """The noted paths inside ``<root>/<folder>`` (the folder itself too, when noted), as
@@ -94,7 +97,7 @@ class Made:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{relative}\n".encode())
+            os.write(fd, f"\n{relative}{END}\n".encode())
         finally:
             os.close(fd)
 

@@ -33,6 +33,7 @@ from bricksmith.starters.resolve import (
 __all__ = [
     "BUILTIN_STARTERS",
     "builtin_starter_path",
+    "clean_staging",
     "create_project",
     "describe_starter",
     "package_name",
@@ -52,6 +53,20 @@ def package_name(repo_name: str) -> str:
 
 
 STAGING_CONFIG = "bricksmith-kedro-new.yml"
+# ``python -c DIE_WITH_PARENT <pid> <module> <args>``: ``python -m <module> <args>`` that is
+# killed when the apply (pid) dies (Linux: PR_SET_PDEATHSIG), so a killed apply's ``kedro new``
+# never goes on writing into a staging folder the next apply removes.
+DIE_WITH_PARENT = (
+    "import ctypes, os, runpy, signal, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+    "except (AttributeError, OSError):\n"
+    "    pass\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('bricksmith: the apply that started this ended')\n"
+    "sys.argv = sys.argv[2:]\n"
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+)
 
 
 def staging_prefix(dest: Path) -> str:
@@ -181,7 +196,8 @@ def create_project(
     }
     config = staging / STAGING_CONFIG
     config.write_text(yaml.safe_dump(answers, sort_keys=False), encoding="utf-8")
-    command = [sys.executable, "-m", "kedro", "new", "--starter", str(starter)]
+    command = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), "kedro", "new"]
+    command += ["--starter", str(starter)]
     command += ["--config", str(config), "--telemetry", "no"]
     # cookiecutter writes its hook scripts to the temporary folder: the staging folder's
     env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1",

@@ -54,6 +54,7 @@ class ScaffoldProject(Step):
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         from bricksmith.starters import (
+            clean_staging,
             create_project,
             describe_starter,
             project_staging,
@@ -62,6 +63,7 @@ class ScaffoldProject(Step):
 
         dest = ctx.project_dir
         if is_kedro_project(dest):
+            clean_staging(dest)  # of a creation killed while another one finished
             ctx.log(f"adopted the existing Kedro project at {dest}")
             return {"path": str(dest)}
         if dest.exists() and not dest.is_dir():
