@@ -57,7 +57,8 @@ def chains(points: list[KillPoint]) -> list[list[KillPoint]]:
 def crash_row(label: str, trials, problems: list[str]) -> tuple:
     tried = sum(len(t.killed) for t in trials)
     recovered = sum(len(t.killed) for t in trials if t.recovered)
-    duplicates = sum(1 for p in problems if "commits" in p or "job runs" in p)
+    duplicates = sum(1 for p in problems if "commits" in p or "job runs" in p
+                     or "times to its end" in p)
     return label, tried, recovered, duplicates, len(problems)
 
 

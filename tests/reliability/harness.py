@@ -115,6 +115,16 @@ def check_end_state(spec: Path, env: dict, *, root: Path, dbfs: Path, commits: i
     leftovers = [str(p) for p in dbfs.rglob("*") if "bricksmith-tmp" in p.name]
     if leftovers:
         problems.append(f"temporary files left in DBFS: {leftovers[:3]}")
+    staging = sorted(p.name for p in spec.parent.glob(".iris-databricks-new-*"))
+    if staging:
+        problems.append(f"staging folders of killed scaffolds left: {staging[:3]}")
+    if emulator is None:  # local runs: each notebook executed to its end once
+        for name in REFERENCE:
+            log = root / "logs" / "runs" / f"{name}.log"
+            text = log.read_text(errors="replace") if log.exists() else ""
+            done = text.count("Pipeline execution completed")
+            if done != 1:
+                problems.append(f"run {name} executed {done} times to its end, expected once")
     with sqlite3.connect(root / "state.db") as db:
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
         rows = dict(db.execute("SELECT key, outputs FROM steps WHERE key LIKE 'run.%'"))
