@@ -66,6 +66,7 @@ def test_found_by_the_recorded_pid_or_by_its_result_file(tmp_path):
         assert find_kernel({"pid": process.pid, "start": 1}, result).pid == process.pid
         # a kernel of another result file is never taken for this one
         assert find_kernel(recorded, other) is None
+        assert find_kernel(recorded, None).pid == process.pid  # an older bricksmith's kernel
     finally:
         process.kill()
         process.wait()

@@ -90,15 +90,19 @@ def _cmdline(pid: int) -> list[str]:
     return raw.decode(errors="replace").split("\0")
 
 
-def find_kernel(recorded: Any, result_file: Path | str) -> KernelProcess | None:
+def find_kernel(recorded: Any, result_file: Path | str | None) -> KernelProcess | None:
     """The live kernel that writes ``result_file``: the one ``recorded`` (a checkpointed
     ``{"pid", "start"}``) when it still runs, else any kernel whose command line names that
-    result file (started by an apply killed before it could checkpoint the pid)."""
-    result = str(result_file)
+    result file (started by an apply killed before it could checkpoint the pid). With
+    ``result_file`` None: the recorded kernel, whatever its result file (an older
+    bricksmith's, which wrote it to a temporary folder)."""
+    result = None if result_file is None else str(result_file)
     if isinstance(recorded, dict) and isinstance(recorded.get("pid"), int):
         kernel = KernelProcess(recorded["pid"], recorded.get("start"))
         if kernel.alive() and _is_kernel_for(kernel.pid, result):
             return kernel
+    if result is None:
+        return None
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -113,10 +117,12 @@ def find_kernel(recorded: Any, result_file: Path | str) -> KernelProcess | None:
     return None
 
 
-def _is_kernel_for(pid: int, result: str) -> bool:
+def _is_kernel_for(pid: int, result: str | None) -> bool:
     args = _cmdline(pid)
     if not any(arg.endswith(KERNEL.name) for arg in args):
         return False
+    if result is None:
+        return True
     try:
         return args[args.index("--result") + 1] == result
     except (ValueError, IndexError):

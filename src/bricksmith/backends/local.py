@@ -231,7 +231,9 @@ class LocalBackend:
             if not result.ok:
                 checkpoint(settled)
             # a good result stays pending until the step records it: a kill now re-adopts it
-            return _outcome(result, log_path, {"reattached": True})
+            kept = {k[1:]: previous[k] for k in ("_environment", "_environment_built")
+                    if k in previous}
+            return _outcome(result, log_path, {**kept, "reattached": True})
         made = Made(self.root)  # destroy removes these logs, and only these
         made.file(log_path)
         made.file(log_dir / "environment.log")
@@ -381,7 +383,7 @@ def _resume_run(previous, fingerprint, sandbox, log_path, timeout_s, log, stream
     pending = previous.get("_pending") and previous.get("_result") == str(result_file)
     kernel = find_kernel(previous.get("_kernel"), result_file)
     if kernel is None and previous.get("_pid"):  # recorded by an older bricksmith
-        kernel = find_kernel({"pid": previous["_pid"], "start": None}, result_file)
+        kernel = find_kernel({"pid": previous["_pid"], "start": None}, None)
     if kernel is not None and not (pending and previous.get("_fingerprint") == fingerprint):
         stop_group(kernel)
         log(f"stopped the kernel (pid {kernel.pid}) a killed apply left running: "
