@@ -119,10 +119,14 @@ def ensure_environment(
             return RuntimeEnv(env_python(root), key, built=False)
         if root.exists():  # a leftover without its marker: never finished
             shutil.rmtree(root)
+        for leftover in cache_dir.glob(f".build-{key[:16]}-*"):  # of builds killed (the lock
+            shutil.rmtree(leftover, ignore_errors=True)  # is held: none of them is running)
         staging = cache_dir / f".build-{key[:16]}-{uuid.uuid4().hex[:8]}"
+        scratch = staging.with_name(staging.name + ".tmp")  # the installers' TMPDIR
         extra = runtime_libraries(data.decode("utf-8", errors="replace"))
         try:
-            _build(staging, requirements, log_path, extra)
+            scratch.mkdir()
+            _build(staging, requirements, log_path, extra, scratch)
             marker = {
                 "key": key,
                 "requirements": str(requirements),
@@ -135,6 +139,8 @@ def ensure_environment(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return RuntimeEnv(env_python(root), key, built=True)
 
 
@@ -157,9 +163,11 @@ def _find_uv() -> str | None:
         return None
 
 
-def _build(target: Path, requirements: Path, log_path: Path, extra: list[str]) -> None:
+def _build(target: Path, requirements: Path, log_path: Path, extra: list[str],
+           scratch: Path | None = None) -> None:
     """Create a virtualenv at ``target`` and install ``requirements``, IPython and ``extra``
-    (the runtime's libraries) into it."""
+    (the runtime's libraries) into it; ``scratch``: the installers' temporary folder (in the
+    cache, next to ``target``: a killed build leaves nothing in the system's)."""
     if extra:
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(
@@ -180,6 +188,8 @@ def _build(target: Path, requirements: Path, log_path: Path, extra: list[str]) -
             install,
         ]
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1"}
+    if scratch is not None:
+        env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"):
         env.pop(name, None)
     for command in steps:
