@@ -181,9 +181,12 @@ def test_a_build_leaves_nothing_in_tmpdir_and_removes_killed_builds(
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(system_tmp))
-    from bricksmith.backends.runtime_env import requirements_key
+    import shutil
 
-    key = requirements_key(requirements.read_bytes())[:16]
+    first = ensure_environment(requirements, cache)
+    assert list(system_tmp.iterdir()) == []
+    key = first.key[:16]
+    shutil.rmtree(cache / key)  # built again below
     killed = cache / f".build-{key}-deadbeef"  # a build killed halfway, and its scratch
     (killed / "lib").mkdir(parents=True)
     (cache / f".build-{key}-deadbeef.tmp" / "pip-x").mkdir(parents=True)
