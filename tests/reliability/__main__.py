@@ -75,7 +75,7 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
         work = folder / f"{'emulated' if emulated else 'local'}-{index}"
         index += 1
         work.mkdir()
-        env = base_env()
+        env = base_env(work / "tmp")
         emulator = None
         if emulated:
             emulator = Emulator(work / "workspace", token="reliability-token", run_delay_s=1.0,
