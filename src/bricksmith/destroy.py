@@ -175,13 +175,18 @@ def _state_items(workflow, records, protected: list[Path], notes: list[str]) -> 
         if clash:
             notes.append(f"not removed: {kind} {shown} overlaps {clash}")
             continue
+        extra: dict[str, Any] = {}
         if kind in (LOGS, SCRATCH):
             detail = _listing(shown, there)
             if detail is None:  # only folders bricksmith made, and others' files in them
                 continue
+            if kind == SCRATCH and (kernels := _live_kernels(records)):
+                extra["kernels"] = [kernel for _, kernel in kernels]
+                detail += "; first stops the notebook kernel a killed apply left running: " + (
+                    ", ".join(f"{key} (pid {kernel.pid})" for key, kernel in kernels))
         else:
             detail = f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else ""
-        items.append(Item(kind, str(shown), True, detail=detail, paths=there))
+        items.append(Item(kind, str(shown), True, detail=detail, outputs=extra, paths=there))
     return items
 
 
@@ -197,6 +202,21 @@ def _made_under(made: Made, records, folder: str) -> list[Path]:
         return [*files, base / "runs" / "environment.log", base / "scaffold.log",
                 base / "runs", base]
     return [*(base / name for name in runs), base]
+
+
+def _live_kernels(records) -> list[tuple[str, Any]]:
+    """(step, kernel) of local runs whose notebook kernel still runs (their apply was killed):
+    destroy stops them before it removes their scratch folders."""
+    from bricksmith.backends.kernels import find_kernel
+
+    found = []
+    for key in sorted(records):
+        outputs = records[key].outputs
+        if key.startswith("run.") and outputs.get("_kernel") and outputs.get("_result"):
+            kernel = find_kernel(outputs["_kernel"], outputs["_result"])
+            if kernel is not None:
+                found.append((key, kernel))
+    return found
 
 
 def _is_scratch(path: Path, root: Path) -> bool:
@@ -303,6 +323,11 @@ def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], Non
         if item.kind in REMOTE_KINDS:
             removal = _remove_remote(backend, item)
         elif item.kind in (LOGS, SCRATCH):
+            if item.outputs.get("kernels"):
+                from bricksmith.backends.kernels import stop_group
+
+                for kernel in item.outputs["kernels"]:
+                    stop_group(kernel)
             removal = _remove_made(item.paths, Path(item.location).parent)
         else:
             removal = Removal(removed=sum(_remove_path(p) for p in item.paths))

@@ -182,3 +182,16 @@ def test_a_kernel_of_changed_params_is_stopped_not_adopted(target):
     assert process.wait(timeout=BOUND_S) == 0, out.read_text()[-3000:]
     assert target.count() == 2 and target.completions() == 1
     target.check_done(train_fraction=0.7)
+
+
+def test_destroy_stops_a_kernel_left_running_before_removing_its_folder(target):
+    kernel = target.kill_inside_the_pipeline()
+    done = subprocess.run([sys.executable, "-m", "bricksmith.cli", "--no-color", "destroy",
+                           str(target.spec), "--yes"], cwd=target.folder, env=target.env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"first stops the notebook kernel a killed apply left running: run.baseline "
+            f"(pid {kernel.pid})") in done.stdout
+    assert not kernel.alive()
+    assert not target.root.exists()
+    assert target.count() == 1
