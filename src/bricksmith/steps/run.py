@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
+from bricksmith.made import Made
 from bricksmith.notebook import params_widgets
 from bricksmith.run_params import (
     NotebookReport,
@@ -160,6 +161,7 @@ class RunNotebook(Step):
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
         widgets = self.widgets(notebook.get("data_root", ""))
+        Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
         outcome = ctx.backend.run_notebook(
             notebook=notebook["path"],
             run_name=self.name,
