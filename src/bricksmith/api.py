@@ -195,6 +195,12 @@ class Workflow:
             return drift
 
         plan = make_plan(self.graph, records, check)
+        from bricksmith.plan.catalog_notes import catalog_notes
+
+        notes, note_probes = catalog_notes(self.spec)  # runs that take turns, data not uploaded
+        plan = plan.with_notes(notes)
+        if probes is not None:
+            probes = None if note_probes is None else probes + note_probes
         if probes is not None:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(

@@ -26,11 +26,11 @@ from collections.abc import Mapping
 
 from bricksmith.plan.probes import Probe, all_hold
 
-VERSION = 2
+VERSION = 3
 
 
-# the target's name, and (step, action, reasons) for every step in the plan's order
-Replayed = namedtuple("Replayed", "target actions")
+# the target's name, (step, action, reasons) for every step in the plan's order, its notes
+Replayed = namedtuple("Replayed", "target actions notes")
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -93,6 +93,7 @@ def write(
         "target": target,
         "state": [os.fspath(state_path), *(revision or (None, None))],
         "actions": [[a.step, a.action, list(a.reasons)] for a in plan.actions],
+        "notes": list(plan.notes),
         "probes": probes,
     }
     try:
@@ -138,6 +139,6 @@ def replay(
             return None
         if refresh and not all_hold(memo["probes"]):
             return None
-        return Replayed(target=memo["target"], actions=memo["actions"])
+        return Replayed(target=memo["target"], actions=memo["actions"], notes=memo["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

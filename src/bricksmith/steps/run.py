@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
+from bricksmith.run_outputs import run_output_locks
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 
@@ -115,7 +116,8 @@ class RunNotebook(Step):
             "params": ",".join(kedro_params(self.params)),
             "data_root": notebook.get("data_root", ""),
         }
-        outcome = ctx.backend.run_notebook(
+        # runs that write the same outputs take turns: the call holds their locks
+        outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
             notebook=notebook["path"],
             run_name=self.name,
             widgets=widgets,
