@@ -7,7 +7,8 @@ bytes and of those values, the code of this bricksmith, the state's (generation,
 or its absence — and the last as probes (``bricksmith.plan.probes``): the checked steps'
 observations plus the file-system facts the spec's validation relied on. The next plan of
 the same spec and target replays the memo when all of that still holds, without importing the
-models, reading the state or building a step: the same actions for the cost of a stat per
+models, reading the state or building a step: the same actions and warnings (the plan's
+notes, with the probes of the catalog files they came from) for the cost of a stat per
 file and a few git commands. A plan from scratch (no state) checks nothing, so its memo is
 the digests and the facts. Anything that does not match (or cannot be read) means the full
 plan, which writes a new memo. Plans that found drift are not remembered.
