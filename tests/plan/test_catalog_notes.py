@@ -190,3 +190,12 @@ def test_plan_prints_warnings_under_the_actions_and_a_replay_keeps_them(tmp_path
     out = tmp_path / "plan.json"
     assert cli("plan", spec, "--out", out)[0] == 0
     assert json.loads(out.read_text())["warnings"] == [TURNS]
+
+
+def test_a_runs_engine_deadline_covers_the_runs_it_may_wait_for(tmp_path):
+    versioned_iris(tmp_path)
+    runs = TWO_RUNS + "  - name: long\n    timeout_minutes: 120\n"
+    graph = api.load(write_spec(tmp_path, runs=runs)).graph
+    budgets = (60 + 15) * 60 * 2 + (120 + 15) * 60  # each run's own, set-up margin included
+    assert {graph.step(f"run.{n}").timeout_s for n in ("baseline", "split-70", "long")} == {
+        budgets}
