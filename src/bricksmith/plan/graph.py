@@ -110,8 +110,9 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
     ]
     # A run may first wait for the runs that write the same outputs (bricksmith.run_outputs):
     # the engine's deadline for it covers theirs too.
+    total = sum(run.timeout_s for run in runs)
     for run in runs:
-        run.timeout_s = sum(other.timeout_s for other in runs)
+        run.timeout_s = total
     return steps + runs
 
 
