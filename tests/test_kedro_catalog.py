@@ -122,3 +122,12 @@ def test_the_runtime_params_a_run_gives_kedro(tmp_path):
         "data_root": "/dbfs/FileStore/x", "train_fraction": 0.7}
     assert run_runtime_params(None, {"data_root": "/mine"}) == {"data_root": "/mine"}
     assert referenced_runtime_params(make_project(tmp_path)) == {"data_root"}
+
+
+def test_runtime_params_referenced_in_the_run_environment_count_too(tmp_path):
+    project = make_project(tmp_path, "a:\n  type: MemoryDataset\n")
+    (project / "conf" / "local" / "catalog.yml").write_text(
+        "b:\n  type: pickle.PickleDataset\n  filepath: ${runtime_params:out_dir}/b.pkl\n")
+    assert referenced_runtime_params(project) == {"out_dir"}
+    catalog = resolve_catalog(project, runtime_params={"out_dir": "/dbfs/o"})
+    assert catalog.dataset("b").path == "/dbfs/o/b.pkl"

@@ -108,7 +108,7 @@ def referenced_runtime_params(project_dir: str | os.PathLike) -> frozenset[str] 
     try:
         conf = project_conf(project_dir)
         keys: set[str] = set()
-        for path in _conf_files(conf, None):
+        for path in [*_conf_files(conf, None), *_conf_files(conf, conf.run_env())]:
             if path.suffix in (".yml", ".yaml", ".json"):
                 keys |= set(_RUNTIME_KEY.findall(path.read_text(encoding="utf-8")))
         return frozenset(keys)
