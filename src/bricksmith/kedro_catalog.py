@@ -116,6 +116,17 @@ def referenced_runtime_params(project_dir: str | os.PathLike) -> frozenset[str] 
         return None
 
 
+def conf_paths(project_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(files, folders) a run's catalog may be read from: ``pyproject.toml``, ``settings.py``,
+    the conf source folder and every file and folder of the base and default run
+    environments (for plan memo probes). Raises
+    :class:`ProjectConfError`."""
+    conf = project_conf(project_dir)
+    envs = (None, conf.run_env())
+    files = [*conf.files_read, *(f for env in envs for f in _conf_files(conf, env))]
+    return files, [conf.conf_source, *(f for env in envs for f in _conf_folders(conf, env))]
+
+
 def resolve_catalog(
     project_dir: str | os.PathLike,
     *,

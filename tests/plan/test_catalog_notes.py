@@ -183,10 +183,17 @@ def test_plan_prints_warnings_under_the_actions_and_a_replay_keeps_them(tmp_path
     lines = text.splitlines()
     assert lines[-2:] == [f"Warning: {TURNS}",
                           "Plan: 9 to create, 0 to update, 0 to resume, 0 unchanged."]
-    code, replayed = cli("plan", spec)
-    assert len(loads) == 1 and replayed == text  # the memo replays the warnings too
+    # the memo replays the warnings too (a plan right after files changed, within a timestamp
+    # tick, is not remembered: plan until it is)
+    for _ in range(3):
+        before = len(loads)
+        code, replayed = cli("plan", spec)
+        assert replayed == text
+        if len(loads) == before:
+            break
+    assert len(loads) == before
     code, as_json = cli("plan", spec, "--json")
-    assert len(loads) == 1 and json.loads(as_json)["warnings"] == [TURNS]
+    assert len(loads) == before and json.loads(as_json)["warnings"] == [TURNS]
     out = tmp_path / "plan.json"
     assert cli("plan", spec, "--out", out)[0] == 0
     assert json.loads(out.read_text())["warnings"] == [TURNS]

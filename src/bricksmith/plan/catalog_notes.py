@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bricksmith.errors import ProjectConfError
-from bricksmith.kedro_catalog import RunCatalog, referenced_runtime_params
+from bricksmith.kedro_catalog import RunCatalog, conf_paths, referenced_runtime_params
 from bricksmith.pathfacts import is_racy
 from bricksmith.plan.probes import Probe, kind_probe, observe
 from bricksmith.run_outputs import (
@@ -62,13 +62,14 @@ def catalog_notes(spec: Any) -> tuple[list[str], list[Probe] | None]:
     uploads = uploads_of(spec)
     catalogs: dict[str, RunCatalog] = {}
     try:
+        probes = _probes(spec, uploads)  # observed before they are read
         for run, catalog in _resolve(spec, wf.runs):
             catalogs[run] = catalog
     except ProjectConfError as exc:
         return [f"the catalog of {spec.project_dir.name} cannot be resolved ({exc.message}): "
                 "the project's runs run one after the other"], None
     notes = _turns(catalogs, uploads, wf.name) + _unprovided(catalogs, uploads, wf.name)
-    return notes, _probes(spec, catalogs.values(), uploads)
+    return notes, probes
 
 
 def _resolve(spec: Any, runs: Iterable[Any]) -> Iterable[tuple[str, RunCatalog]]:
@@ -160,16 +161,14 @@ def _source_having(loc: str, uploads: list[Upload]) -> tuple[Upload, str] | None
     return None
 
 
-def _probes(spec: Any, catalogs: Iterable[RunCatalog], uploads: list[Upload]) -> list | None:
+def _probes(spec: Any, uploads: list[Upload]) -> list | None:
+    """Probes of the project's configuration and of the upload sources (whose files decide
+    which inputs are provided)."""
+    files, folders = conf_paths(spec.project_dir)
     probes: list[Probe | None] = [kind_probe(spec.project_dir / "pyproject.toml")]
-    files: set[Path] = set()
-    folders: set[Path] = set()
-    for catalog in catalogs:
-        files.update(catalog.conf_files)
-        folders.update(catalog.conf_folders)
-    probes += [observe(path) for path in sorted(files)]
-    probes += [_folder_probe(path) for path in sorted(folders)]
-    for upload in uploads:  # what the source folders hold decides which inputs are provided
+    probes += [observe(path) for path in sorted(set(files))]
+    probes += [_folder_probe(path) for path in sorted(set(folders))]
+    for upload in uploads:
         probes.append(kind_probe(upload.source))
         if upload.source.is_dir():
             for root, dirs, _files in os.walk(upload.source):
