@@ -9,6 +9,7 @@ from typing import Any
 from bricksmith.errors import RunFailedError, StepError
 from bricksmith.made import Made
 from bricksmith.notebook import params_widgets
+from bricksmith.run_outputs import run_output_locks
 from bricksmith.run_params import (
     NotebookReport,
     compare,
@@ -162,7 +163,8 @@ class RunNotebook(Step):
         notebook = upstream["notebook.deploy"]
         widgets = self.widgets(notebook.get("data_root", ""))
         Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
-        outcome = ctx.backend.run_notebook(
+        # runs that write the same outputs take turns: the call holds their locks
+        outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
             notebook=notebook["path"],
             run_name=self.name,
             widgets=widgets,
