@@ -562,8 +562,10 @@ def _status(args, workflow) -> int:
     table = Table(title=f"Steps (target {workflow.target})")
     for column in ("step", "status", "finished", "error"):
         table.add_column(column)
+    if status.get("apply"):
+        console.print(f"in progress: {status['apply']}", markup=False)
     for step in status["steps"]:
-        error = (step.get("error") or "").splitlines()
+        error = (step.get("error") or step.get("note") or "").splitlines()
         table.add_row(
             step["step"],
             step["status"],

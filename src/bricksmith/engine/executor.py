@@ -8,7 +8,11 @@ anything else runs. Every result is committed to the state store the moment the 
 up to date is written in batches.
 
 Failure policy: on the first failure no new step starts, running steps finish, and the apply
-ends with :class:`ApplyFailed` naming what failed and how to resume.
+ends with :class:`ApplyFailed` naming what failed and how to resume. A state that cannot be
+read or written (damaged, full disk, read-only, locked) is not a step's failure: no new step
+starts, running steps finish (their own writes fail as fast), and the apply ends with that
+:class:`StateError`. A worker never dies with an exception, so the apply never waits for a
+result that cannot come.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bricksmith.engine.state import SUCCEEDED, StateStore
-from bricksmith.errors import ApplyFailed, BricksmithError, StepError
+from bricksmith.errors import ApplyFailed, BricksmithError, StateError, StepError
 from bricksmith.plan.fingerprint import fingerprint, material
 from bricksmith.plan.graph import StepGraph
 from bricksmith.steps.base import Outputs, Step, StepContext
@@ -80,7 +84,12 @@ class _Workers:
     def _work(self) -> None:
         while (job := self.jobs.get()) is not None:
             key = job[0].key
-            self.results.put((key, *self._run(job)))
+            try:
+                outcome = self._run(job)
+            except BaseException as exc:  # noqa: BLE001 - the apply waits for every result
+                outcome = ("state", exc if isinstance(exc, StateError) else StateError(
+                    f"step {key} stopped: {type(exc).__name__}: {exc}"))
+            self.results.put((key, *outcome))
             if key in self.abandoned:
                 return
 
@@ -123,10 +132,11 @@ def execute(
     running: dict[str, float] = {}  # key -> deadline (monotonic)
     slots = max(1, parallelism)
     workers = _Workers(slots, lambda job: _run_one(*job))
+    broken: list[StateError] = []  # the state cannot be read or written: stop
 
     try:
         while ready or running:
-            while ready and len(running) < slots and not report.failures:
+            while ready and len(running) < slots and not report.failures and not broken:
                 key = graph.order[heapq.heappop(ready)]
                 started.add(key)
                 step = graph.step(key)
@@ -152,13 +162,20 @@ def execute(
                         hint="look at what it waits on (network, remote run); "
                         "apply again to resume",
                     )
-                    state.mark_failed(key, failure.error)
+                    try:
+                        state.mark_failed(key, failure.error)
+                    except StateError as exc:
+                        broken.append(exc)
                     on_event(Event(FAILED_EVT, key, failure.error, step.timeout_s))
                     report.failures.append(failure)
                 continue
             if key not in running:  # a step that already timed out finished after all
                 continue
             del running[key]
+            if outcome == "state":
+                broken.append(payload)
+                on_event(Event(FAILED_EVT, key, payload.message, 0.0))
+                continue
             if outcome == "failed":
                 report.failures.append(payload)
                 continue
@@ -167,8 +184,8 @@ def execute(
                 report.skipped.append(key)
                 checked.append(key)
                 if len(checked) >= CHECKED_BATCH:
-                    state.mark_checked(checked)
-                    checked.clear()
+                    batch, checked = checked, []
+                    state.mark_checked(batch)
             else:
                 report.ran.append(key)
             for after in graph.dependents[key]:
@@ -178,8 +195,13 @@ def execute(
     finally:
         workers.stop()
         if checked:
-            state.mark_checked(checked)
+            try:
+                state.mark_checked(checked)
+            except StateError as exc:  # an optimisation's record: never hides the first error
+                broken.append(exc)
     report.not_started = [key for key in graph.order if key not in started]
+    if broken:
+        raise broken[0]
     if report.failures:
         raise ApplyFailed(_failure_message(report), hint=_resume_hint(report), report=report)
     return report
@@ -200,7 +222,7 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
     try:
         snapshot = material(step.inputs(), upstream)
         fp = fingerprint(snapshot)
-        previous = dict(record.outputs) if record else {}
+        previous = record.outputs.copy() if record else {}
         ctx = make_context(step, previous, fp)
         if record and record.status == SUCCEEDED and record.fingerprint == fp:
             drift = step.check(ctx, record.outputs)
@@ -213,9 +235,14 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
         state.mark_succeeded(key, outputs)
         on_event(Event(SUCCEEDED_EVT, key, elapsed_s=time.monotonic() - started))
         return "succeeded", outputs
+    except StateError as exc:  # the state cannot be read or written: not the step's fault
+        return "state", exc
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then reported
         failure = _describe(key, exc)
-        state.mark_failed(key, failure.error)
+        try:
+            state.mark_failed(key, failure.error)
+        except StateError as broken:
+            return "state", broken
         on_event(Event(FAILED_EVT, key, failure.error, time.monotonic() - started))
         return "failed", failure
 
