@@ -106,8 +106,8 @@ def _repeated(saved: dict[str, tuple], current: dict[str, tuple] | None) -> list
                 out.append((key, f"{old[0]} in the copy: it {verb}"))
             continue
         new = current.get(key)
-        if new is None or new[0] != SUCCEEDED or new == old:
-            continue  # the replaced state holds no result the copy lacks
+        if new is None or new[0] != SUCCEEDED or (old and old[:2] == new[:2]):
+            continue  # the replaced state holds no result the copy lacks (same fingerprint)
         if old is None or old[0] != SUCCEEDED:
             out.append((key, f"done after the copy was taken: it {verb}"))
         else:

@@ -461,8 +461,10 @@ def _decode(record: StepRecord, column: str, text: str) -> Recorded:
         raise damaged(Path(record.source), f"the {column} of step {record.key} are not JSON "
                       f"({exc})") from None
     if not isinstance(value, dict):
-        raise damaged(Path(record.source), f"the {column} of step {record.key} are a "
-                      f"{type(value).__name__}, not a JSON object")
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(value), "a number")
+        raise damaged(Path(record.source), f"the {column} of step {record.key} are {kind}, "
+                      "not a JSON object")
     return value if isinstance(value, Recorded) else Recorded(value, where)
 
 
