@@ -345,6 +345,8 @@ class Workflow:
         since it was saved or planning again now gives other actions."""
         from bricksmith.engine.executor import LOG, Event, execute
         from bricksmith.engine.lock import TargetLock
+        from bricksmith.engine.statefile import backup_path
+        from bricksmith.errors import StateError
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
@@ -356,8 +358,9 @@ class Workflow:
             existed = self.state_path.exists()
             state = StateStore(self.state_path)  # refuses a damaged database
             try:
+                state.check_rows()  # refuses damaged records before anything is written
                 state.claim(*self.owner)  # refuses the state of another workflow
-                if existed:
+                if existed and not state.revision_matches(backup_path(self.state_path)):
                     state.backup()  # the latest good copy, for `bricksmith state restore`
                 apply_id = state.begin_apply(lock.read_holder().describe())
 
@@ -385,6 +388,9 @@ class Workflow:
                     report.removed = gone
                     status = "succeeded"
                     return report
+                except StateError:
+                    status = "stopped"  # damaged or unwritable: never copied over the backup
+                    raise
                 finally:
                     _end_apply(state, apply_id, status)
             finally:
@@ -416,10 +422,12 @@ def _end_apply(state: StateStore, apply_id: int, status: str) -> None:
     from bricksmith.errors import StateError
 
     try:
-        state.end_apply(apply_id, status)
+        state.end_apply(apply_id, status if status != "stopped" else "failed")
     except StateError:
         if status == "succeeded":
             raise
+        return
+    if status == "stopped":
         return
     # when it cannot be made, the copy taken at the start stays (restore says what it lacks)
     with suppress(StateError):

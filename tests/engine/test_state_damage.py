@@ -98,7 +98,7 @@ def test_a_state_that_cannot_be_created_is_a_clear_error(tmp_path):
     ("statement", "expected"),
     [
         ("UPDATE steps SET outputs='{not json' WHERE key='a'", "outputs of step a are not JSON"),
-        ("UPDATE steps SET outputs='[]' WHERE key='a'", "outputs of step a are an array, not a JSON object"),
+        ("UPDATE steps SET outputs='[]' WHERE key='a'", "outputs of step a are an array"),
         ("UPDATE steps SET inputs='7' WHERE key='a'", "inputs of step a are a number"),
     ],
 )

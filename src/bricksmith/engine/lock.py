@@ -75,9 +75,9 @@ class TargetLock:
     def acquire(self) -> None:
         from filelock import FileLock, Timeout
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.path), timeout=0)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             holder = self.read_holder()
@@ -85,6 +85,11 @@ class TargetLock:
             raise LockedError(
                 f"target {self.target!r} is locked by an apply in progress: {who}",
                 hint="wait for it to finish; only one apply per target runs at a time",
+            ) from None
+        except OSError as exc:
+            raise StateError(
+                f"cannot take the lock {self.path}: {exc.strerror or exc}",
+                hint="make the target root writable (or free space on it), then apply again",
             ) from None
         self._lock = lock
         self.stale = self.read_holder()  # a holder file left behind by a killed apply

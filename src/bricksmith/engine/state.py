@@ -177,14 +177,18 @@ class StateStore:
         except sqlite3.Error as exc:
             raise (damaged(path, str(exc)) if readonly else statefile.unwritable(path, exc)
                    ) from None
-        version = statefile.verify(self._db, path)
         try:
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-        except sqlite3.DatabaseError as exc:
-            raise self._fault(exc, writing=True) from None
-        self._check_version(version, migrate=not readonly)
+            version = statefile.verify(self._db, path)
+            try:
+                if not readonly:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, writing=True) from None
+            self._check_version(version, migrate=not readonly)
+        except BaseException:
+            self._db.close()  # refused: no connection left open on it
+            raise
 
     @classmethod
     def open_readonly(cls, path: Path) -> StateStore | None:
@@ -307,6 +311,7 @@ class StateStore:
             with self._reading() as db:
                 if not sound(db):
                     raise damaged(self.path, "SQLite's quick_check failed")
+            self.check_rows()
         try:
             tmp.unlink(missing_ok=True)
             with self._lock:
@@ -362,6 +367,31 @@ class StateStore:
         with self._reading() as db:
             row = db.execute(f"{self._select} WHERE key = ?", (key,)).fetchone()
         return self._record(row) if row else None
+
+    def check_rows(self) -> None:
+        """Refuse (StateError naming the step and column) a record whose inputs or outputs are
+        not a JSON object; SQLite's JSON functions do it without decoding in Python. Apply
+        calls it before it writes anything (a backup of a damaged state, its owner)."""
+        shape = ("CASE WHEN json_valid({0}) THEN json_type({0}) ELSE 'not JSON' END "
+                 "!= 'object'")
+        try:
+            with self._reading() as db:
+                row = db.execute(
+                    f"{self._select} WHERE {shape.format('inputs')} OR "
+                    f"{shape.format('outputs')} LIMIT 1").fetchone()
+        except StateError:
+            raise
+        if row is not None:
+            record = self._record(row)
+            record.inputs, record.outputs  # noqa: B018 - raises the precise error
+            raise damaged(self.path, f"the record of step {record.key} is not a JSON object")
+
+    def revision_matches(self, other: Path) -> bool:
+        """Whether the database at ``other`` (a backup) holds the same steps, by revision."""
+        from bricksmith.engine.revision import read_revision
+
+        mine = self.revision()
+        return mine is not None and read_revision(other) == mine
 
     def _record(self, row: tuple) -> StepRecord:
         if not all(isinstance(v, str) for v in row[:5]):

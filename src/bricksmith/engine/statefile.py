@@ -108,6 +108,12 @@ def verify(db: sqlite3.Connection, path: Path, *, pages: bool = True) -> int:
             if missing:
                 raise damaged(path, f"table {table} has no column {', '.join(missing)}")
         return version
+    except sqlite3.OperationalError as exc:
+        if any(word in str(exc).lower() for word in ("locked", "busy", "unable to open")):
+            raise StateError(f"the state database {path} cannot be read: {exc}",
+                             hint="stop the other process that has it open (or fix the "
+                             "file's permissions), then try again") from None
+        raise damaged(path, str(exc)) from None
     except sqlite3.DatabaseError as exc:
         raise damaged(path, str(exc)) from None
 

@@ -106,7 +106,7 @@ def make_plan(
         step = graph.step(key)
         record = records.get(key)
         if working and record is not None and record.status == RUNNING:
-            actions[key] = Action(key, RESUME, (f"running in {working}: not interrupted; "
+            actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
                                                 "plan again when that apply has finished",))
             continue
         actions[key] = _decide(key, step, graph, record, records, actions, check, fingerprints)
