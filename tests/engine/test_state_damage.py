@@ -3,6 +3,7 @@ state that cannot be written stops the apply at once."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -257,3 +258,41 @@ def test_signature_moves_with_every_write(tmp_path):
     before = signature(path)
     store.mark_checked(["x"])
     assert signature(path) != before
+
+
+# -- atomic writes -------------------------------------------------------------------------
+
+
+def test_temporary_names_fit_the_file_system_limit_for_every_name_length(tmp_path):
+    from bricksmith.atomic import NAME_MAX, copy_atomically, temporary_path, write_text_atomically
+
+    for length in (1, 200, 240, 241, 250, 255):
+        name = "é" * (length // 2) + "x" * (length % 2)  # two bytes a character
+        target = tmp_path / name
+        for suffix in (".tmp", ".bricksmith-tmp"):
+            temp = temporary_path(target, suffix)
+            assert len(temp.name.encode()) <= NAME_MAX and temp.name.endswith(suffix)
+        write_text_atomically(target, "data")
+        assert target.read_text() == "data"
+        copy_atomically(target, tmp_path / ("c" + name[1:]), suffix=".bricksmith-tmp",
+                        hidden=False, unique=False)
+    assert temporary_path(tmp_path / ("a" * 250), unique=False) != temporary_path(
+        tmp_path / ("a" * 249 + "b"), unique=False)  # a digest keeps shortened names apart
+    assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from bricksmith import atomic
+
+    target = tmp_path / "parameters.yml"
+    target.write_text("old: 1\n")
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic.write_text_atomically(target, "new: 2\n")
+    with pytest.raises(OSError, match="No space"):
+        atomic.copy_atomically(target, tmp_path / "copy.yml")
+    assert target.read_text() == "old: 1\n" and sorted(os.listdir(tmp_path)) == ["parameters.yml"]

@@ -675,10 +675,13 @@ class DatabricksBackend:
                                  or f"the job run ended {result or run.state.life_cycle_state}")
         trace = output.error_trace or ""
         exit_value = output.notebook_output.result if output.notebook_output else None
-        log_path.write_text(
+        from bricksmith.atomic import write_text_atomically
+
+        write_text_atomically(
+            log_path,
             f"job run {run_id} ({url})\nresult: {result}\n"
             + (f"exit value: {exit_value}\n" if exit_value else "")
-            + (f"error: {error}\n{trace}\n" if error else "")
+            + (f"error: {error}\n{trace}\n" if error else ""),
         )
         checkpoint({**progress, "_pending": False, "_run_id": run_id, "_run_page_url": url})
         return RunOutcome(

@@ -11,12 +11,12 @@ means the notebook runs (a job run is submitted) again.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from collections import namedtuple
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bricksmith.atomic import copy_atomically
 from bricksmith.engine.statefile import backup_path, verify
 from bricksmith.engine.status import SUCCEEDED
 from bricksmith.errors import StateError
@@ -45,14 +45,7 @@ def restore(path: Path) -> Restored:
         os.replace(path, aside)
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    tmp = path.with_name(path.name + ".restore-tmp")
-    shutil.copyfile(backup, tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    copy_atomically(backup, path, suffix=".restore-tmp", hidden=False, unique=False)
     return Restored(aside, taken, repeated, current is None)
 
 
