@@ -379,6 +379,7 @@ class Workflow:
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
+                        on_interrupt=getattr(self.backend, "interrupt", None),
                     )
                     gone = sorted(state.keys() - set(self.graph.steps))
                     if gone:  # steps taken out of the spec: `-` in the plan
@@ -390,6 +391,9 @@ class Workflow:
                     return report
                 except StateError:
                     status = "stopped"  # damaged or unwritable: never copied over the backup
+                    raise
+                except KeyboardInterrupt:
+                    status = "interrupted"
                     raise
                 finally:
                     _end_apply(state, apply_id, status)

@@ -296,3 +296,37 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path, mo
     with pytest.raises(OSError, match="No space"):
         atomic.copy_atomically(target, tmp_path / "copy.yml")
     assert target.read_text() == "old: 1\n" and sorted(os.listdir(tmp_path)) == ["parameters.yml"]
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+class _InterruptedStep(FakeStep):
+    """Ctrl-C arrives while it works; its child process dies of the same signal."""
+
+    def __init__(self, key, release):
+        super().__init__(key)
+        self.release = release
+
+    def apply(self, ctx, upstream):
+        import signal
+
+        signal.raise_signal(signal.SIGINT)  # delivered to the main thread
+        self.release.wait(30)
+        raise RuntimeError("git died of SIGINT")
+
+
+def test_ctrl_c_stops_the_apply_and_records_the_step_as_interrupted(tmp_path):
+    state = StateStore(tmp_path / "state.db")
+    release = threading.Event()
+    stopped = []
+    later = FakeStep("b", ["a"])
+    with pytest.raises(KeyboardInterrupt):
+        execute(graph_of(_InterruptedStep("a", release), later), state,
+                context_factory(tmp_path), on_interrupt=lambda: stopped.append(True))
+    release.set()
+    for worker in [t for t in threading.enumerate() if t.name == "bricksmith step"]:
+        worker.join(timeout=30)
+    assert stopped == [True] and later.applied == 0
+    record = state.get("a")
+    assert (record.status, record.error) == ("running", None)  # interrupted, not failed

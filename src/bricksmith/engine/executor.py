@@ -17,6 +17,7 @@ result that cannot come.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import queue
 import threading
@@ -31,6 +32,7 @@ from bricksmith.plan.graph import StepGraph
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 CHECKED_BATCH = 500  # skipped steps per "found up to date" write
+WAKE_S = 0.25  # the longest the main thread waits without looking for a signal (Ctrl-C)
 
 # Event kinds sent to the ``on_event`` callback.
 STARTED, SKIPPED, LOG = "started", "skipped", "log"
@@ -111,8 +113,16 @@ def execute(
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
     only: frozenset[str] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> ApplyReport:
-    """Apply every step of ``graph``. Raises ApplyFailed on failure.
+    """Apply every step of ``graph``. Raises ApplyFailed on failure, StateError when the state
+    cannot be read or written, KeyboardInterrupt on Ctrl-C.
+
+    Ctrl-C (SIGINT, in the main thread) starts no new step, calls ``on_interrupt`` (the
+    backend stops the processes it started in their own sessions, which the terminal's
+    signal does not reach) and leaves every running step recorded as running: interrupted,
+    resumed by the next apply; a step whose child process died of the same signal is not
+    recorded as failed.
 
     ``only``: the steps a reviewed (saved) plan changes; any other step that succeeded before
     is taken as it is, without checking it again.
@@ -131,7 +141,8 @@ def execute(
     checked: list[str] = []  # skipped steps not yet recorded as checked
     running: dict[str, float] = {}  # key -> deadline (monotonic)
     slots = max(1, parallelism)
-    workers = _Workers(slots, lambda job: _run_one(*job))
+    interrupted = threading.Event()
+    workers = _Workers(slots, lambda job: _run_one(*job, interrupted=interrupted))
     broken: list[StateError] = []  # the state cannot be read or written: stop
 
     try:
@@ -148,9 +159,9 @@ def execute(
             if not running:
                 break
             try:
-                key, outcome, payload = workers.results.get(
-                    timeout=_until(min(running.values()))
-                )
+                key, outcome, payload = workers.results.get(  # in slices: a Ctrl-C that
+                    timeout=min(WAKE_S, _until(min(running.values())))  # lands in a worker
+                )  # thread is seen by this one within WAKE_S
             except queue.Empty:
                 for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
                     step = graph.step(key)
@@ -192,6 +203,12 @@ def execute(
                 waiting[after] -= 1
                 if waiting[after] == 0:
                     heapq.heappush(ready, position[after])
+    except KeyboardInterrupt:
+        interrupted.set()
+        if on_interrupt is not None:
+            with contextlib.suppress(Exception):
+                on_interrupt()
+        raise
     finally:
         workers.stop()
         if checked:
@@ -211,7 +228,8 @@ def _until(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-def _run_one(step, upstream, record, state, make_context, on_event, trusted=False):
+def _run_one(step, upstream, record, state, make_context, on_event, trusted=False, *,
+             interrupted: threading.Event | None = None):
     """Decide whether ``step`` is up to date; if not, apply it. Never raises. ``trusted``: a
     reviewed plan leaves the step as it is (when it succeeded before)."""
     key = step.key
@@ -238,6 +256,8 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
     except StateError as exc:  # the state cannot be read or written: not the step's fault
         return "state", exc
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then reported
+        if interrupted is not None and interrupted.is_set():
+            return "interrupted", None  # its record stays "running": interrupted, not failed
         failure = _describe(key, exc)
         try:
             state.mark_failed(key, failure.error)
