@@ -423,6 +423,7 @@ def _end_apply(state: StateStore, apply_id: int, status: str) -> None:
     failure, the first error is the one reported."""
     from contextlib import suppress
 
+    from bricksmith.engine.statefile import backup_path
     from bricksmith.errors import StateError
 
     try:
@@ -433,6 +434,8 @@ def _end_apply(state: StateStore, apply_id: int, status: str) -> None:
         return
     if status == "stopped":
         return
-    # when it cannot be made, the copy taken at the start stays (restore says what it lacks)
+    # when it cannot be made, the copy taken at the start stays (restore says what it lacks);
+    # an apply that changed no step has nothing new to copy
     with suppress(StateError):
-        state.backup(f"at the end of apply {apply_id} ({status})", check=True)
+        if not state.revision_matches(backup_path(state.path)):
+            state.backup(f"at the end of apply {apply_id} ({status})", check=True)

@@ -152,7 +152,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         )
         unlock.add_argument("--force", action="store_true", help="break a lock that looks alive")
         spec_command(
-            "restore", "put back the copy of the state the last apply left, listing what the next apply repeats", state_commands
+            "restore", "put back the copy of the state the last apply left; lists what the "
+            "next apply repeats", state_commands
         )
     if want("schema"):
         schema = commands.add_parser("schema", help="print the JSON Schema of workflow specs")

@@ -13,15 +13,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bricksmith.engine import statefile
+from bricksmith.engine.records import DamagedRecord as DamagedRecord
+from bricksmith.engine.records import Recorded as Recorded
+from bricksmith.engine.records import StepRecord as StepRecord
+from bricksmith.engine.records import now as now
+from bricksmith.engine.records import record_of
 from bricksmith.engine.revision import revision_of, sound
 from bricksmith.engine.statefile import backup_path as backup_path
+from bricksmith.engine.statefile import check_owner as check_owner
 from bricksmith.engine.statefile import damaged as damaged
 from bricksmith.engine.status import FAILED as FAILED
 from bricksmith.engine.status import PENDING as PENDING
@@ -75,80 +78,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ),
     ),
 }
-
-
-class DamagedRecord(StateError, KeyError):
-    """A step record lacks a key every record of its step has: the state was damaged (a
-    ``KeyError`` too, so code that expects a key to be missing still catches it)."""
-
-
-class Recorded(dict):
-    """A JSON object read from a step record; a missing key raises :class:`DamagedRecord`
-    naming the file, the step and the column, instead of a bare KeyError."""
-
-    __slots__ = ("where",)
-
-    def __init__(self, data: dict, where: tuple[str, str, str]) -> None:
-        super().__init__(data)
-        self.where = where  # (state file, step key, column)
-
-    def __missing__(self, key: Any):
-        path, step, column = self.where
-        error = damaged(Path(path), f"the record of step {step} has no {key!r} in its "
-                        f"{column}")
-        raise DamagedRecord(error.message, hint=error.hint)
-
-    def copy(self) -> Recorded:
-        return Recorded(self, self.where)
-
-    def __reduce__(self):  # pickles (and copy.copy) are plain dicts
-        return (dict, (dict(self),))
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    key: str
-    fingerprint: str
-    status: str
-    inputs_json: str = "{}"  # what the fingerprint was computed from; decoded when asked
-    outputs_json: str = "{}"  # decoded when asked: a plan reads few of 10,000 manifests
-    started_at: str | None = None
-    finished_at: str | None = None
-    attempt: int = 0
-    error: str | None = None
-    checked_at: str | None = None  # when an apply last found it up to date
-    source: str = field(default="", compare=False)  # the state file it was read from
-
-    @cached_property
-    def inputs(self) -> dict[str, Any]:
-        """The step's inputs and upstream outputs at its last start (only a plan that finds
-        the step changed reads them, to say what changed). Raises StateError when the
-        column is not a JSON object."""
-        return _decode(self, "inputs", self.inputs_json)
-
-    @cached_property
-    def outputs(self) -> dict[str, Any]:
-        """What the step made, as its last apply recorded it: a :class:`Recorded` dict, so
-        that reading a key the record lacks names the damage. Raises StateError when the
-        column is not a JSON object."""
-        return _decode(self, "outputs", self.outputs_json)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.key,
-            "status": self.status,
-            "fingerprint": self.fingerprint,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "attempt": self.attempt,
-            "error": self.error,
-            "checked_at": self.checked_at,
-            "outputs": self.outputs,
-        }
 
 
 class StateStore:
@@ -397,7 +326,7 @@ class StateStore:
         if not all(isinstance(v, str) for v in row[:5]):
             raise damaged(self.path, f"the record of step {row[0]} holds a value of the "
                           "wrong type")
-        return _record(row, str(self.path))
+        return record_of(row, str(self.path))
 
     # -- writing: one transaction per call -------------------------------------------------
 
@@ -452,20 +381,6 @@ class StateStore:
             )
 
 
-def check_owner(path: Path, recorded: tuple[str, str] | None, workflow: str, spec: str) -> None:
-    """Refuse (StateError) a state that ``recorded`` says another workflow owns."""
-    if recorded is None or recorded[0] == workflow:
-        return
-    name, other_spec = recorded
-    raise StateError(
-        f"the state {path} belongs to workflow {name!r}"
-        + (f" (spec {other_spec})" if other_spec else "")
-        + f", not to {workflow!r} ({spec}): both specs use the same target root",
-        hint=f"give each workflow a root of its own: set `root:` of this target in {spec} "
-        "(e.g. .bricksmith/" + workflow + "), or apply the spec the state belongs to",
-    )
-
-
 def restore(path: Path) -> Path:
     """Put the latest good copy back; see :func:`bricksmith.engine.restore.restore`."""
     from bricksmith.engine.restore import restore as _restore
@@ -481,34 +396,3 @@ _CREATE = _SCHEMA + "".join(f"{sql};\n" for m in MIGRATIONS.values() for sql in 
 
 def _dump(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, default=str)
-
-
-def _decode(record: StepRecord, column: str, text: str) -> Recorded:
-    where = (record.source, record.key, column)
-    try:
-        value = json.loads(text, object_hook=lambda obj: Recorded(obj, where))
-    except (TypeError, ValueError) as exc:
-        raise damaged(Path(record.source), f"the {column} of step {record.key} are not JSON "
-                      f"({exc})") from None
-    if not isinstance(value, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-            type(value), "a number")
-        raise damaged(Path(record.source), f"the {column} of step {record.key} are {kind}, "
-                      "not a JSON object")
-    return value if isinstance(value, Recorded) else Recorded(value, where)
-
-
-def _record(row: tuple, source: str = "") -> StepRecord:
-    return StepRecord(
-        key=row[0],
-        fingerprint=row[1],
-        status=row[2],
-        inputs_json=row[3],
-        outputs_json=row[4],
-        started_at=row[5],
-        finished_at=row[6],
-        attempt=row[7],
-        error=row[8],
-        checked_at=row[9],
-        source=source,
-    )

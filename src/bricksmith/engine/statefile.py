@@ -172,3 +172,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_owner(path: Path, recorded: tuple[str, str] | None, workflow: str, spec: str) -> None:
+    """Refuse (StateError) a state that ``recorded`` says another workflow owns."""
+    if recorded is None or recorded[0] == workflow:
+        return
+    name, other_spec = recorded
+    raise StateError(
+        f"the state {path} belongs to workflow {name!r}"
+        + (f" (spec {other_spec})" if other_spec else "")
+        + f", not to {workflow!r} ({spec}): both specs use the same target root",
+        hint=f"give each workflow a root of its own: set `root:` of this target in {spec} "
+        "(e.g. .bricksmith/" + workflow + "), or apply the spec the state belongs to",
+    )
