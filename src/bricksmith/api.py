@@ -195,6 +195,11 @@ class Workflow:
             return drift
 
         plan = make_plan(self.graph, records, check)
+        for action in plan.changes:  # what a step will read, refused now when it cannot be
+            vet = getattr(self.graph.steps.get(action.step), "vet", None)
+            if vet is not None:  # (a data folder holding a symlink out of the project)
+                found = vet(self.context(self.graph.step(action.step), {}))
+                probes = None if probes is None or found is None else probes + found
         if probes is not None:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
