@@ -247,6 +247,17 @@ def content_digest(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def pending_outputs(
+    previous: dict, target: str, location: str, old: Manifest, manifest: Manifest
+) -> dict:
+    """The outputs an upload checkpoints before it changes anything: every file it may write
+    or delete (so a resumed upload still deletes, and destroy finds, them), no copy trusted
+    without its checksum (``_copies`` empty), no stamps."""
+    pending = {k: v for k, v in previous.items() if k != "_stamps"}
+    return {**pending, "target": target, "location": location,
+            "_manifest": {**old, **manifest}, "_copies": {}}
+
+
 def changed_files(manifest: Manifest, previous: Manifest) -> tuple[list[str], list[str]]:
     """(files new or changed since ``previous``, files gone since ``previous``)."""
     changed = [

@@ -53,7 +53,7 @@ class LocalData:
         if previous.get("target") and not same and previous.get("_manifest"):
             self._clear_moved(previous, target, log)
         if checkpoint is not None:  # what this upload may write or delete, before it does
-            checkpoint(_pending(previous, target, str(dest), old, manifest))
+            checkpoint(filesync.pending_outputs(previous, target, str(dest), old, manifest))
         there = filesync.tree_stats(dest)  # one pass over what is already uploaded
         copies: dict[str, int] = {}
         copied = 0
@@ -183,15 +183,6 @@ class LocalData:
             ) from exc
         self._prune(dest.parent)
         return Removal(removed=removed, left=sorted(filesync.tree_sizes(dest)))
-
-
-def _pending(previous: dict, target: str, location: str, old: dict, manifest: dict) -> dict:
-    """The outputs to checkpoint before an upload changes anything: every file it may write
-    or delete (so a resumed upload still deletes, and destroy finds, them), no copy trusted
-    without its checksum (``_copies`` empty), no stamps."""
-    pending = {k: v for k, v in previous.items() if k != "_stamps"}
-    return {**pending, "target": target, "location": location,
-            "_manifest": {**old, **manifest}, "_copies": {}}
 
 
 def _leftovers(files: dict) -> list[str]:

@@ -2,8 +2,9 @@
 
 A :class:`FaultPolicy` says how often a request fails and how. Faults are decided *before* a
 request is processed, so a failed request changes nothing and the client may simply retry it.
-The one exception is ``drop_after_rate``: a ``jobs/runs/submit`` that was processed and whose
-answer is then lost, the case idempotency tokens exist for.
+The one exception is ``drop_after_rate``: a ``jobs/runs/submit`` (or a route named in
+``drop_after_on``) that was processed and whose answer is then lost, the case idempotency
+tokens exist for.
 
 databricks-sdk retries 429 and 503 after ``Retry-After`` seconds plus up to one second of
 jitter; it reads the header as an integer only (anything else counts as 1 s), so
@@ -29,6 +30,9 @@ class FaultPolicy:
     seed: int | None = None  # for a reproducible sequence of faults
     drop_after_rate: float = 0.0  # share of runs/submit answers lost after processing
     max_faults: int | None = None  # stop injecting after this many (e.g. 1: only the first)
+    # further routes ("METHOD /api/path") whose answers drop_after_rate may lose after they
+    # were processed, e.g. ("POST /api/2.0/dbfs/add-block",): a retried block lands twice
+    drop_after_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("rate", "drop_after_rate"):
