@@ -346,6 +346,7 @@ class Workflow:
 
                 status = "failed"
                 try:
+                    self._remove_dropped_uploads(state, on_event)
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
@@ -362,6 +363,23 @@ class Workflow:
                     state.end_apply(apply_id, status)
             finally:
                 state.close()
+
+    def _remove_dropped_uploads(self, state: StateStore, on_event: Callable) -> None:
+        """An upload taken out of the spec takes its files with it, as a moved target does
+        (the plan says so): removed before any step runs (another upload may now write to
+        that folder), and before its record is forgotten, so no state forgets a file."""
+        from bricksmith.engine.executor import LOG, Event
+
+        for key in sorted(state.keys() - set(self.graph.steps)):
+            record = state.get(key)
+            if not key.startswith("data.upload[") or not record or not record.outputs.get(
+                    "target"):
+                continue
+            removal = self.backend.remove_upload(record.outputs)
+            left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
+                removal.left) else ""
+            on_event(Event(LOG, key, f"removed {removal.removed} file(s) it uploaded to "
+                                     f"{record.outputs['target']}{left}"))
 
     def _check_saved_plan(self, saved: SavedPlan) -> frozenset[str]:
         """The steps ``saved`` changes, once it is known to be what apply would do now."""
