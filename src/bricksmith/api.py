@@ -375,6 +375,8 @@ class Workflow:
             if not key.startswith("data.upload[") or not record or not record.outputs.get(
                     "target"):
                 continue
+            if record.outputs.get("_workflow") not in (None, self.spec.workflow.name):
+                continue  # another workflow's upload (a state two shared): not ours to remove
             removal = self.backend.remove_upload(record.outputs)
             left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
                 removal.left) else ""

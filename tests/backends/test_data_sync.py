@@ -257,3 +257,62 @@ def test_a_remote_target_moved_away_and_back_keeps_no_deleted_file(project, emul
     assert sorted(filesync.tree_sizes(emulator.root / "dbfs/FileStore/s")) == [
         "A/01_raw/iris.csv", "A/parts/part-1.csv"]
     assert remote.remove_upload(back).removed == 2
+
+
+# -- which workflow uploads where (15.9) -------------------------------------------------------
+
+
+def test_owner_records_live_outside_the_data_folders():
+    from bricksmith.backends import owners
+
+    assert owners.registry("dbfs:/FileStore/iris/data/") == "/FileStore/.bricksmith/owners"
+    assert owners.registry("/Volumes/main/default/v/x/y") == (
+        "/Volumes/main/default/v/.bricksmith/owners")
+    assert owners.record_path("dbfs:/FileStore/a") == owners.record_path("dbfs:/FileStore/a/")
+    assert owners.overlaps("/FileStore/a", "/FileStore/a/b")
+    assert not owners.overlaps("/FileStore/a", "/FileStore/ab")
+
+
+@pytest.mark.parametrize("theirs", ["dbfs:/FileStore/s/A", "dbfs:/FileStore/s",
+                                    "dbfs:/FileStore/s/A/sub"])
+def test_a_second_workflow_syncing_an_overlapping_folder_is_refused(project, local, theirs):
+    alpha = local.upload(project / "data", "dbfs:/FileStore/s/A", {}, print, within=project,
+                         workflow="alpha")
+    with pytest.raises(DataSyncError, match="upload target of workflow 'alpha'") as caught:
+        local.check_upload_owner(theirs, "beta")
+    assert ".bricksmith/owners/" in caught.value.hint
+    with pytest.raises(DataSyncError):
+        local.upload(project / "data", theirs, {}, print, within=project, workflow="beta")
+    local.check_upload_owner("dbfs:/FileStore/s/B", "beta")  # its own folder: fine
+    local.check_upload_owner("dbfs:/FileStore/s/A", "alpha")  # alpha again: fine
+    # destroy drops the record with the files: beta may use the folder now
+    assert local.remove_upload({**alpha, "_workflow": "alpha"}).removed == 1
+    local.check_upload_owner(theirs, "beta")
+    assert not (local.root / "dbfs").exists()
+
+
+def test_a_moved_target_takes_its_owner_record_along(project, local):
+    at_a = local.upload(project / "data", "dbfs:/FileStore/s/A", {}, print, within=project,
+                        workflow="alpha")
+    local.upload(project / "data", "dbfs:/FileStore/s/B", {**at_a, "_workflow": "alpha"},
+                 print, within=project, workflow="alpha")
+    local.check_upload_owner("dbfs:/FileStore/s/A", "beta")
+    with pytest.raises(DataSyncError):
+        local.check_upload_owner("dbfs:/FileStore/s/B", "beta")
+
+
+def test_owner_records_on_the_emulator_refuse_a_second_workflow(project, emulator, remote):
+    out = remote.upload(project / "data", "/Volumes/main/default/v/alpha", {}, print,
+                        within=project, workflow="alpha")
+    record = emulator.root / "Volumes/main/default/v/.bricksmith/owners"
+    assert [p.suffix for p in record.iterdir()] == [".json"]
+    with pytest.raises(DataSyncError, match="workflow 'alpha'"):
+        remote.check_upload_owner("/Volumes/main/default/v/alpha/part", "beta")
+    remote.upload(project / "data", "dbfs:/FileStore/beta", {}, print, within=project,
+                  workflow="beta")
+    with pytest.raises(DataSyncError, match="workflow 'beta'"):
+        remote.upload(project / "data", "dbfs:/FileStore/beta", {}, print, within=project,
+                      workflow="gamma")
+    remote.remove_upload({**out, "_workflow": "alpha"})
+    assert not record.exists() or not list(record.iterdir())
+    remote.check_upload_owner("/Volumes/main/default/v/alpha", "beta")

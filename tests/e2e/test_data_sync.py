@@ -133,3 +133,22 @@ def test_a_data_file_with_a_255_byte_name_uploads(cli, spec):
     assert applied.code == 0, applied.out + applied.err
     assert (spec.parent / DBFS / "d/A/01_raw" / name).read_text() == "x\n"
     assert cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_destroy_never_removes_data_another_workflow_uploaded(cli, seed):
+    """Two specs in one folder share the default target root; whatever the state makes of
+    that, destroying alpha never removes a file beta uploaded."""
+    text = seed.read_text()
+    text = text[: text.index("\nruns:")] + "\n"
+    for name in ("alpha", "beta"):
+        (seed.parent / f"{name}.yaml").write_text(
+            text.replace("name: iris-databricks", f"name: {name}")
+            .replace("path: iris-databricks", f"path: {name}")
+            .replace("remote: iris-databricks.git", f"remote: {name}.git")
+            .replace("dbfs:/FileStore/iris-databricks/data", f"dbfs:/FileStore/{name}/data"))
+    assert cli("apply", seed.parent / "alpha.yaml").code == 0
+    beta = cli("apply", seed.parent / "beta.yaml")
+    beta_files = files(seed.parent / DBFS / "beta")
+    assert beta.code != 0 or beta_files
+    cli("destroy", seed.parent / "alpha.yaml", "--yes")
+    assert files(seed.parent / DBFS / "beta") == beta_files

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bricksmith.backends import filesync
+from bricksmith.backends import filesync, owners
 from bricksmith.backends.base import Removal
 from bricksmith.errors import BackendError, DataSyncError
 
@@ -213,21 +213,22 @@ class DatabricksData:
         *,
         within: Path | None = None,
         checkpoint: Callable[[dict[str, Any]], None] | None = None,
+        workflow: str | None = None,
     ) -> dict[str, Any]:
+        if workflow is not None:
+            self.check_upload_owner(target, workflow)
         same = previous.get("target") == target
         old = previous.get("_manifest", {}) if same else {}
         old_copies = previous.get("_copies") if same else {}
         manifest, stamps = filesync.scan_stamped(source, old, within)
         if previous.get("target") and not same and previous.get("_manifest"):
-            removal = self.remove_upload(previous)
-            left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
-                removal.left) else ""
-            log(f"the data target moved from {previous['target']} to {target}: removed "
-                f"{removal.removed} file(s) uploaded there before{left}")
+            self._clear_moved(previous, target, workflow, log)
         if checkpoint is not None:  # what this upload may write or delete, before it does
             checkpoint(filesync.pending_outputs(
                 previous, target, self.data_path(target), old, manifest))
         with self.errors(f"upload data to {target}"):
+            if workflow is not None:
+                self._write_owner(target, workflow)
             there = self._remote_tree(target)[0]
             # temporary files of an upload that was killed before its move: never data
             for rel in [rel for rel in there if TMP_MARKER in rel]:
@@ -284,6 +285,70 @@ class DatabricksData:
             reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
         return reasons
 
+    def _clear_moved(self, previous: dict[str, Any], target: str, workflow: str | None,
+                     log: Callable[[str], None]) -> None:
+        """Remove what ``previous`` uploaded to its old target, unless another workflow
+        wrote it (a state two workflows shared): that is only said."""
+        if previous.get("_workflow") not in (None, workflow):
+            log(f"the data target moved from {previous['target']} to {target}: left the files "
+                f"there, uploaded by workflow {previous['_workflow']!r}")
+            return
+        removal = self.remove_upload(previous)
+        left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
+            removal.left) else ""
+        log(f"the data target moved from {previous['target']} to {target}: removed "
+            f"{removal.removed} file(s) uploaded there before{left}")
+
+    # -- which workflow uploads where (bricksmith.backends.owners) ----------------------------
+
+    def _read_small(self, path: str) -> bytes | None:
+        """A small file's bytes (a record: one call), None when it is gone."""
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.files import DbfsAPI
+
+        try:
+            if path.startswith("/Volumes/"):
+                with self.client.files.download(path).contents as body:
+                    return body.read()
+            return base64.b64decode(DbfsAPI.read(self.client.dbfs, path, length=READ_SIZE).data
+                                    or "")
+        except sdk.NotFound:
+            return None
+
+    def check_upload_owner(self, target: str, workflow: str) -> None:
+        """Refuse (DataSyncError) a target that overlaps another workflow's upload target:
+        one listing of the registry and one read per record in it. No probe can stand for
+        it (None)."""
+        folder = owners.registry(target)
+        with self.errors(f"read the upload records in {folder}"):
+            paths = [p for p, is_dir, _s, _m in self._list(target, folder)
+                     if not is_dir and p.endswith(".json")]
+            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+                texts = list(pool.map(self._read_small, paths))
+        owners.refuse_others(target, workflow,
+                             filter(None, (owners.parse(t) for t in texts if t)))
+        return None
+
+    def _write_owner(self, target: str, workflow: str) -> None:
+        path, text = owners.record_path(target), owners.record(target, workflow)
+        if self._read_small(path) == text.encode():
+            return
+        if path.startswith("/Volumes/"):
+            from databricks.sdk.service.files import FilesAPI
+
+            FilesAPI(self.client.api_client).upload(path, io.BytesIO(text.encode()),
+                                                    overwrite=True)
+        else:
+            self.client.dbfs.put(path, contents=base64.b64encode(text.encode()).decode(),
+                                 overwrite=True)
+
+    def _drop_owner(self, outputs: dict[str, Any]) -> None:
+        path = owners.record_path(outputs["target"])
+        text = self._read_small(path)
+        found = owners.parse(text) if text else None
+        if found and found["workflow"] == outputs.get("_workflow"):
+            self._remove_file(outputs["target"], "", path=path)
+
     # what the workspace holds is known only by asking it: no probe stands for this check
     def upload_probes(
         self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
@@ -302,15 +367,16 @@ class DatabricksData:
         with self.errors(f"list {outputs['target']}"):
             return len(self._upload_files(outputs)[0])
 
-    def _remove_file(self, target: str, rel: str) -> None:
+    def _remove_file(self, target: str, rel: str, *, path: str | None = None) -> None:
         from databricks.sdk import errors as sdk
         from databricks.sdk.service.files import DbfsAPI
 
+        path = path or self._api_path(target, rel)
         with contextlib.suppress(sdk.NotFound):
             if target.startswith("/Volumes/"):
-                self.client.files.delete(self._api_path(target, rel))
+                self.client.files.delete(path)
             else:  # the plain call: the client's dbfs.delete first asks for the status
-                DbfsAPI.delete(self.client.dbfs, self._api_path(target, rel))
+                DbfsAPI.delete(self.client.dbfs, path)
 
     def _remove_folder(self, target: str, folder: str) -> bool:
         """Delete the empty ``folder``; False when it is not empty after all (or not ours)."""
@@ -346,6 +412,7 @@ class DatabricksData:
                 prefix = "" if rel == "." else rel + "/"
                 if not any(f.startswith(prefix) for f in left):
                     self._remove_folder(target, self._api_path(target, "" if rel == "." else rel))
+            self._drop_owner(outputs)
         return Removal(removed=len(doomed), left=left)
 
 

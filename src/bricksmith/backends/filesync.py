@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bricksmith.errors import DataSyncError
-from bricksmith.pathfacts import is_racy
+from bricksmith.pathfacts import is_racy, path_kind
 
 Manifest = dict[str, dict]
 Stamps = dict[str, int]  # folder (relative POSIX path, "" for the root) -> mtime_ns
@@ -245,6 +245,23 @@ def content_digest(
         return previous_digest
     canonical = json.dumps({rel: e["sha256"] for rel, e in sorted(manifest.items())})
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def observe(path: str | os.PathLike) -> list | None:
+    """A probe (``bricksmith.plan.probes``) of ``path`` as it is now: ``["file", path, size,
+    mtime_ns]`` for a file, ``["dir", path, mtime_ns]`` for a folder, else ``["kind", path,
+    kind]``; None when it changed too recently to be trusted."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return ["kind", str(path), "missing"]
+    if is_racy(st.st_mtime_ns, time.time_ns()):
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return ["file", str(path), st.st_size, st.st_mtime_ns]
+    if stat.S_ISDIR(st.st_mode):
+        return ["dir", str(path), st.st_mtime_ns]
+    return ["kind", str(path), path_kind(path)]
 
 
 def pending_outputs(

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bricksmith.backends import filesync
+from bricksmith.atomic import write_text_atomically
+from bricksmith.backends import filesync, owners
 from bricksmith.backends.base import Removal
 from bricksmith.errors import DataSyncError
 
@@ -42,18 +43,24 @@ class LocalData:
         *,
         within: Path | None = None,
         checkpoint: Callable[[dict[str, Any]], None] | None = None,
+        workflow: str | None = None,
     ) -> dict[str, Any]:
         """Copy ``source`` (symlinks followed inside ``within``, see ``filesync.scan``) to
-        ``target``; outputs as described in the module docstring. Raises DataSyncError."""
+        ``target``, recorded as ``workflow``'s (``owners``); outputs as described in the module
+        docstring. Raises DataSyncError."""
         dest = Path(self.data_path(target))
+        if workflow is not None:
+            self.check_upload_owner(target, workflow)
         same = previous.get("target") == target
         old = previous.get("_manifest", {}) if same else {}
         old_copies = previous.get("_copies") if same else {}
         manifest, stamps = filesync.scan_stamped(source, old, within)
         if previous.get("target") and not same and previous.get("_manifest"):
-            self._clear_moved(previous, target, log)
+            self._clear_moved(previous, target, workflow, log)
         if checkpoint is not None:  # what this upload may write or delete, before it does
             checkpoint(filesync.pending_outputs(previous, target, str(dest), old, manifest))
+        if workflow is not None:
+            self._write_owner(target, workflow)
         there = filesync.tree_stats(dest)  # one pass over what is already uploaded
         copies: dict[str, int] = {}
         copied = 0
@@ -88,7 +95,48 @@ class LocalData:
             "_copied": copied,
         }
 
-    def _clear_moved(self, previous: dict[str, Any], target: str, log) -> None:
+    # -- which workflow uploads where (bricksmith.backends.owners) ----------------------------
+
+    def _owner_disk(self, api_path: str) -> Path:
+        return Path(self.data_path(api_path if api_path.startswith("/Volumes/")
+                                   else "dbfs:" + api_path))
+
+    def check_upload_owner(self, target: str, workflow: str) -> list | None:
+        """Refuse (DataSyncError) a target that overlaps another workflow's upload target.
+        Probes of what was read: the registry folder (None: it changed too recently)."""
+        folder = self._owner_disk(owners.registry(target))
+        probe = filesync.observe(folder)
+        try:
+            texts = [file.read_bytes() for file in folder.glob("*.json")]
+        except OSError:
+            texts = []
+        owners.refuse_others(target, workflow, filter(None, map(owners.parse, texts)))
+        return None if probe is None else [probe]
+
+    def _write_owner(self, target: str, workflow: str) -> None:
+        file = self._owner_disk(owners.record_path(target))
+        text = owners.record(target, workflow)
+        with contextlib.suppress(OSError):
+            if file.read_text() == text:
+                return
+        write_text_atomically(file, text, create_folder=True)
+
+    def _drop_owner(self, outputs: dict[str, Any]) -> None:
+        file = self._owner_disk(owners.record_path(outputs["target"]))
+        with contextlib.suppress(OSError):
+            found = owners.parse(file.read_bytes())
+            if found and found["workflow"] == outputs.get("_workflow"):
+                file.unlink()
+                self._prune(file.parent)
+
+    def _clear_moved(self, previous: dict[str, Any], target: str, workflow: str | None,
+                     log: Callable[[str], None]) -> None:
+        """Remove what ``previous`` uploaded to its old target, unless another workflow
+        wrote it (a state two workflows shared): that is only said."""
+        if previous.get("_workflow") not in (None, workflow):
+            log(f"the data target moved from {previous['target']} to {target}: left the files "
+                f"there, uploaded by workflow {previous['_workflow']!r}")
+            return
         removal = self.remove_upload(previous)
         left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
             removal.left) else ""
@@ -128,8 +176,6 @@ class LocalData:
         """What ``upload_drift`` relies on: the source's folders and files — as the upload
         stamped them while they are so (one stat each), else as they are now — and each
         copy's size and mtime, observed now (None when one changed too recently)."""
-        from bricksmith.plan.probes import observe_all
-
         manifest, root, there = outputs.get("_manifest", {}), str(source), outputs["location"]
         stamps = outputs.get("_stamps")
         if filesync.unchanged(source, manifest, stamps):
@@ -142,8 +188,8 @@ class LocalData:
         if outputs.get("_copies") is None:  # recorded before copies' mtimes were
             copies = [["size", f"{there}/{rel}", e["size"]] for rel, e in manifest.items()]
         else:
-            copies = observe_all(f"{there}/{rel}" for rel in manifest)
-            if copies is None:
+            copies = [filesync.observe(f"{there}/{rel}") for rel in manifest]
+            if None in copies:
                 return None
         return [
             *(["dir", f"{root}/{rel}" if rel else root, mtime] for rel, mtime in stamps.items()),
@@ -182,6 +228,7 @@ class LocalData:
                 hint=f"check permissions under {dest}",
             ) from exc
         self._prune(dest.parent)
+        self._drop_owner(outputs)
         return Removal(removed=removed, left=sorted(filesync.tree_sizes(dest)))
 
 

@@ -33,11 +33,14 @@ class UploadData(Step):
     def vet(self, ctx: StepContext) -> list | None:
         """Before a plan lists this upload: refuse a data folder that holds an entry that
         cannot be uploaded (a symlink leading out of the project, a dangling link, a loop),
-        naming it. Raises :class:`DataSyncError`; reads no file. Probes of the folders
-        walked (None: one changed too recently)."""
+        naming it, and a target another workflow uploads to (``backends.owners``). Raises
+        :class:`DataSyncError`; reads no data file. Probes of the folders walked (None: one
+        changed too recently)."""
         from bricksmith.backends.filesync import check_source
 
-        return check_source(ctx.project_dir / self.source, ctx.project_dir)
+        probes = check_source(ctx.project_dir / self.source, ctx.project_dir)
+        owned = ctx.backend.check_upload_owner(self.target, ctx.spec.workflow.name)
+        return None if probes is None or owned is None else probes + owned
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         source = ctx.project_dir / self.source
@@ -49,5 +52,6 @@ class UploadData(Step):
         outputs = ctx.backend.upload(
             source, self.target, ctx.previous, ctx.log,
             within=ctx.project_dir, checkpoint=ctx.checkpoint,
+            workflow=ctx.spec.workflow.name,
         )
         return {**outputs, "_workflow": ctx.spec.workflow.name}
