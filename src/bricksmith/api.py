@@ -195,7 +195,7 @@ class Workflow:
             return drift
 
         plan = make_plan(self.graph, records, check)
-        for action in plan.changes:  # what a step will read, refused now when it cannot be
+        for action in plan.changes if refresh else ():  # refused now what a step cannot do
             vet = getattr(self.graph.steps.get(action.step), "vet", None)
             if vet is not None:  # (a data folder holding a symlink out of the project)
                 found = vet(self.context(self.graph.step(action.step), {}))

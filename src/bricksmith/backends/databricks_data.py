@@ -248,10 +248,10 @@ class DatabricksData:
                     for rel in todo
                 ]:
                     future.result()
+                listed = self._relisted(target, todo, there, pool)
             for rel in old:
                 if rel not in manifest and rel in there:
                     self._delete(target, rel)
-            listed = self._remote_tree(target)[0] if todo else there
         log(f"uploaded {len(todo)} file(s), {len(manifest) - len(todo)} unchanged, to {target}")
         return {
             "target": target,
@@ -264,6 +264,19 @@ class DatabricksData:
             "_copies": {rel: listed[rel][1] for rel in manifest if rel in listed},
             "_copied": len(todo),
         }
+
+    def _relisted(self, target: str, written: list[str], there: Stats, pool) -> Stats:
+        """``there`` with the files ``written`` as listed now (their new modification times):
+        one listing per folder they are in."""
+        root = PurePosixPath(self._api_path(target))
+        folders = sorted({str(PurePosixPath(self._api_path(target, rel)).parent)
+                          for rel in written})
+        listed = dict(there)
+        for entries in pool.map(lambda folder: self._list(target, folder), folders):
+            for path, is_dir, size, mtime in entries:
+                if not is_dir:
+                    listed[str(PurePosixPath(path.rstrip("/")).relative_to(root))] = (size, mtime)
+        return listed
 
     def upload_drift(
         self, source: Path, outputs: dict[str, Any], *, within: Path | None = None

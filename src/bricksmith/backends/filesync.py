@@ -152,33 +152,33 @@ def _walk(
     found = []
     if within is not None and not os.path.lexists(folder):
         raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
-    root_real = _real(folder, within) if within is not None else None
-    pending = [(folder, "", frozenset({root_real}) if root_real else frozenset())]
+    root_real = _real(folder, within) if within is not None else ""
+    pending = [(folder, "", frozenset({root_real}), root_real)]
     if stamps is not None:
         stamps[""] = os.stat(folder).st_mtime_ns
     while pending:
-        path, prefix, ancestors = pending.pop()
+        path, prefix, ancestors, path_real = pending.pop()
         with os.scandir(path) as entries:
             for entry in entries:
                 rel = prefix + entry.name
                 if within is None:
                     if entry.is_dir(follow_symlinks=False):
-                        pending.append((entry.path, rel + "/", ancestors))
+                        pending.append((entry.path, rel + "/", ancestors, ""))
                         if stamps is not None:
                             stamps[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
                     elif entry.is_file(follow_symlinks=False):
                         found.append((rel, entry.path, entry.stat(follow_symlinks=False)))
                     continue
-                real = _real(entry.path, within) if entry.is_symlink() else entry.path
+                link = entry.is_symlink()
+                real = _real(entry.path, within) if link else f"{path_real}/{entry.name}"
                 try:
                     st = os.stat(entry.path)
                 except OSError as exc:
                     raise _entry_error(entry.path, within, exc.strerror or str(exc)) from exc
                 if stat.S_ISDIR(st.st_mode):
-                    real = os.path.realpath(real)
-                    if real in ancestors:
+                    if link and real in ancestors:
                         raise _entry_error(entry.path, within, f"links back to {real}, a loop")
-                    pending.append((entry.path, rel + "/", ancestors | {real}))
+                    pending.append((entry.path, rel + "/", ancestors | {real}, real))
                     if stamps is not None:
                         stamps[rel] = st.st_mtime_ns
                 elif stat.S_ISREG(st.st_mode):
