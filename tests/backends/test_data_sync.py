@@ -316,3 +316,14 @@ def test_owner_records_on_the_emulator_refuse_a_second_workflow(project, emulato
     remote.remove_upload({**out, "_workflow": "alpha"})
     assert not record.exists() or not list(record.iterdir())
     remote.check_upload_owner("/Volumes/main/default/v/alpha", "beta")
+
+
+def test_a_255_byte_name_uploads_to_dbfs_small_or_streamed(project, emulator, remote):
+    small, big = "S" * 251 + ".csv", "B" * 251 + ".bin"
+    (project / "data" / small).write_text("x\n")
+    (project / "data" / big).write_bytes(b"y" * ((1 << 20) + 7))
+    out = remote.upload(project / "data", "dbfs:/FileStore/long", {}, print, within=project)
+    folder = emulator.root / "dbfs/FileStore/long"
+    assert (folder / small).read_text() == "x\n"
+    assert (folder / big).stat().st_size == (1 << 20) + 7
+    assert remote.upload_drift(project / "data", out, within=project) == []
