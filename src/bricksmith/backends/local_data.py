@@ -66,8 +66,7 @@ class LocalData:
         copied = 0
         try:
             for rel, entry in manifest.items():
-                held = _copy_holds(dest / rel, rel, entry, old.get(rel), old_copies,
-                                   there.get(rel))
+                held = _copy_holds(dest, rel, entry, old.get(rel), old_copies, there.get(rel))
                 if held is None:
                     held = _copy_atomically(source / rel, dest / rel, entry["size"])
                     copied += 1
@@ -158,10 +157,10 @@ class LocalData:
         reasons = filesync.source_drift(source, old, None, within)
         if not os.path.isdir(source):
             return reasons
-        there = filesync.tree_stats(Path(outputs["location"]))
+        location = Path(outputs["location"])
+        there = filesync.tree_stats(location)
         for rel, entry in old.items():
-            file = Path(outputs["location"], rel)
-            if _copy_holds(file, rel, entry, entry, copies, there.get(rel)) is None:
+            if _copy_holds(location, rel, entry, entry, copies, there.get(rel)) is None:
                 reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
                 if len(reasons) > 20:
                     break
@@ -238,10 +237,10 @@ def _leftovers(files: dict) -> list[str]:
 
 
 def _copy_holds(
-    file: Path, rel: str, entry: dict, was: dict | None, copies: dict | None,
+    dest: Path, rel: str, entry: dict, was: dict | None, copies: dict | None,
     now: tuple[int, int] | None,
 ) -> int | None:
-    """The mtime of the copy ``file`` when it holds ``entry``'s content, else None. ``was``:
+    """The mtime of the copy ``dest / rel`` when it holds ``entry``'s content, else None. ``was``:
     the entry last uploaded there; ``copies``: the recorded copies' mtimes (None: recorded by
     an older bricksmith, which kept sizes only; then the size decides)."""
     if not was or was["sha256"] != entry["sha256"] or now is None or now[0] != entry["size"]:
@@ -250,7 +249,7 @@ def _copy_holds(
     if copies is None or recorded == now[1]:
         return now[1]
     try:
-        return now[1] if filesync.file_sha256(file) == entry["sha256"] else None
+        return now[1] if filesync.file_sha256(dest / rel) == entry["sha256"] else None
     except OSError:
         return None
 
@@ -269,7 +268,8 @@ def _copy_atomically(source: Path, dest: Path, size: int) -> int:
                 hint="run apply again once nothing writes to the data folder",
             )
         os.replace(tmp, dest)
-    finally:
+    except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        raise
     return os.stat(dest).st_mtime_ns
