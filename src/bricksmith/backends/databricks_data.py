@@ -228,7 +228,7 @@ class DatabricksData:
                 previous, target, self.data_path(target), old, manifest))
         with self.errors(f"upload data to {target}"):
             if workflow is not None:
-                self._write_owner(target, workflow)
+                self._write_owner(target, workflow, log)
             there = self._remote_tree(target)[0]
             # temporary files of an upload that was killed before its move: never data
             for rel in [rel for rel in there if TMP_MARKER in rel]:
@@ -249,6 +249,14 @@ class DatabricksData:
                 ]:
                     future.result()
                 listed = self._relisted(target, todo, there, pool)
+            for rel in todo:  # every write, checked by its size as the workspace lists it
+                if listed.get(rel, (None, 0))[0] != manifest[rel]["size"]:
+                    raise DataSyncError(
+                        f"{target}/{rel} holds {listed.get(rel, (0, 0))[0]} bytes after its "
+                        f"upload, not {manifest[rel]['size']}",
+                        hint="apply again: the upload is repeated (the workspace or the "
+                        "network lost or changed part of it)",
+                    )
             for rel in old:
                 if rel not in manifest and rel in there:
                     self._delete(target, rel)
@@ -332,28 +340,39 @@ class DatabricksData:
         """Refuse (DataSyncError) a target that overlaps another workflow's upload target:
         one listing of the registry and one read per record in it. No probe can stand for
         it (None)."""
+        from databricks.sdk import errors as sdk
+
         folder = owners.registry(target)
         with self.errors(f"read the upload records in {folder}"):
-            paths = [p for p, is_dir, _s, _m in self._list(target, folder)
-                     if not is_dir and p.endswith(".json")]
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                texts = list(pool.map(self._read_small, paths))
+            try:
+                paths = [p for p, is_dir, _s, _m in self._list(target, folder)
+                         if not is_dir and p.endswith(".json")]
+                with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+                    texts = list(pool.map(self._read_small, paths))
+            except sdk.PermissionDenied:  # records nobody here may read: none to respect
+                texts = []
         owners.refuse_others(target, workflow,
                              filter(None, (owners.parse(t) for t in texts if t)))
         return None
 
-    def _write_owner(self, target: str, workflow: str) -> None:
-        path, text = owners.record_path(target), owners.record(target, workflow)
-        if self._read_small(path) == text.encode():
-            return
-        if path.startswith("/Volumes/"):
-            from databricks.sdk.service.files import FilesAPI
+    def _write_owner(self, target: str, workflow: str, log: Callable[[str], None]) -> None:
+        from databricks.sdk import errors as sdk
 
-            FilesAPI(self.client.api_client).upload(path, io.BytesIO(text.encode()),
-                                                    overwrite=True)
-        else:
-            self.client.dbfs.put(path, contents=base64.b64encode(text.encode()).decode(),
-                                 overwrite=True)
+        path, text = owners.record_path(target), owners.record(target, workflow)
+        try:
+            if self._read_small(path) == text.encode():
+                return
+            if path.startswith("/Volumes/"):
+                from databricks.sdk.service.files import FilesAPI
+
+                FilesAPI(self.client.api_client).upload(path, io.BytesIO(text.encode()),
+                                                        overwrite=True)
+            else:
+                self.client.dbfs.put(path, contents=base64.b64encode(text.encode()).decode(),
+                                     overwrite=True)
+        except sdk.PermissionDenied:
+            log(f"could not record this workflow as the owner of {target} ({path}: permission "
+                "denied): other workflows cannot see it")
 
     def _drop_owner(self, outputs: dict[str, Any]) -> None:
         path = owners.record_path(outputs["target"])

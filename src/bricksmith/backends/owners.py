@@ -2,13 +2,14 @@
 workspace itself, so that workflows planned from different machines and states see each other.
 
 Each upload target has one record, ``<registry>/<sha256 of the target>.json`` =
-``{"target": "/FileStore/x/data", "workflow": "iris"}``, where the registry is
-``/<top folder>/.bricksmith/owners`` on DBFS (``/FileStore/.bricksmith/owners``) and
-``/Volumes/<c>/<s>/<v>/.bricksmith/owners`` on a volume: outside the data folders bricksmith
-syncs (a Kedro ``PartitionedDataset`` over a data folder never sees it), in a place any workflow
-writing to that top folder or volume can read. A workflow whose target is, contains or lies
-inside another workflow's target is refused (its deletes would remove the other's files);
-``destroy`` and a moved target drop the record with the files.
+``{"target": "/FileStore/x/data", "workflow": "iris"}``. The registry is
+``/<top folder>/.bricksmith/owners`` on DBFS (``/FileStore/.bricksmith/owners``; under a mount,
+``/mnt/<name>/.bricksmith/owners``) and ``/Volumes/<c>/<s>/<v>/.bricksmith/owners`` on a
+volume: outside the data folders bricksmith syncs (a Kedro ``PartitionedDataset`` over a data
+folder never sees it), in a place any workflow writing to that top folder or volume can read.
+A workflow whose target is, contains or lies inside another workflow's target is refused (its
+deletes would remove the other's files); ``destroy`` and a moved target drop the record with
+the files.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def api_path(target: str) -> str:
 def registry(target: str) -> str:
     """The registry folder (API path) for ``target``."""
     parts = PurePosixPath(api_path(target)).parts  # ("/", "Volumes", c, s, v, ...)
-    top = parts[:5] if len(parts) > 1 and parts[1] == "Volumes" else parts[:2]
+    first = parts[1] if len(parts) > 1 else ""
+    # a volume's root; a mount point (/mnt/<name>); else DBFS's top folder (/FileStore)
+    top = parts[:5] if first == "Volumes" else parts[:3] if first == "mnt" else parts[:2]
     return str(PurePosixPath(*top, REGISTRY))
 
 
