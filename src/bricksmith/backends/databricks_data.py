@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bricksmith.backends import filesync, owners
+from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal
+from bricksmith.backends.databricks_owners import DatabricksOwners
 from bricksmith.errors import BackendError, DataSyncError
 
 TMP_MARKER = ".bricksmith-tmp-"  # uploads land under .bricksmith-tmp-<random>, then are moved
@@ -43,7 +44,7 @@ UPLOAD_ATTEMPTS = 3  # streams of one file before a copy that fails its check is
 Stats = dict[str, tuple[int, int]]  # relative path -> (size, modification time in ms)
 
 
-class DatabricksData:
+class DatabricksData(DatabricksOwners):
     """Upload, drift and removal of data folders; mixed into ``DatabricksBackend`` (which
     gives ``client`` and ``errors``)."""
 
@@ -319,67 +320,6 @@ class DatabricksData:
             removal.left) else ""
         log(f"the data target moved from {previous['target']} to {target}: removed "
             f"{removal.removed} file(s) uploaded there before{left}")
-
-    # -- which workflow uploads where (bricksmith.backends.owners) ----------------------------
-
-    def _read_small(self, path: str) -> bytes | None:
-        """A small file's bytes (a record: one call), None when it is gone."""
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        try:
-            if path.startswith("/Volumes/"):
-                with self.client.files.download(path).contents as body:
-                    return body.read()
-            return base64.b64decode(DbfsAPI.read(self.client.dbfs, path, length=READ_SIZE).data
-                                    or "")
-        except sdk.NotFound:
-            return None
-
-    def check_upload_owner(self, target: str, workflow: str) -> None:
-        """Refuse (DataSyncError) a target that overlaps another workflow's upload target:
-        one listing of the registry and one read per record in it. No probe can stand for
-        it (None)."""
-        from databricks.sdk import errors as sdk
-
-        folder = owners.registry(target)
-        with self.errors(f"read the upload records in {folder}"):
-            try:
-                paths = [p for p, is_dir, _s, _m in self._list(target, folder)
-                         if not is_dir and p.endswith(".json")]
-                with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                    texts = list(pool.map(self._read_small, paths))
-            except sdk.PermissionDenied:  # records nobody here may read: none to respect
-                texts = []
-        owners.refuse_others(target, workflow,
-                             filter(None, (owners.parse(t) for t in texts if t)))
-        return None
-
-    def _write_owner(self, target: str, workflow: str, log: Callable[[str], None]) -> None:
-        from databricks.sdk import errors as sdk
-
-        path, text = owners.record_path(target), owners.record(target, workflow)
-        try:
-            if self._read_small(path) == text.encode():
-                return
-            if path.startswith("/Volumes/"):
-                from databricks.sdk.service.files import FilesAPI
-
-                FilesAPI(self.client.api_client).upload(path, io.BytesIO(text.encode()),
-                                                        overwrite=True)
-            else:
-                self.client.dbfs.put(path, contents=base64.b64encode(text.encode()).decode(),
-                                     overwrite=True)
-        except sdk.PermissionDenied:
-            log(f"could not record this workflow as the owner of {target} ({path}: permission "
-                "denied): other workflows cannot see it")
-
-    def _drop_owner(self, outputs: dict[str, Any]) -> None:
-        path = owners.record_path(outputs["target"])
-        text = self._read_small(path)
-        found = owners.parse(text) if text else None
-        if found and found["workflow"] == outputs.get("_workflow"):
-            self._remove_file(outputs["target"], "", path=path)
 
     # what the workspace holds is known only by asking it: no probe stands for this check
     def upload_probes(
