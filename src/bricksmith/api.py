@@ -227,6 +227,11 @@ class Workflow:
             return drift
 
         plan = make_plan(self.graph, records, check, working=working)
+        for action in plan.changes if refresh else ():  # refused now what a step cannot do
+            vet = getattr(self.graph.steps.get(action.step), "vet", None)
+            if vet is not None:  # (a data folder holding a symlink out of the project)
+                found = vet(self.context(self.graph.step(action.step), {}))
+                probes = None if probes is None or found is None else probes + found
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
@@ -390,6 +395,7 @@ class Workflow:
 
                 status = "failed"
                 try:
+                    self._remove_dropped_uploads(state, on_event)
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
@@ -413,6 +419,25 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def _remove_dropped_uploads(self, state: StateStore, on_event: Callable) -> None:
+        """An upload taken out of the spec takes its files with it, as a moved target does
+        (the plan says so): removed before any step runs (another upload may now write to
+        that folder), and before its record is forgotten, so no state forgets a file."""
+        from bricksmith.engine.executor import LOG, Event
+
+        for key in sorted(state.keys() - set(self.graph.steps)):
+            record = state.get(key)
+            if not key.startswith("data.upload[") or not record or not record.outputs.get(
+                    "target"):
+                continue
+            if record.outputs.get("_workflow") not in (None, self.spec.workflow.name):
+                continue  # another workflow's upload (a state two shared): not ours to remove
+            removal = self.backend.remove_upload(record.outputs)
+            left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
+                removal.left) else ""
+            on_event(Event(LOG, key, f"removed {removal.removed} file(s) it uploaded to "
+                                     f"{record.outputs['target']}{left}"))
 
     def _check_saved_plan(self, saved: SavedPlan) -> frozenset[str]:
         """The steps ``saved`` changes, once it is known to be what apply would do now."""
