@@ -7,7 +7,8 @@ bytes and of those values, the code of this bricksmith, the state's (generation,
 or its absence — and the last as probes (``bricksmith.plan.probes``): the checked steps'
 observations plus the file-system facts the spec's validation relied on. The next plan of
 the same spec and target replays the memo when all of that still holds, without importing the
-models, reading the state or building a step: the same actions for the cost of a stat per
+models, reading the state or building a step: the same actions and warnings (the plan's
+notes, with the probes of the catalog files they came from) for the cost of a stat per
 file and a few git commands. A plan from scratch (no state) checks nothing, so its memo is
 the digests and the facts. Anything that does not match (or cannot be read) means the full
 plan, which writes a new memo. Plans that found drift are not remembered.
@@ -26,11 +27,11 @@ from collections.abc import Mapping
 
 from bricksmith.plan.probes import Probe, all_hold
 
-VERSION = 3  # 3: actions carry their conditional flag
+VERSION = 4  # 3: warnings (notes); 4: actions carry their conditional flag
 
 
-# the target's name, and (step, action, reasons) for every step in the plan's order
-Replayed = namedtuple("Replayed", "target actions")
+# the target's name, (step, action, reasons) for every step in the plan's order, its notes
+Replayed = namedtuple("Replayed", "target actions notes")
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -82,9 +83,11 @@ def write(
     revision: tuple[str, int] | None,
     plan,
     probes: list[Probe],
+    signature: list | None = None,
 ) -> None:
     """Remember ``plan`` (whose checks all passed) made with the state at ``revision`` (None:
-    there was no state). Never fails: a memo is an optimisation."""
+    there was no state), whose file had ``signature`` (``revision.signature``) when it was
+    found sound. Never fails: a memo is an optimisation."""
     from bricksmith.atomic import write_text_atomically
 
     memo = {
@@ -92,7 +95,9 @@ def write(
         "key": key,
         "target": target,
         "state": [os.fspath(state_path), *(revision or (None, None))],
+        "signature": signature or [],
         "actions": [[a.step, a.action, list(a.reasons), a.conditional] for a in plan.actions],
+        "notes": list(plan.notes),
         "probes": probes,
     }
     try:
@@ -115,7 +120,7 @@ def replay(
     (which all passed when the memo was written, so it would say the same)."""
     if not enabled(environ):
         return None
-    from bricksmith.engine.revision import read_revision
+    from bricksmith.engine.revision import read_revision, signature
     from bricksmith.spec.cache import SpecCache
 
     try:
@@ -134,10 +139,14 @@ def replay(
         if generation is None:
             if os.path.lexists(state):
                 return None  # applied since (or damaged): plan in full
-        elif read_revision(state) != (generation, revision):
-            return None
+        else:
+            # a state written since the memo (an apply that changed no step) is checked
+            # whole again before its revision is believed: never answer for a damaged file
+            unchanged = signature(state) == memo["signature"]
+            if read_revision(state, check=not unchanged) != (generation, revision):
+                return None
         if refresh and not all_hold(memo["probes"]):
             return None
-        return Replayed(target=memo["target"], actions=memo["actions"])
+        return Replayed(target=memo["target"], actions=memo["actions"], notes=memo["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

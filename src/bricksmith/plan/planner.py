@@ -11,7 +11,8 @@ Per step it decides an action and the reasons for it:
   step's outputs come out different, which only running it tells;
 - ``noop``    nothing to do;
 - ``remove``  a step the state knows that the spec no longer has (a run taken out of ``runs``):
-  apply forgets its record; what it made stays (``bricksmith destroy`` removes everything).
+  apply forgets its record; what it made stays (``bricksmith destroy`` removes everything),
+  except an upload's files, which apply removes first.
 
 The planner does no I/O of its own; the ``check`` callable it is given does the reading, and is
 called only for steps that would otherwise be ``noop``.
@@ -57,27 +58,35 @@ class Action(namedtuple("_ActionFields", "step action reasons conditional",
 
 
 class Plan:
-    """An action per step, in the graph's order, and how many of each."""
+    """An action per step, in the graph's order, and how many of each; ``notes``: what the
+    user should know that is no action (runs that take turns, data no upload provides),
+    shown under the actions and as ``"warnings"`` in JSON."""
 
-    def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None) -> None:
+    def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None,
+                 notes: tuple[str, ...] = ()) -> None:
         self.actions = tuple(actions)
         self.summary = dict(summary or {})
+        self.notes = tuple(notes)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Plan) and (self.actions, self.summary) == (
-            other.actions, other.summary)
+        return isinstance(other, Plan) and (self.actions, self.summary, self.notes) == (
+            other.actions, other.summary, other.notes)
 
     def __repr__(self) -> str:
         return f"Plan({self.summary_line()!r})"
 
     @classmethod
-    def of(cls, actions) -> Plan:
-        """The plan of these actions, counted."""
+    def of(cls, actions, notes=()) -> Plan:
+        """The plan of these actions, counted, with ``notes``."""
         actions = tuple(actions)
         summary = {name: 0 for name in ACTIONS}
         for action in actions:
             summary[action.action] += 1
-        return cls(actions=actions, summary=summary)
+        return cls(actions=actions, summary=summary, notes=tuple(notes))
+
+    def with_notes(self, notes) -> Plan:
+        """This plan with ``notes`` added after its own."""
+        return Plan(self.actions, self.summary, (*self.notes, *notes))
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -88,7 +97,8 @@ class Plan:
         return bool(self.changes)
 
     def to_json(self) -> dict:
-        return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary)}
+        return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary),
+                "warnings": list(self.notes)}
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -114,18 +124,27 @@ def make_plan(
     graph: StepGraph,
     records: Mapping[str, StepRecord],
     check: Callable[[str, StepRecord], list[str]],
+    *,
+    working: str | None = None,
 ) -> Plan:
-    """Plan every step of ``graph`` against the saved ``records``."""
+    """Plan every step of ``graph`` against the saved ``records``. ``working``: who holds the
+    target's lock right now (an apply at work), so a step recorded as running is in progress
+    there, not interrupted."""
     actions: dict[str, Action] = {}
     new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
     for key in graph.order:
         step = graph.step(key)
         record = records.get(key)
+        if working and record is not None and record.status == RUNNING:
+            actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
+                                                "plan again when that apply has finished",))
+            new_outputs[key] = False
+            continue
         actions[key], new_outputs[key] = _decide(
             key, step, graph, record, records, actions, new_outputs, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):
-        actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
+        actions[key] = Action(key, REMOVE, (_removed_reason(key, records[key]),))
     return Plan.of(actions.values())
 
 
@@ -189,6 +208,16 @@ def _interrupted(key, step, graph, record, decided) -> list[str]:
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
     left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
     return [*left, *changes, *moving]
+
+
+def _removed_reason(key: str, record: StepRecord) -> str:
+    """What apply does with a step the spec no longer has; an upload's files go with it."""
+    target = record.outputs.get("target") if key.startswith("data.upload[") else None
+    if not target:
+        return REMOVED_REASON
+    files = len(record.outputs.get("_manifest", {}))
+    return (f"no longer in the spec: apply removes the {files} file(s) it uploaded to "
+            f"{target} and forgets its record")
 
 
 def _first_line(text: str | None) -> str:
