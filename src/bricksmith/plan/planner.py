@@ -126,7 +126,8 @@ def _decide(key, step, graph, record, records, decided, check, fingerprints) -> 
         drift = check(key, record)
         return Action(key, UPDATE, tuple(drift)) if drift else Action(key, NOOP)
     snapshot = material(inputs, {d: records[d].outputs for d in recorded})
-    reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
+    reasons = step.annotate(
+        differences(record.inputs.get("inputs", {}), snapshot["inputs"]), record.outputs)
     if moving:
         reasons += [f"upstream {d} will {decided[d].action}" for d in moving]
         return Action(key, UPDATE, tuple(reasons))

@@ -109,6 +109,9 @@ class RunNotebook(Step):
         return []  # a run's check looks at nothing: it is redone when its inputs change
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
+        from bricksmith.param_names import check_spec_params
+
+        check_spec_params(ctx.spec, project=False, runs=(self.name,))  # unknown names: refused
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
         widgets = {
