@@ -67,6 +67,8 @@ class WriteParams(Step):
             restored[dotted] = entry
         out = []
         for line in reasons:
+            if line in ("params: (none) → {}", "params: {} → (none)"):
+                continue  # the other lines say which keys came or went
             name, _, change = line.partition(": ")
             entry = restored.get(name)
             if entry is not None and change.endswith("→ (none)"):
