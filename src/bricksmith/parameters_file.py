@@ -216,7 +216,7 @@ def _round_trip():
 
     yaml = YAML()  # round-trip
     yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap a long line
+    yaml.width = 1 << 31  # never re-wrap a long line
     yaml.allow_unicode = True
     return yaml
 

@@ -222,3 +222,11 @@ def test_json_parameters_file(tmp_path):
     apply(tmp_path, {"train_fraction": 0.6})
     assert json.loads((project / "conf/base/parameters.json").read_text()) == {
         "train_fraction": 0.6, "k": [1]}
+
+
+def test_long_flow_lines_of_the_user_stay_as_they_are(tmp_path):
+    feats = ", ".join(f"feature_{i:04d}" for i in range(2000))
+    text = f"train_fraction: 0.8\nfeatures: {{groups: {{main: [{feats}]}}}}\nuser_key: x\n"
+    project = make_project(tmp_path / "demo", {"conf/base/parameters.yml": text})
+    apply(tmp_path, {"train_fraction": 0.6})
+    assert (project / "conf/base/parameters.yml").read_text() == text.replace("0.8", "0.6")
