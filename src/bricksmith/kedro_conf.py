@@ -369,6 +369,10 @@ def _defines(statement: ast.stmt) -> set[str]:
         return {statement.name}
     if _is_call_on_setting(statement):  # CONFIG_LOADER_ARGS.update(...)
         return {statement.value.func.value.id}  # type: ignore[attr-defined]
+    if isinstance(statement, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+        # `if os.environ.get(...): CONF_SOURCE = ...`: the whole statement counts
+        return {name for inner in ast.walk(statement) if isinstance(inner, ast.stmt)
+                and inner is not statement for name in _defines(inner)}
     return _assigned(statement)
 
 

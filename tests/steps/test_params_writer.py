@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,19 @@ def test_long_flow_lines_of_the_user_stay_as_they_are(tmp_path):
     project = make_project(tmp_path / "demo", {"conf/base/parameters.yml": text})
     apply(tmp_path, {"train_fraction": 0.6})
     assert (project / "conf/base/parameters.yml").read_text() == text.replace("0.8", "0.6")
+
+
+def test_a_record_of_an_older_bricksmith_is_checked_against_the_files(tmp_path):
+    # outputs as the previous params step recorded them: no originals, no digests
+    project = make_project(tmp_path / "demo", {"conf/base/parameters.yml": NESTED})
+    old = time.time() - 60
+    for path in [*project.rglob("*"), project]:
+        os.utime(path, (old, old))
+    step, ctx = WriteParams({"train_fraction": 0.8}), context(tmp_path, {"train_fraction": 0.8})
+    recorded = {"file": "conf/base/parameters.yml", "sha256": "x"}
+    assert step.check(ctx, recorded) == []
+    probes = step.probes(ctx, recorded)
+    assert ["file", str(project / "conf/base/parameters.yml")] == probes[2][:2]
+    step = WriteParams({"train_fraction": 0.6})
+    assert step.check(ctx, recorded) == [
+        "conf/base/parameters.yml: train_fraction is 0.8, the spec says 0.6"]

@@ -104,9 +104,9 @@ class WriteParams(Step):
         from bricksmith.plan.probes import observe_all
 
         written = outputs.get("written")
-        if written is None:
-            return None  # a record of an older bricksmith: its check reads every file
         project = ctx.project_dir
+        if written is None:  # a record of an older bricksmith: its check reads every file
+            return _all_files_probes(project)
         files = [project / "pyproject.toml", *(project / f for f in outputs.get("settings", []))]
         return observe_all(files + [project / entry["file"] for entry in written])
 
@@ -268,6 +268,22 @@ def _change(entry: Mapping[str, Any]):
 
 def _digest(conf, path: Path) -> dict[str, str]:
     return {"file": conf.describe(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _all_files_probes(project: Path) -> list | None:
+    """Probes of every file and folder ``_missing`` reads (None: cannot be put so)."""
+    from bricksmith.kedro_conf import parameter_files, parameter_folders, read_project_conf
+    from bricksmith.plan.probes import observe_all, observe_folder
+
+    try:
+        conf = read_project_conf(project)
+    except ProjectConfError:
+        return None
+    probes = observe_all([*conf.files_read, *parameter_files(conf)])
+    folders = [observe_folder(f) for f in [conf.conf_source, *parameter_folders(conf)]]
+    if probes is None or any(probe is None for probe in folders):
+        return None
+    return probes + folders
 
 
 def _layout(project: Path) -> list[str] | str:
