@@ -185,9 +185,11 @@ class WriteParams(Step):
                 if owner.save():
                     written[owner.path] = before
                     ctx.log(f"wrote {conf.describe(owner.path)}")
-            except OSError as exc:
+            except (OSError, ProjectConfError) as exc:
                 for path, text in written.items():
                     _put_back(path, text)
+                if isinstance(exc, ProjectConfError):
+                    raise
                 raise StepError(
                     f"cannot write {owner.path}: {exc.strerror or exc}; it was left as it was",
                     hint="free space or fix the permissions, then apply again",
@@ -307,12 +309,17 @@ def _unchanged(project: Path, entry: Mapping[str, str]) -> bool:
 
 
 def _put_back(path: Path, text: str | None) -> None:
+    """``path`` as it was before this apply (best effort: the next apply restores it from
+    the checkpointed originals anyway)."""
     from bricksmith.atomic import write_text_atomically
 
-    if text is None:
-        path.unlink(missing_ok=True)
-    else:
-        write_text_atomically(path, text)
+    try:
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_text_atomically(path, text)
+    except OSError:
+        pass
 
 
 def _show(value: Any) -> str:
