@@ -12,8 +12,8 @@ merged by Kedro's own ``OmegaConfigLoader``.
 ``settings.py`` is read without importing the project (its hooks may import pyspark): only the
 statements that define ``CONF_SOURCE``, ``CONFIG_LOADER_ARGS`` and ``CONFIG_LOADER_CLASS`` (and
 the assignments, functions and ``pathlib``/``os`` imports they use) are evaluated, with
-``__file__`` set to the settings file (``bricksmith.kedro_settings``). Kedro is imported lazily and writes nothing into the
-project here (no session, no CLI, so no telemetry).
+``__file__`` set to the settings file (``bricksmith.kedro_settings``). Kedro is imported
+lazily and writes nothing into the project here (no session, no CLI, so no telemetry).
 
 A bottom-layer module: it imports nothing of plan/, engine/, steps/ or backends/.
 """
