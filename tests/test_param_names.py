@@ -144,3 +144,15 @@ def test_the_plan_memo_watches_the_parameters_files(tmp_path, monkeypatch):
     assert replay() is not None
     (params.parent / "parameters_x.yml").write_text("train_fraction: 0.9\n")
     assert replay() is None
+
+
+def test_names_the_config_reads_as_runtime_params_are_known_to_runs(tmp_path):
+    spec = write(tmp_path, SPEC.replace(
+        "  - name: baseline\n", "  - name: baseline\n    params: {data_root: /tmp/x}\n"))
+    catalog = tmp_path / "demo/conf/base/catalog.yml"
+    catalog.write_text("iris:\n  type: pandas.CSVDataset\n"
+                       "  filepath: ${runtime_params:data_root, /dbfs/FileStore/d}/iris.csv\n")
+    api.load(spec).plan()
+    catalog.unlink()
+    [problem] = problems(spec)
+    assert problem.path == "runs[0].params.data_root"

@@ -48,6 +48,7 @@ def files_to_watch(conf: ProjectConf) -> tuple[list[Path], list[Path]]:
     for env in envs:
         files += parameter_files(conf, env)
         folders += parameter_folders(conf, env)
+    files += [f for f in config_files(conf) if f not in files]  # runtime_params: names
     return files, folders
 
 
@@ -79,7 +80,7 @@ def check_spec_params(
     if strict_project:
         problems += _unknown(project_params, defined, ("project", "params"), where, "project")
     if strict_runs:
-        for_runs = merged(defined, project_params)
+        for_runs = merged(merged(runtime_param_names(conf), defined), project_params)
         for index, run in strict_runs:
             problems += _unknown(run.params, for_runs, ("runs", index, "params"), where,
                                  f"run {run.name}")
@@ -87,6 +88,42 @@ def check_spec_params(
         document = _positioned(spec)
         raise SpecError([document.diagnostic(path, message, hint)
                          for path, message, hint in problems])
+
+
+def runtime_param_names(conf: ProjectConf) -> dict[str, Any]:
+    """The names the project's configuration reads with Kedro's ``runtime_params:`` resolver
+    (``${runtime_params:data_root, /dbfs/...}`` in a catalog), as a nested mapping: a run
+    may set them although no parameters file defines them."""
+    import re
+
+    found: dict[str, Any] = {}
+    pattern = re.compile(r"\$\{\s*runtime_params\s*:\s*([A-Za-z0-9_.-]+)")
+    for path in config_files(conf):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for name in pattern.findall(text):
+            node = found
+            *parents, last = name.split(".")
+            for key in parents:
+                node = node.setdefault(key, {}) if isinstance(node.get(key, {}), dict) else {}
+            node.setdefault(last, None)
+    return found
+
+
+def config_files(conf: ProjectConf) -> list[Path]:
+    """Every configuration file (.yml, .yaml, .json) of the base and default run
+    environments."""
+    from bricksmith.kedro_conf import CONFIG_SUFFIXES, parameter_folders
+
+    files: list[Path] = []
+    for env in dict.fromkeys((conf.base_env, conf.default_run_env)):
+        for folder in parameter_folders(conf, env):
+            files += sorted(p for p in folder.iterdir()
+                            if p.suffix in CONFIG_SUFFIXES and p.is_file()
+                            and not p.name.startswith("."))
+    return files
 
 
 def merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
