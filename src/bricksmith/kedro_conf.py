@@ -33,6 +33,7 @@ from bricksmith.kedro_settings import read_settings
 __all__ = [
     "DEFAULT_CONFIG_PATTERNS",
     "ProjectConf",
+    "config_loader",
     "defining_file",
     "key_paths",
     "load_parameters",
@@ -199,6 +200,24 @@ def parameter_folders(conf: ProjectConf, env: str | None = None) -> list[Path]:
     return found
 
 
+def config_loader(conf: ProjectConf, env: str | None = None, runtime_params=None):
+    """Kedro's own ``OmegaConfigLoader`` for the project, built as a Kedro session builds it
+    (kedro/framework/session/session.py ``_get_config_loader``): ``conf_source``, ``env``
+    (None: the project's ``default_run_env``), the project's ``CONFIG_LOADER_ARGS``. Reading
+    a key (``loader["catalog"]``) raises Kedro's own errors."""
+    from kedro.config import OmegaConfigLoader
+
+    return OmegaConfigLoader(
+        conf_source=str(conf.conf_source),
+        env=env,
+        runtime_params=runtime_params,
+        base_env=conf.base_env,
+        default_run_env=conf.default_run_env,
+        config_patterns={k: list(v) for k, v in conf.config_patterns.items()},
+        **dict(conf.loader_args),
+    )
+
+
 def load_parameters(conf: ProjectConf, env: str | None = None) -> dict[str, Any]:
     """The project's parameters as Kedro loads them: base merged with environment ``env``
     (default: the project's ``default_run_env``), by Kedro's own ``OmegaConfigLoader``.
@@ -216,22 +235,12 @@ def load_parameters(conf: ProjectConf, env: str | None = None) -> dict[str, Any]
                 f"{conf.describe(folder)}: Kedro would load no parameters at all",
                 hint=f"create {conf.describe(folder)} (with a .gitkeep, so git keeps it)",
             )
-    try:
-        from kedro.config import MissingConfigException, OmegaConfigLoader
-    except ImportError as exc:  # pragma: no cover - kedro is a dependency
-        raise ProjectConfError(f"Kedro cannot be imported: {exc}") from None
+    from kedro.config import MissingConfigException
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # OmegaConf's deprecation notes are not the user's
-            loader = OmegaConfigLoader(
-                conf_source=str(conf.conf_source),
-                env=env,
-                base_env=conf.base_env,
-                default_run_env=conf.default_run_env,
-                config_patterns={k: list(v) for k, v in conf.config_patterns.items()},
-                **dict(conf.loader_args),
-            )
-            params = loader["parameters"]
+            params = config_loader(conf, env)["parameters"]
     except MissingConfigException:
         return {}
     except Exception as exc:  # noqa: BLE001 - Kedro's and OmegaConf's errors, mapped here
