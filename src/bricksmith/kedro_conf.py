@@ -21,6 +21,7 @@ A bottom-layer module: it imports nothing of plan/, engine/, steps/ or backends/
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ DEFAULT_CONFIG_PATTERNS: dict[str, tuple[str, ...]] = {
 DEFAULT_CONF_SOURCE = "conf"
 DEFAULT_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}
 CONFIG_SUFFIXES = (".yml", ".yaml", ".json")  # OmegaConfigLoader._is_valid_config_path
+_LOADING = threading.Lock()  # OmegaConf's resolver registry is process-global
 
 
 
@@ -238,8 +240,10 @@ def load_parameters(conf: ProjectConf, env: str | None = None) -> dict[str, Any]
     from kedro.config import MissingConfigException
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # OmegaConf's deprecation notes are not the user's
+        # OmegaConf's resolvers are process-global: runs checked in parallel threads load
+        # one at a time (as Kedro's own loader notes); the warnings are OmegaConf's own
+        with _LOADING, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             params = config_loader(conf, env)["parameters"]
     except MissingConfigException:
         return {}
