@@ -156,3 +156,13 @@ def test_names_the_config_reads_as_runtime_params_are_known_to_runs(tmp_path):
     catalog.unlink()
     [problem] = problems(spec)
     assert problem.path == "runs[0].params.data_root"
+
+
+def test_a_dotted_key_is_told_to_be_nested(tmp_path):
+    dotted = SPEC.replace("    train_fraction: 0.6", "    model_options.test_size: 1")
+    spec = write(tmp_path, dotted)
+    [problem] = problems(spec)
+    assert problem.path == 'project.params["model_options.test_size"]'
+    assert problem.hint == ("model_options.test_size is a nested parameter: write it as a "
+                            "mapping, model_options: {test_size: ...} (a dotted key is one "
+                            "literal key in YAML)")

@@ -164,6 +164,10 @@ def _unknown(
                        f"{known or 'none'}; as Kedro loads {where})")
             hint = (f"did you mean {'.'.join((*key_path, close[0]))}? " if close else "") + (
                 f"to add a new parameter on purpose, set allow_new_params: true on {owner}")
+            if "." in str(key) and _defined_path(defined, str(key).split(".")):
+                first, _, rest = str(key).partition(".")
+                hint = (f"{key} is a nested parameter: write it as a mapping, "
+                        f"{first}: {{{rest}: ...}} (a dotted key is one literal key in YAML)")
             found.append(((*spec_path, key), message, hint))
             continue
         if isinstance(value, Mapping) and value:
@@ -178,6 +182,14 @@ def _unknown(
                 continue
             found += _unknown(value, inner, (*spec_path, key), where, owner, path)
     return found
+
+
+def _defined_path(defined: Any, path: list[str]) -> bool:
+    for key in path:
+        if not isinstance(defined, Mapping) or key not in defined:
+            return False
+        defined = defined[key]
+    return True
 
 
 def _kind(value: Any) -> str:
