@@ -166,3 +166,20 @@ def test_a_dotted_key_is_told_to_be_nested(tmp_path):
     assert problem.hint == ("model_options.test_size is a nested parameter: write it as a "
                             "mapping, model_options: {test_size: ...} (a dotted key is one "
                             "literal key in YAML)")
+
+
+def test_recorded_changes_are_undone_before_the_check(tmp_path):
+    from bricksmith.param_names import check_spec_params
+
+    spec = write(tmp_path, SPEC, PARAMS + "added: 1\n")
+    workflow = api.load(spec)
+    check_spec_params(workflow.spec)  # 'added' is in the file
+    runs_use_it = SPEC.replace("test_size: 0.3", "test_size: 0.3\n        x: 1").replace(
+        "  - name: baseline\n", "  - name: baseline\n    params: {added: 2}\n")
+    spec.write_text(runs_use_it)
+    added = [{"key": ["added"], "file": "conf/base/parameters.yml", "at": ["added"],
+              "absent": True}]
+    with pytest.raises(SpecError) as caught:
+        check_spec_params(api.load(spec).spec, originals=added)
+    assert [d.path for d in caught.value.diagnostics] == [
+        "runs[0].params.added", "runs[1].params.model_options.x"]

@@ -233,7 +233,9 @@ class Workflow:
         files, folders = files_to_watch(conf)
         probes = observe_all(files)
         seen = [observe_folder(folder) for folder in folders]
-        check_spec_params(self.spec, conf=conf)
+        record = self.records().get("project.params")  # what bricksmith itself added
+        check_spec_params(self.spec, conf=conf,
+                          originals=record.outputs.get("originals") or [] if record else [])
         if probes is None or any(probe is None for probe in seen):
             return None
         return probes + seen

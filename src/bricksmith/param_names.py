@@ -58,9 +58,12 @@ def check_spec_params(
     conf: ProjectConf | None = None,
     project: bool = True,
     runs: Iterable[str] | None = None,
+    originals: Iterable[Mapping[str, Any]] = (),
 ) -> None:
     """Refuse parameter names the project does not define: ``project.params`` (when
-    ``project``) and the params of the runs named in ``runs`` (None: every run). Raises
+    ``project``) and the params of the runs named in ``runs`` (None: every run).
+    ``originals``: what the params step recorded it replaced (its outputs' ``originals``),
+    undone first, so that a key only bricksmith added does not count as the project's. Raises
     :class:`SpecError` listing every unknown key, :class:`ProjectConfError` when the
     project's configuration cannot be read or loaded."""
     from bricksmith.kedro_conf import load_parameters, read_project_conf
@@ -74,7 +77,7 @@ def check_spec_params(
     if not strict_project and not strict_runs:
         return
     conf = conf or read_project_conf(spec.project_dir)
-    defined = load_parameters(conf)
+    defined = _undo(load_parameters(conf), list(originals))
     where = _describe_sources(conf)
     problems: list[tuple[tuple, str, str]] = []
     if strict_project:
@@ -135,6 +138,25 @@ def merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _undo(params: dict[str, Any], originals: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """``params`` with the params step's recorded changes undone (in reverse order)."""
+    import copy
+
+    params = copy.deepcopy(params)
+    for entry in reversed(originals):
+        *parents, last = [str(k) for k in entry.get("at") or ()] or [""]
+        node: Any = params
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not last:
+            continue
+        if entry.get("absent"):
+            node.pop(last, None)
+        else:
+            node[last] = copy.deepcopy(entry.get("value"))
+    return params
 
 
 def _allows(model: Any) -> bool:

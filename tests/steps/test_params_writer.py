@@ -247,3 +247,14 @@ def test_a_record_of_an_older_bricksmith_is_checked_against_the_files(tmp_path):
     step = WriteParams({"train_fraction": 0.6})
     assert step.check(ctx, recorded) == [
         "conf/base/parameters.yml: train_fraction is 0.8, the spec says 0.6"]
+
+
+def test_a_key_only_bricksmith_added_is_not_the_projects(tmp_path):
+    project = make_project(tmp_path / "demo", {"conf/base/parameters.yml": NESTED})
+    first = apply(tmp_path, {"new_key": 1, "train_fraction": 0.6}, allow=True)
+    assert "new_key: 1" in (project / "conf/base/parameters.yml").read_text()
+    # the opt-in goes: new_key is still in the file, but only because bricksmith put it there
+    with pytest.raises(SpecError) as caught:
+        apply(tmp_path, {"new_key": 2, "train_fraction": 0.6}, previous=first)
+    assert caught.value.diagnostics[0].path == "project.params.new_key"
+    assert "new_key: 1" in (project / "conf/base/parameters.yml").read_text()

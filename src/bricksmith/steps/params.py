@@ -138,9 +138,9 @@ class WriteParams(Step):
         from bricksmith.param_names import check_spec_params
 
         conf = read_project_conf(ctx.project_dir)
-        if not self.allow_new:  # the plan checked it when the project existed then
-            check_spec_params(ctx.spec, conf=conf, runs=())
         previous = list(ctx.previous.get("originals") or [])
+        if not self.allow_new:  # the plan checked it when the project existed then
+            check_spec_params(ctx.spec, conf=conf, runs=(), originals=previous)
         files = _load_files(conf, [entry["file"] for entry in previous])
         for entry in reversed(previous):  # back to the project's own parameters
             owner = files.get(entry["file"])
