@@ -185,7 +185,8 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
         why = "that step's outputs" if len(moving) == 1 else "their outputs"
         return Action(key, UPDATE, (*upstream, f"runs only if {why} change"), True), False
     snapshot = material(inputs, {d: records[d].outputs for d in recorded})
-    reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
+    reasons = step.annotate(
+        differences(record.inputs.get("inputs", {}), snapshot["inputs"]), record.outputs)
     if moving:
         reasons += upstream
         return Action(key, UPDATE, tuple(reasons)), True
