@@ -107,7 +107,18 @@ class StateStore:
             raise (damaged(path, str(exc)) if readonly else statefile.unwritable(path, exc)
                    ) from None
         try:
-            version = statefile.verify(self._db, path)
+            try:
+                version = statefile.verify(self._db, path)
+            except StateError as exc:
+                if not (readonly and "readonly database" in exc.message):
+                    raise
+                # A killed writer left a hot journal or WAL that a read-only connection may not
+                # roll back: SQLite's own recovery needs a writable connection. It changes
+                # nothing that was committed.
+                self._db.close()
+                self._db = sqlite3.connect(path, check_same_thread=False,
+                                           timeout=self.BUSY_TIMEOUT_S)
+                version = statefile.verify(self._db, path)
             try:
                 if not readonly:
                     self._db.execute("PRAGMA journal_mode=WAL")
