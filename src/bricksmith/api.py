@@ -166,6 +166,24 @@ class Workflow:
         finally:
             store.close()
 
+    def run_history(self) -> list[dict[str, Any]]:
+        """Every recorded execution of this spec's runs, oldest first: dicts of ``run``,
+        ``execution`` (1 = the run's first), status, started_at, finished_at and what the run
+        kept (params, effective_params, metrics, commit, duration_s, log; error when it
+        failed). [] before the first apply. Raises StateError on damage."""
+        from bricksmith.engine.state import check_owner
+
+        store = StateStore.open_readonly(self.state_path)
+        if store is None:
+            return []
+        try:
+            check_owner(self.state_path, store.owner(), *self.owner)
+            names = {f"run.{run.name}": run.name for run in self.spec.workflow.runs}
+            return [{"run": names[e.step], **e.to_json()} for e in store.executions()
+                    if e.step in names]
+        finally:
+            store.close()
+
     @property
     def owner(self) -> tuple[str, str]:
         """(workflow name, spec path): what a state this workflow applies records as its

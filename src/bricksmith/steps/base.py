@@ -71,6 +71,11 @@ class Step(ABC):
         upstream step changed since. Reads nothing but its arguments ([] = nothing)."""
         return []
 
+    def history_entry(self, outputs: Outputs | None) -> dict[str, Any] | None:
+        """What the run history keeps of an execution that ended with ``outputs`` (None: it
+        failed; the engine adds the error). None (the default): the step keeps no history."""
+        return None
+
     @abstractmethod
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         """Make it so. Safe to repeat. Returns the outputs downstream steps and status read."""
