@@ -17,7 +17,6 @@ from typing import Any
 from bricksmith.run_params import dotted, leaves
 from bricksmith.runs import (
     MISSING,
-    STATUS_STYLES,
     first_line,
     format_duration,
     format_time,
@@ -115,49 +114,38 @@ def latest(history: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]
 
 
 def rich_history(history: Sequence[Mapping[str, Any]], *, title: str = "Run history",
-                 name_width: int = 40):
-    """A rich Table of executions, oldest first: run, #, status, finished, duration, commit,
-    the params that vary between them and every metric (a param that is also a metric is
-    shown once, in the metric column, marked ``=param``)."""
-    from rich.table import Table
-    from rich.text import Text
+                 width: int | None = None):
+    """The executions, oldest first, for a terminal of ``width`` columns (see
+    ``bricksmith.runs.fit``): run, #, status, the params that vary between them, every
+    metric (a param that is also a metric is shown once, in the metric column, marked
+    ``metric=param``), duration, finished, commit, error."""
+    from bricksmith.runs import NAME_WIDTH, compact_number, fit
 
-    from bricksmith.runs import compact_number
-
+    narrow = width is not None and width < 100
+    digits, name_width = (3, 30) if narrow else (4, NAME_WIDTH)
     flats = [flat_params(e) for e in history]
     keys = dict.fromkeys(k for flat in flats for k in flat)
-    varying = [k for k in keys if len({_key(f.get(k, _ABSENT)) for f in flats}) > 1]
     metrics = list(dict.fromkeys(m for e in history for m in (e.get("metrics") or {})))
-    varying = [k for k in varying if k not in metrics]
-    table = Table(title=title)
-    table.add_column("run", no_wrap=True, min_width=min(name_width, max(
-        [len(str(e.get("run"))) for e in history] + [3])))
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    for key in varying:
-        table.add_column(Text.assemble(("param\n", "dim"), key), no_wrap=True)
-    for name in metrics:
-        mark = "metric=param\n" if name in keys else "metric\n"
-        table.add_column(Text.assemble((mark, "dim"), name), justify="right", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("finished", no_wrap=True)
-    table.add_column("commit", no_wrap=True)
-    if any(e.get("error") for e in history):
-        table.add_column("error", overflow="ellipsis", no_wrap=True, ratio=1)
+    varying = [k for k in keys if k not in metrics
+               and len({_key(f.get(k, _ABSENT)) for f in flats}) > 1]
+    errors = any(e.get("error") for e in history)
+    heads = [("", "run", "run"), ("", "#", "number"), ("", "status", "status"),
+             *(("param", k, "param") for k in varying),
+             *(("metric=param" if m in keys else "metric", m, "metric") for m in metrics),
+             ("", "duration", "duration"), ("", "finished", "finished"),
+             ("", "commit", "commit"), *([("", "error", "error")] if errors else [])]
+    rows = []
     for execution, flat in zip(history, flats, strict=True):
-        status = str(execution.get("status"))
         found = execution.get("metrics") or {}
-        row = [
-            Text(shorten_middle(str(execution.get("run")), name_width)),
-            Text(str(execution.get("execution", ""))),
-            Text(status, style=STATUS_STYLES.get(status, "")),
-            *(Text(format_value(flat[k]) if k in flat else MISSING) for k in varying),
-            *(Text(compact_number(found[m]) if m in found else MISSING) for m in metrics),
-            Text(format_duration(execution.get("duration_s"))),
-            Text(format_time(execution.get("finished_at"))),
-            Text(str(execution.get("commit") or MISSING)[:8]),
-        ]
-        if any(e.get("error") for e in history):
-            row.append(Text(first_line(execution.get("error"))))
-        table.add_row(*row)
-    return table
+        rows.append([
+            shorten_middle(str(execution.get("run")), name_width),
+            str(execution.get("execution", "")),
+            str(execution.get("status")),
+            *(format_value(flat[k]) if k in flat else MISSING for k in varying),
+            *(compact_number(found[m], digits) if m in found else MISSING for m in metrics),
+            format_duration(execution.get("duration_s")),
+            format_time(execution.get("finished_at")),
+            str(execution.get("commit") or MISSING)[:8],
+            *([first_line(execution.get("error")) or MISSING] if errors else []),
+        ])
+    return fit(title, heads, rows, [str(e.get("status")) for e in history], width=width)

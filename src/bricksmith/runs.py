@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ class Comparison:
         if self.shared_params:
             pairs = ", ".join(f"{k}={format_value(v)}" for k, v in self.shared_params.items())
             return f"All runs share: {pairs}"
-        if not self.varying_params:
+        if not self.varying_params and not self.also_params:
             return "No parameters set."
         return ""
 
@@ -249,39 +249,51 @@ NAME_WIDTH = 40  # the most a run name takes in the terminal; longer ones lose t
 
 
 def rich_table(comparison: Comparison, *, title: str = "Runs", width: int | None = None):
-    """The comparison for a terminal of ``width`` columns (cells are plain Text: no markup
-    is interpreted): a rich Table, or, when its names and numbers would not fit side by
-    side, one small table per run (a key per line) — run names are never cut (one longer
-    than the room loses its middle), numbers are rounded (3 significant digits under 100
-    columns, else 4), never cut; the error is the column that gives way (one line, …)."""
-    from rich.table import Table
-    from rich.text import Text
-
+    """The comparison for a terminal of ``width`` columns (see :func:`fit`): run names are
+    never cut (one longer than the room loses its middle), numbers are rounded (3
+    significant digits under 100 columns, else 4), never cut."""
     narrow = width is not None and width < 100
     digits, name_width = (3, 30) if narrow else (4, NAME_WIDTH)
     cols = columns(comparison)
     texts = [[_terminal_cell(run, column, digits, name_width) for column in cols]
              for run in comparison.runs]
-    headers = [_header(comparison, column) for column in cols]
-    fixed = [c.kind in ("run", "status", "metric", "duration") for c in cols]
-    need = [max([len(row[i]) for row in texts] + [len(headers[i][1])]) for i in range(len(cols))]
+    heads = [(*_header(comparison, column), column.kind) for column in cols]
+    return fit(title, heads, texts, [run.status for run in comparison.runs], width=width,
+               caption=comparison.shared_note() or None)
+
+
+FIXED = ("run", "status", "metric", "duration", "number")  # never wrapped, never cut
+NUMERIC = ("metric", "duration", "number")
+
+
+def fit(title: str, heads: Sequence[tuple[str, str, str]], rows: Sequence[Sequence[str]],
+        statuses: Sequence[str], *, width: int | None, caption: str | None = None):
+    """A rich renderable of ``rows`` under ``heads`` ((mark, name, kind) each: kind in
+    run, status, param, metric, duration, number, finished, error, page...) for ``width``
+    columns: one table when the names and numbers fit side by side, the other columns
+    wrapping and the error giving way first (one line, …); else one small table per row (a
+    key per line), so that nothing is ever cut."""
+    from rich.table import Table
+    from rich.text import Text
+
+    fixed = [kind in FIXED for _m, _n, kind in heads]
+    need = [max([len(row[i]) for row in rows] + [len(heads[i][1]), len(heads[i][0])])
+            for i in range(len(heads))]
     room = sum(n + 3 for n, f in zip(need, fixed, strict=True) if f) + 1 + 12 * fixed.count(False)
     if width is not None and room > width:
-        return _cards(comparison, cols, headers, texts, title, width)
-    table = Table(title=title, caption=comparison.shared_note() or None)
-    for index, column in enumerate(cols):
-        mark, name = headers[index]
+        return _cards(title, heads, rows, statuses, width, caption)
+    table = Table(title=title, caption=caption)
+    for index, (mark, name, kind) in enumerate(heads):
         table.add_column(
             Text.assemble((f"{mark}\n", "dim"), name) if mark else Text(name),
-            justify="right" if column.kind in ("metric", "duration") else "left",
-            overflow="ellipsis" if column.kind == "error" else "fold",
-            no_wrap=fixed[index] or column.kind == "error",
+            justify="right" if kind in NUMERIC else "left",
+            overflow="ellipsis" if kind == "error" else "fold",
+            no_wrap=fixed[index] or kind == "error",
             min_width=need[index] if fixed[index] else None,
         )
-    for run, row in zip(comparison.runs, texts, strict=True):
-        style = STATUS_STYLES.get(run.status, "")
-        table.add_row(*(Text(text, style=style if column.kind == "status" else "")
-                        for text, column in zip(row, cols, strict=True)))
+    for status, row in zip(statuses, rows, strict=True):
+        table.add_row(*(Text(text, style=STATUS_STYLES.get(status, "") if kind == "status"
+                             else "") for text, (_m, _n, kind) in zip(row, heads, strict=True)))
     return table
 
 
@@ -292,25 +304,24 @@ def _header(comparison: Comparison, column: Column) -> tuple[str, str]:
             column.name)
 
 
-def _cards(comparison, cols, headers, texts, title: str, width: int):
-    """One two-column table per run (key, value), for a terminal too narrow for the rows."""
+def _cards(title, heads, rows, statuses, width: int, caption: str | None):
+    """One two-column table per row (key, value), for a terminal too narrow for the rows."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     parts: list = [Text(title, style="italic", justify="center")]
-    keys = max(len(f"{mark} {name}".strip()) for mark, name in headers)
-    for run, row in zip(comparison.runs, texts, strict=True):
+    keys = max(len(f"{mark} {name}".strip()) for mark, name, _kind in heads)
+    for status, row in zip(statuses, rows, strict=True):
         card = Table(show_header=False, title=None, width=min(width, 100))
         card.add_column("key", no_wrap=True, style="dim", min_width=keys)
         card.add_column("value", overflow="fold")
-        for (mark, name), text, column in zip(headers, row, cols, strict=True):
-            key = f"{mark} {name}" if mark else name
-            style = STATUS_STYLES.get(run.status, "") if column.kind == "status" else ""
-            card.add_row(Text(key), Text(text, style=style))
+        for (mark, name, kind), text in zip(heads, row, strict=True):
+            style = STATUS_STYLES.get(status, "") if kind == "status" else ""
+            card.add_row(Text(f"{mark} {name}".strip()), Text(text, style=style))
         parts.append(card)
-    if comparison.shared_note():
-        parts.append(Text(comparison.shared_note(), style="dim"))
+    if caption:
+        parts.append(Text(caption, style="dim"))
     return Group(*parts)
 
 
