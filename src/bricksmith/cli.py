@@ -608,23 +608,19 @@ def _status(args, workflow) -> int:
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
-    from rich.markup import escape
-    from rich.table import Table
+    from bricksmith.runs import fit, shorten_middle
 
     console = _console(args)
-    table = Table(title=f"Steps (target {workflow.target})")
-    for column in ("step", "status", "finished", "error"):
-        table.add_column(column)
     if status.get("apply"):
         console.print(f"in progress: {status['apply']}", markup=False)
-    for step in status["steps"]:
-        error = (step.get("error") or step.get("note") or "").splitlines()
-        table.add_row(
-            step["step"],
-            step["status"],
-            step.get("finished_at") or "-",
-            escape(error[0]) if error else "",
-        )
+    most = 40 if console.width < 100 else 50  # a longer step name loses its middle
+    rows = [[shorten_middle(step["step"], most), step["status"], step.get("finished_at") or "-",
+             ((step.get("error") or step.get("note") or "").splitlines() or [""])[0]]
+            for step in status["steps"]]
+    heads = [("", "step", "run"), ("", "status", "status"), ("", "finished", "finished"),
+             ("", "error", "error")]
+    table = fit(f"Steps (target {workflow.target})", heads, rows,
+                [step["status"] for step in status["steps"]], width=console.width)
     console.print(table)
     _runs_table(console, workflow, status)
     _metric_sources(console, status["runs"])

@@ -282,19 +282,28 @@ def fit(title: str, heads: Sequence[tuple[str, str, str]], rows: Sequence[Sequen
     room = sum(n + 3 for n, f in zip(need, fixed, strict=True) if f) + 1 + 12 * fixed.count(False)
     if width is not None and room > width:
         return _cards(title, heads, rows, statuses, width, caption)
+    # the error takes what the rest leaves, on one line (…): it gives way first
+    others = sum(need[i] + 3 for i, (_m, _n, kind) in enumerate(heads) if kind != "error")
+    budget = max(12, (width or 10**6) - others - 4)
     table = Table(title=title, caption=caption)
     for index, (mark, name, kind) in enumerate(heads):
         table.add_column(
             Text.assemble((f"{mark}\n", "dim"), name) if mark else Text(name),
             justify="right" if kind in NUMERIC else "left",
             overflow="ellipsis" if kind == "error" else "fold",
-            no_wrap=fixed[index] or kind == "error",
+            no_wrap=fixed[index],
             min_width=need[index] if fixed[index] else None,
         )
     for status, row in zip(statuses, rows, strict=True):
-        table.add_row(*(Text(text, style=STATUS_STYLES.get(status, "") if kind == "status"
-                             else "") for text, (_m, _n, kind) in zip(row, heads, strict=True)))
+        table.add_row(*(
+            Text(_clip(text, budget) if kind == "error" else text,
+                 style=STATUS_STYLES.get(status, "") if kind == "status" else "")
+            for text, (_m, _n, kind) in zip(row, heads, strict=True)))
     return table
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _header(comparison: Comparison, column: Column) -> tuple[str, str]:
