@@ -244,7 +244,18 @@ class Workflow:
                 probes = None  # what a drift check saw is not remembered
             return drift
 
-        plan = make_plan(self.graph, records, check, working=working)
+        def adopting(key: str) -> str | None:  # a step never applied: what it will find
+            nonlocal probes
+            step = self.graph.step(key)
+            if not step.may_adopt:
+                return None
+            ctx = self.context(step, {})
+            if probes is not None:
+                found = step.probes(ctx, {})
+                probes = None if found is None else [*probes, *found]
+            return step.adopts(ctx)
+
+        plan = make_plan(self.graph, records, check, working=working, adopting=adopting)
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(

@@ -459,6 +459,9 @@ def _show_plan(args, plan, target: str) -> int:
             symbol, colour = SYMBOLS[action.action]
             label = f"{action.action} if upstream outputs change" if action.conditional \
                 else action.action
+            if action.action == "create" and action.reasons[:1] and \
+                    action.reasons[0].startswith("adopt the existing"):
+                label = "adopt"  # it takes over what exists: nothing is created
             lines.add((f"{symbol} {action.step}", colour), (f" ({label})", "dim"))
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))

@@ -125,10 +125,12 @@ def make_plan(
     check: Callable[[str, StepRecord], list[str]],
     *,
     working: str | None = None,
+    adopting: Callable[[str], str | None] = lambda key: None,
 ) -> Plan:
     """Plan every step of ``graph`` against the saved ``records``. ``working``: who holds the
     target's lock right now (an apply at work), so a step recorded as running is in progress
-    there, not interrupted."""
+    there, not interrupted. ``adopting(key)``: for a step never applied, why apply takes
+    over what exists instead of creating it (None: it creates it)."""
     actions: dict[str, Action] = {}
     new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
@@ -138,6 +140,10 @@ def make_plan(
         if working and record is not None and record.status == RUNNING:
             actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
                                                 "plan again when that apply has finished",))
+            new_outputs[key] = False
+            continue
+        if record is None:
+            actions[key] = Action(key, CREATE, (adopting(key) or "never applied to this target",))
             new_outputs[key] = False
             continue
         actions[key], new_outputs[key] = _decide(
