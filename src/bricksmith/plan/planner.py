@@ -164,11 +164,15 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     if record is None:
         return Action(key, CREATE, ("never applied to this target",)), False
     if record.status == FAILED:
-        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",
-                                    *_interrupted(key, step, graph, record, decided))), False
+        left, since = _interrupted(key, step, graph, record, decided)
+        error = _first_line(record.error)
+        if since:  # recomputed: what changed comes first, the old failure is said to be old
+            return Action(key, RESUME, (*since, *left, "the last attempt, with the earlier "
+                                        f"inputs, failed: {error}")), False
+        return Action(key, RESUME, (f"last attempt failed: {error}", *left)), False
     if record.status == RUNNING:
-        return Action(key, RESUME, ("last attempt was interrupted",
-                                    *_interrupted(key, step, graph, record, decided))), False
+        left, since = _interrupted(key, step, graph, record, decided)
+        return Action(key, RESUME, ("last attempt was interrupted", *left, *since)), False
     if record.status != SUCCEEDED:
         return Action(key, CREATE, ("never completed",)), False
 
@@ -203,18 +207,18 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     return Action(key, UPDATE, tuple(reasons or ["inputs changed"])), True
 
 
-def _interrupted(key, step, graph, record, decided) -> list[str]:
-    """What an interrupted (or failed) step left in flight (the step says, from its
-    checkpoint) and what changed since it started: its inputs, old → new, and upstream steps
-    that will run."""
+def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str]]:
+    """(what an interrupted (or failed) step left in flight (the step says, from its
+    checkpoint), what changed since it started: its inputs, old → new, and upstream steps
+    that will run)."""
     before = record.inputs.get("inputs")
     if not isinstance(before, dict):  # a record without its inputs: nothing to compare
-        return []
+        return [], []
     changes = differences(before, dict(step.inputs()))
     moving = [f"upstream {d} will {decided[d].action}"
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
     left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
-    return [*left, *changes, *moving]
+    return left, [*changes, *moving]
 
 
 def _removed_reason(key: str, record: StepRecord) -> str:
