@@ -126,7 +126,10 @@ class Workflow:
         from bricksmith.backends.databricks import DatabricksBackend
 
         return DatabricksBackend(
-            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id
+            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id,
+            git_folder_parent=settings.git_folder_parent,
+            discard_git_folder_edits=settings.discard_git_folder_edits,
+            keep_dir=self.root / "workspace-edits",
         )
 
     def context(

@@ -82,6 +82,12 @@ class Project(_Model):
     )
 
 
+GitProvider = Literal[
+    "gitHub", "gitHubEnterprise", "gitLab", "gitLabEnterpriseEdition", "bitbucketCloud",
+    "bitbucketServer", "azureDevOpsServices", "awsCodeCommit",
+]  # the Repos API's names (databricks-sdk service/workspace.py, ReposAPI.create)
+
+
 class Repo(_Model):
     """The git repository of the project and the remote it is pushed to."""
 
@@ -103,6 +109,28 @@ class Repo(_Model):
         description="HTTPS remotes: name of the environment variable holding the token. "
         "The token itself is never written anywhere.",
         examples=["GITHUB_TOKEN"],
+    )
+    provider: GitProvider | None = Field(
+        default=None,
+        description="Databricks targets: the Git provider of the remote, as the Repos API names "
+        "it. Needed when the remote's host is not github.com, gitlab.com, bitbucket.org, "
+        "dev.azure.com or git-codecommit.<region>.amazonaws.com (GitHub Enterprise, GitLab "
+        "self-managed, Bitbucket Server, ...): bricksmith never guesses it.",
+        examples=["gitHubEnterprise"],
+    )
+    git_username: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Databricks targets: user name of the workspace's Git credential for the "
+        "provider (required for awsCodeCommit; some providers' tokens need it).",
+        examples=["me"],
+    )
+    git_email: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Databricks targets: e-mail of the workspace's Git credential for the "
+        "provider (Databricks documents it as required for most providers).",
+        examples=["me@example.com"],
     )
     author_name: str = Field(
         default="bricksmith", description="Author name of commits bricksmith makes."
@@ -156,6 +184,21 @@ class DatabricksTarget(_Model):
     root: str = Field(
         default=".bricksmith/databricks",
         description="Local folder for this target's state, relative to the spec file.",
+    )
+    git_folder_parent: str | None = Field(
+        default=None,
+        pattern=r"^(/Repos/[^/]+|(/Workspace)?/(Users|Shared)(/[^/]+)+)$",
+        description="Workspace folder holding the project's Git folder (created when "
+        "missing); {user} stands for the current user. Default /Repos/{user}; Git folders may "
+        "also live under /Workspace/Users/{user}/... or /Workspace/Shared/...",
+        examples=["/Workspace/Users/{user}/git", "/Repos/team"],
+    )
+    discard_git_folder_edits: bool = Field(
+        default=False,
+        description="Uncommitted changes made in the workspace's Git folder stop apply (job "
+        "runs would use them instead of the pushed commit). Set true to have apply discard "
+        "them instead, after keeping a copy of each changed file under "
+        "<root>/workspace-edits/<UTC time>/.",
     )
 
 
