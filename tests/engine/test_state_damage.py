@@ -181,7 +181,7 @@ def test_a_state_failing_after_the_step_ran_is_reported_not_a_step_failure(tmp_p
     calls = []
     real = state.mark_succeeded
 
-    def full(key, outputs):
+    def full(key, outputs, entry=None):
         calls.append(key)
         raise statefile.unwritable(path, sqlite3.OperationalError("database or disk is full"))
 

@@ -71,6 +71,19 @@ class Step(ABC):
         upstream step changed since. Reads nothing but its arguments ([] = nothing)."""
         return []
 
+    may_adopt = False  # whether ``adopts`` can say anything (the planner asks only then)
+
+    def adopts(self, ctx: StepContext) -> str | None:
+        """For a step never applied: why apply will take over what already exists instead of
+        creating it (a plan's reason, e.g. "adopt the existing project at ..."), else None.
+        Reads only what ``probes(ctx, {})`` observes."""
+        return None
+
+    def history_entry(self, outputs: Outputs | None) -> dict[str, Any] | None:
+        """What the run history keeps of an execution that ended with ``outputs`` (None: it
+        failed; the engine adds the error). None (the default): the step keeps no history."""
+        return None
+
     def annotate(self, reasons: list[str], outputs: Outputs) -> list[str]:
         """The plan's reasons for updating this step because its inputs changed (lines such
         as ``params.x: 0.6 → (none)``), said more exactly with what the last apply recorded
