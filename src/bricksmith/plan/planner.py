@@ -189,7 +189,8 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     if not changed and not any(new_outputs[d] for d in moving):
         drift = check(key, record)
         if drift:
-            return Action(key, UPDATE, tuple(drift) + tuple(upstream)), False
+            certain = bool(getattr(step, "repair_changes_outputs", False))
+            return Action(key, UPDATE, tuple(drift) + tuple(upstream)), certain
         if not moving:
             return Action(key, NOOP), False
         why = "that step's outputs" if len(moving) == 1 else "their outputs"

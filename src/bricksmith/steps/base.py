@@ -50,6 +50,9 @@ class Step(ABC):
     deps: tuple[str, ...] = ()
     title: str = ""
     timeout_s: float = 30 * 60  # the engine fails a step that runs longer than this
+    # True when repairing what check() found always gives other outputs (committing the
+    # changes found makes a new commit); the plan then lists what depends on it for certain
+    repair_changes_outputs: bool = False
 
     @abstractmethod
     def inputs(self) -> dict[str, Any]:
