@@ -126,7 +126,8 @@ class Workflow:
         from bricksmith.backends.databricks import DatabricksBackend
 
         return DatabricksBackend(
-            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id
+            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id,
+            serverless=settings.serverless
         )
 
     def context(
