@@ -263,6 +263,10 @@ class _Checker:
         """A databricks target runs on ``cluster_id`` or, said explicitly, serverless; a
         serverless one takes no ``dbfs:`` data target (serverless compute has only limited
         DBFS access: Databricks docs, "Serverless compute limitations")."""
+        from bricksmith.spec.models import DatabricksTarget
+
+        if set(config) - set(DatabricksTarget.model_fields):
+            return  # an unknown key (a misspelt cluster_id?): the schema reports it first
         cluster, serverless = config.get("cluster_id"), config.get("serverless")
         if serverless is True and cluster not in (None, ""):
             self.error(("targets", name, "serverless"),
