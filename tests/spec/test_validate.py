@@ -815,4 +815,5 @@ def test_serverless_refuses_dbfs_data_and_takes_volumes(write_spec):
     assert "limited DBFS access" in diag.message
     assert "/Volumes/<catalog>/<schema>/<volume>" in diag.hint
     volume = "data:\n  - {source: data, target: /Volumes/c/s/v/x}\n"
-    assert problems(write_spec(head + volume)) == []
+    loaded = load_spec(write_spec(head + volume), environ={})
+    assert loaded.workflow.targets["dev"].serverless is True
