@@ -55,8 +55,10 @@ def upload_volume_file(client: Any, source: Path, dest: str) -> None:
         FilesAPI(client.api_client).upload(dest, contents, overwrite=True)
 
 
-def crowded_folders(rels: Iterable[str], limit: int = DBFS_LIST_LIMIT) -> set[str]:
-    """Folders (relative, '.' for the top) that hold more than ``limit`` of ``rels`` directly."""
+def crowded_folders(rels: Iterable[str], limit: int | None = None) -> set[str]:
+    """Folders (relative, '.' for the top) that hold more than ``limit`` (default
+    :data:`DBFS_LIST_LIMIT`) of ``rels`` directly."""
+    limit = DBFS_LIST_LIMIT if limit is None else limit
     counts: dict[str, int] = {}
     for rel in rels:
         parent = str(PurePosixPath(rel).parent)
