@@ -11,7 +11,7 @@ from databricks.sdk import errors as sdk
 from databricks.sdk.service.compute import State
 from databricks.sdk.service.jobs import Run
 
-from bricksmith.backends import databricks_data
+from bricksmith.backends import databricks_limits
 from bricksmith.backends.databricks import DBFS_DENIED_HINT, DatabricksBackend, run_phase
 from bricksmith.errors import BackendError
 
@@ -160,7 +160,7 @@ def test_a_dbfs_permission_denied_names_the_volume_form(tmp_path):
 def test_a_volume_file_over_the_files_api_limit_is_refused_before_any_put(
         tmp_path, emulator, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
-    monkeypatch.setattr(databricks_data, "FILES_API_LIMIT", 100)  # 5 GiB, made small
+    monkeypatch.setattr(databricks_limits, "FILES_API_LIMIT", 100)  # 5 GiB, made small
     source = tmp_path / "data"
     source.mkdir()
     (source / "small.csv").write_bytes(b"x" * 10)
@@ -196,7 +196,7 @@ def test_a_volume_upload_streams_from_the_open_file(tmp_path, emulator, monkeypa
 
 def test_a_crowded_dbfs_folder_is_read_by_status_not_listed(tmp_path, emulator, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
-    monkeypatch.setattr(databricks_data, "DBFS_LIST_LIMIT", 3)  # 10,000, made small
+    monkeypatch.setattr(databricks_limits, "DBFS_LIST_LIMIT", 3)  # 10,000, made small
     source = tmp_path / "data"
     (source / "many").mkdir(parents=True)
     for i in range(5):
@@ -220,5 +220,5 @@ def test_a_crowded_dbfs_folder_is_read_by_status_not_listed(tmp_path, emulator, 
 
 def test_crowded_folders_counts_direct_children_only():
     rels = [f"a/{i}" for i in range(4)] + ["a/b/x", "top"]
-    assert databricks_data.crowded_folders(rels, limit=3) == {"a"}
-    assert databricks_data.crowded_folders(rels, limit=4) == set()
+    assert databricks_limits.crowded_folders(rels, limit=3) == {"a"}
+    assert databricks_limits.crowded_folders(rels, limit=4) == set()
