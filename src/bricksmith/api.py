@@ -130,6 +130,7 @@ class Workflow:
             git_folder_parent=settings.git_folder_parent,
             discard_git_folder_edits=settings.discard_git_folder_edits,
             keep_dir=self.root / "workspace-edits",
+            serverless=settings.serverless,
         )
 
     def context(

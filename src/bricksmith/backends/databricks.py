@@ -36,6 +36,16 @@ PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
 PROBE_TIMEOUT_S = 5  # a TCP connect to the workspace before the SDK's first call
 CANCEL_WAIT_S = 10 * 60  # a cancelled job run stops within this long
 TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
+DBFS_DENIED_HINT = (
+    "the workspace may have DBFS root disabled (new accounts have none): put the data in a "
+    "Unity Catalog volume, data[].target: /Volumes/<catalog>/<schema>/<volume>/data; or ask a "
+    "workspace admin for access to that DBFS folder"
+)
+CLUSTER_SETTLING = {"PENDING", "RESIZING", "RESTARTING"}  # become RUNNING by themselves
+CLUSTER_WAIT_S = 20 * 60  # databricks-sdk's ensure_cluster_is_running waits this long
+SERVERLESS_ENV_KEY = "bricksmith"  # the job environment of a serverless run's task
+SERVERLESS_ENV_VERSION = "4"  # serverless environment version (a string holding an integer)
+OUTPUT_LIMIT_MB = 5  # runs/get-output: notebook_output.result is cut at 5 MB (truncated)
 
 
 class DatabricksBackend(DatabricksData):
@@ -47,6 +57,7 @@ class DatabricksBackend(DatabricksData):
         host: str | None,
         profile: str | None,
         cluster_id: str | None,
+        serverless: bool = False,
         client=None,
         poll_interval_s: float = 2.0,
         retry_policy: databricks_http.RetryPolicy | None = None,
@@ -55,6 +66,7 @@ class DatabricksBackend(DatabricksData):
         keep_dir: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
+        self.serverless = serverless and not cluster_id
         self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
         self.git_folder_parent = git_folder_parent
         self.discard_git_folder_edits = discard_git_folder_edits
@@ -163,6 +175,10 @@ class DatabricksBackend(DatabricksData):
                     "token (wrong or expired) "
                     f"while trying to {action}",
                     hint=self._login_hint(),
+                ) from None
+            if "dbfs:/" in action:
+                raise BackendError(
+                    f"{who}: not allowed to {action}: {_short(exc)}", hint=DBFS_DENIED_HINT
                 ) from None
             raise BackendError(
                 f"{who}: not allowed to {action}: {_short(exc)}",
@@ -501,36 +517,87 @@ class DatabricksBackend(DatabricksData):
     # -- runs ------------------------------------------------------------------------------------
 
     def _ensure_cluster(self, log: Callable[[str], None]) -> None:
-        from databricks.sdk.service.compute import State
-
+        """Start the cluster when it is TERMINATED(ING); wait for it while it is PENDING,
+        RESIZING or RESTARTING (these become RUNNING by themselves). databricks-sdk's
+        ``ensure_cluster_is_running`` waits up to 20 minutes, then raises TimeoutError
+        (``mixins/compute.py``): that is a cluster that did not start, not a network fault."""
         if not self.cluster_id:
             return
         # Runs start in parallel: one of them starts the cluster, the others wait for it.
         with self._cluster_lock, self.errors(f"start the cluster {self.cluster_id}"):
             state = self.client.clusters.get(self.cluster_id).state
-            if state != State.RUNNING:
-                shown = state.value if state else "unknown"
+            shown = state.value if state else "unknown"
+            if shown in CLUSTER_SETTLING:
+                log(f"cluster {self.cluster_id} is {shown}; waiting until it is RUNNING")
+            elif shown != "RUNNING":
                 log(f"cluster {self.cluster_id} is {shown}; starting it")
-            self.client.clusters.ensure_cluster_is_running(self.cluster_id)
+            try:
+                self.client.clusters.ensure_cluster_is_running(self.cluster_id)
+            except TimeoutError as exc:
+                if isinstance(exc.__cause__, Exception):  # the SDK's retries of a failing call
+                    raise
+                raise BackendError(
+                    f"cluster {self.cluster_id} did not start: it was not RUNNING after "
+                    f"waiting {CLUSTER_WAIT_S // 60} minutes (it was {shown}): {exc}",
+                    hint="look at the cluster's event log in the workspace (Compute > the "
+                    "cluster > Event log); apply again once it runs",
+                ) from None
+            except RuntimeError as exc:  # the SDK: "Cluster <name> is ERROR: <message>"
+                raise BackendError(
+                    f"cluster {self.cluster_id} cannot run jobs: {exc}",
+                    hint="fix or restart the cluster in the workspace, or set another "
+                    "cluster_id",
+                ) from None
 
     def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
-                timeout_s: float) -> int:
-        from databricks.sdk.service.jobs import NotebookTask, Source, SubmitTask
+                timeout_s: float, requirements: str = "") -> int:
+        """Submit a one-time run (``jobs/runs/submit``) of ``notebook`` on the cluster, or on
+        serverless compute with a job environment (``JobEnvironment``/``compute.Environment``,
+        databricks-sdk ``service/jobs.py``) whose dependencies are ``-r <requirements>`` (a
+        pip requirements-file line, as ``Environment.dependencies`` takes them)."""
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.compute import Environment
+        from databricks.sdk.service.jobs import JobEnvironment, NotebookTask, Source, SubmitTask
 
+        if not self.cluster_id and not self.serverless:
+            raise BackendError(
+                "this databricks target has no cluster_id and is not serverless",
+                hint="set cluster_id: <an all-purpose cluster's id>, or serverless: true",
+            )
         task = SubmitTask(
             task_key="notebook",
             notebook_task=NotebookTask(
                 notebook_path=notebook, base_parameters=widgets, source=Source.WORKSPACE
             ),
-            existing_cluster_id=self.cluster_id,
+            existing_cluster_id=self.cluster_id or None,
         )
+        environments = None
+        if not self.cluster_id:
+            task.environment_key = SERVERLESS_ENV_KEY
+            dependencies = [f"-r {requirements}"] if requirements else None
+            environments = [JobEnvironment(
+                environment_key=SERVERLESS_ENV_KEY,
+                spec=Environment(environment_version=SERVERLESS_ENV_VERSION,
+                                 dependencies=dependencies),
+            )]
         with self.errors(f"submit the job run {run_name}"):
-            waiter = self.client.jobs.submit(
-                run_name=run_name,
-                tasks=[task],
-                idempotency_token=token,
-                timeout_seconds=int(timeout_s),
-            )
+            try:
+                waiter = self.client.jobs.submit(
+                    run_name=run_name,
+                    tasks=[task],
+                    environments=environments,
+                    idempotency_token=token,
+                    timeout_seconds=int(timeout_s),
+                )
+            except (sdk.BadRequest, sdk.InvalidParameterValue, sdk.PermissionDenied) as exc:
+                if self.cluster_id or "invalid access token" in str(exc).lower():
+                    raise
+                raise BackendError(
+                    f"{self.describe()} refused a serverless job run (no cluster): {exc}",
+                    hint="serverless jobs may not be enabled for this workspace: set "
+                    "cluster_id: <an all-purpose cluster's id> on the target instead of "
+                    "serverless: true",
+                ) from None
         return waiter.run_id
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
@@ -540,8 +607,7 @@ class DatabricksBackend(DatabricksData):
         while True:
             with self.errors(f"read job run {run_id}"):
                 run = self.client.jobs.get_run(run_id)
-            life = run.state.life_cycle_state if run.state else None
-            state = life.value if life else "?"
+            state, _result, _message = run_phase(run)
             if state != last:
                 page = f" — {run.run_page_url}" if run.run_page_url and last is None else ""
                 log(f"job run {run_id}: {state}{page}")  # the page as soon as it is known
@@ -571,10 +637,10 @@ class DatabricksBackend(DatabricksData):
             return
         with self.errors(f"read job run {run_id}"):
             run = self.client.jobs.get_run(run_id)
-        life = run.state.life_cycle_state if run.state else None
-        if life is not None and life.value in TERMINAL_STATES:
+        life = run_phase(run)[0]
+        if life in TERMINAL_STATES:
             return
-        log(f"job run {run_id} of the earlier params is {life.value if life else 'in flight'}: "
+        log(f"job run {run_id} of the earlier params is {life}: "
             "cancelling it before submitting the new one")
         with self.errors(f"cancel job run {run_id}"):
             self.client.jobs.cancel_run(run_id)
@@ -582,9 +648,9 @@ class DatabricksBackend(DatabricksData):
         while True:
             with self.errors(f"read job run {run_id}"):
                 run = self.client.jobs.get_run(run_id)
-            life = run.state.life_cycle_state if run.state else None
-            if life is not None and life.value in TERMINAL_STATES:
-                log(f"job run {run_id} cancelled ({life.value})")
+            life = run_phase(run)[0]
+            if life in TERMINAL_STATES:
+                log(f"job run {run_id} cancelled ({life})")
                 return
             if time.monotonic() > deadline:
                 raise BackendError(
@@ -635,7 +701,8 @@ class DatabricksBackend(DatabricksData):
                 else f"re-attaching to job run {run_id}")
         else:
             self._ensure_cluster(log)
-            run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s)
+            run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
+                                  requirements)
             progress["_run_id"] = run_id
             checkpoint(progress)
         try:
@@ -648,18 +715,30 @@ class DatabricksBackend(DatabricksData):
         task_run_id = run.tasks[0].run_id if run.tasks else run_id
         with self.errors(f"read the output of job run {run_id}"):
             output = self.client.jobs.get_run_output(task_run_id)
-        result = run.state.result_state.value if run.state and run.state.result_state else None
+        life, result, message = run_phase(run)
         ok = result == "SUCCESS"
-        error = None if ok else (output.error or (run.state.state_message if run.state else None)
-                                 or f"the job run ended {result or run.state.life_cycle_state}")
+        error = None if ok else (output.error or message
+                                 or f"the job run ended {result or life}")
         trace = output.error_trace or ""
-        exit_value = output.notebook_output.result if output.notebook_output else None
+        notebook_output = output.notebook_output
+        exit_value = notebook_output.result if notebook_output else None
+        warnings = []
+        if notebook_output is not None and notebook_output.truncated:
+            # runs/get-output: the exit value is cut at 5 MB; its JSON is lost, not misread
+            exit_value = None
+            warnings.append(
+                f"the notebook's exit value was cut by Databricks at its {OUTPUT_LIMIT_MB} MB "
+                "limit (notebook_output.truncated): its metrics and effective params are lost; "
+                "write large results to a file instead of dbutils.notebook.exit"
+            )
+            log(f"warning: job run {run_id}: {warnings[-1]}")
         from bricksmith.atomic import write_text_atomically
 
         write_text_atomically(
             log_path,
             f"job run {run_id} ({url})\nresult: {result}\n"
             + (f"exit value: {exit_value}\n" if exit_value else "")
+            + "".join(f"warning: {w}\n" for w in warnings)
             + (f"error: {error}\n{trace}\n" if error else ""),
         )
         # a finished run stays pending until the step records its result (adopted on resume);
@@ -673,13 +752,34 @@ class DatabricksBackend(DatabricksData):
             log_path=str(log_path),
             log_tail="\n".join((trace or error or "").splitlines()[-40:]),
             duration_s=time.monotonic() - started,
-            details={"run_id": run_id, "run_page_url": url},
+            details={"run_id": run_id, "run_page_url": url,
+                     **({"warnings": warnings} if warnings else {})},
         )
 
 
 def _short(exc: Exception) -> str:
     """The SDK's message without the configuration dump it appends ("Config: host=...")."""
     return str(exc).split(" Config: ", 1)[0]
+
+
+def run_phase(run: Any) -> tuple[str, str | None, str | None]:
+    """(life-cycle state, result, message) of a ``jobs/runs/get`` answer: from ``status`` (the
+    newer field) when present, else from the deprecated ``state``. The state is given in the
+    older names (TERMINATED, ...); the result is ``SUCCESS`` for a run that succeeded, else the
+    termination code or result state (FAILED, CANCELED, ...), None while the run is going."""
+    status = getattr(run, "status", None)
+    if status is not None and status.state is not None:
+        state = status.state.value
+        details = status.termination_details
+        code = details.code.value if details is not None and details.code else None
+        message = details.message if details is not None else None
+        if state != "TERMINATED":
+            return state, None, message
+        return state, code or "FAILED", message
+    old = run.state
+    life = old.life_cycle_state.value if old and old.life_cycle_state else "?"
+    result = old.result_state.value if old and old.result_state else None
+    return life, result, old.state_message if old else None
 
 
 def _source_digest(text: str) -> str:

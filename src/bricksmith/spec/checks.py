@@ -279,6 +279,8 @@ class _Checker:
                            f"git_folder_parent {parent!r} contains '..'",
                            "give the workspace folder without '..', e.g. "
                            "/Workspace/Users/{user}/git", at_value=True)
+            if config.get("backend") == "databricks":
+                self.check_compute(name, config)
             host = config.get("host")
             if config.get("backend") == "databricks" and isinstance(host, str) and host:
                 split = urlsplit(host)
@@ -287,6 +289,36 @@ class _Checker:
                                "write the workspace URL with its scheme, "
                                "e.g. https://adb-1234567890.12.azuredatabricks.net",
                                at_value=True)
+
+    def check_compute(self, name: str, config: dict) -> None:
+        """A databricks target runs on ``cluster_id`` or, said explicitly, serverless; a
+        serverless one takes no ``dbfs:`` data target (serverless compute has only limited
+        DBFS access: Databricks docs, "Serverless compute limitations")."""
+        from bricksmith.spec.models import DatabricksTarget
+
+        if set(config) - set(DatabricksTarget.model_fields):
+            return  # an unknown key (a misspelt cluster_id?): the schema reports it first
+        cluster, serverless = config.get("cluster_id"), config.get("serverless")
+        if serverless is True and cluster not in (None, ""):
+            self.error(("targets", name, "serverless"),
+                       f"target {name!r} sets both cluster_id and serverless: true",
+                       "keep cluster_id to run on that cluster, or remove it to run serverless")
+        elif cluster in (None, "") and serverless is not True:
+            self.error(("targets", name), f"databricks target {name!r} has no cluster_id",
+                       "set cluster_id: <an all-purpose cluster's id> (e.g. "
+                       "${env.DATABRICKS_CLUSTER_ID}), or serverless: true to run on serverless "
+                       "compute (the workspace must have serverless jobs enabled)")
+        if serverless is not True or cluster not in (None, ""):
+            return
+        data = self.data.get("data")
+        for index, item in enumerate(data if isinstance(data, list) else []):
+            target = item.get("target") if isinstance(item, dict) else None
+            if isinstance(target, str) and target.startswith("dbfs:"):
+                self.error(("data", index, "target"),
+                           f"target {target!r}: serverless target {name!r} has only limited "
+                           "DBFS access", "use a Unity Catalog volume, e.g. "
+                           "/Volumes/<catalog>/<schema>/<volume>/data, or give the target a "
+                           "cluster_id", at_value=True)
 
     def check_data(self) -> None:
         data = self.section("data")

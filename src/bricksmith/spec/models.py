@@ -178,8 +178,16 @@ class DatabricksTarget(_Model):
     )
     cluster_id: str | None = Field(
         default=None,
-        description="Cluster for runs; serverless when omitted.",
+        description="All-purpose cluster for runs (started when terminated). Required "
+        "unless serverless is true.",
         examples=["${env.DATABRICKS_CLUSTER_ID}", "0123-456789-abcdefgh"],
+    )
+    serverless: bool = Field(
+        default=False,
+        description="Run on serverless compute (no cluster_id): the job run gets an "
+        "environment with the project's requirements. The workspace must have serverless "
+        "jobs enabled; data targets must be /Volumes/... (serverless has only limited DBFS "
+        "access).",
     )
     root: str = Field(
         default=".bricksmith/databricks",
@@ -206,7 +214,8 @@ Target = Annotated[LocalTarget | DatabricksTarget, Field(discriminator="backend"
 
 
 class DataSync(_Model):
-    """A folder of the project copied to DBFS (or a Unity Catalog volume)."""
+    """A folder of the project copied to a Unity Catalog volume (or DBFS, where the
+    workspace still has a DBFS root)."""
 
     source: str = Field(
         description="Folder inside the project, relative to the project.",
@@ -216,7 +225,8 @@ class DataSync(_Model):
     target: str = Field(
         pattern=r"^(dbfs:/|/Volumes/)",
         description="dbfs:/... or /Volumes/<catalog>/<schema>/<volume>/...",
-        examples=["dbfs:/FileStore/iris-databricks/data"],
+        examples=["/Volumes/main/default/iris-databricks/data",
+                  "dbfs:/FileStore/iris-databricks/data"],
     )
 
 
@@ -312,7 +322,7 @@ class Workflow(_Model):
     data: list[DataSync] = Field(
         default_factory=list,
         description="Folders of the project copied to DBFS or a Unity Catalog volume.",
-        examples=[[{"source": "data", "target": "dbfs:/FileStore/iris-databricks/data"}]],
+        examples=[[{"source": "data", "target": "/Volumes/main/default/iris-databricks/data"}]],
     )
     runs: list[Run] = Field(
         default_factory=list,

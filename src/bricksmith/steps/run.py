@@ -205,6 +205,7 @@ class RunNotebook(Step):
             raise failed
         details = dict(outcome.details)
         report = read_exit_value(outcome.exit_value)
+        backend_warnings = [str(w) for w in details.pop("warnings", [])]  # e.g. output cut
         for warning in report.warnings:
             ctx.log(f"run {self.name} warned: {warning}")
         project_params = dict(ctx.spec.workflow.project.params)  # as committed for it
@@ -219,7 +220,7 @@ class RunNotebook(Step):
             "params": self.params,
             "project_params": project_params,
             "effective_params": effective,
-            "warnings": list(report.warnings),
+            "warnings": list(report.warnings) + backend_warnings,
             "commit": repo["commit"],
             "_log": outcome.log_path,
             "_duration_s": round(outcome.duration_s, 2),
