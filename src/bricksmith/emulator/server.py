@@ -33,6 +33,7 @@ LOG = logging.getLogger("bricksmith.emulator")
 PATH_KEYS = ("path", "source_path", "destination_path", "path_prefix")
 HOST_METADATA = "/.well-known/databricks-config"  # read by the SDK when a client is created
 WORKSPACE_ID = "1234567890123456"
+RUN_PAGE = "/"  # what a run's run_page_url opens (jobs.py); public like a login page
 
 Handler = Callable[[Request], "Response | dict[str, Any]"]
 
@@ -108,6 +109,10 @@ class Gateway:
         """The answer to ``req``, or None to drop the connection without one."""
         if req.method == "GET" and req.path == HOST_METADATA:  # public, never faulted
             return Response.of_json({"workspace_id": WORKSPACE_ID})
+        if req.method == "GET" and req.path == RUN_PAGE:  # a browser's page: no token
+            handler, req.params, _ = self.router.match(req.method, req.path)
+            answer = handler(req)
+            return answer if isinstance(answer, Response) else Response.of_json(answer)
         injector = self.injector
         if injector.policy.latency_ms:
             time.sleep(injector.policy.latency_ms / 1000)
