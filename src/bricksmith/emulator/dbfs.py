@@ -34,6 +34,7 @@ from bricksmith.emulator.wire import (
 MAX_BLOCK = 1024 * 1024
 DEFAULT_READ = 512 * 1024
 HANDLE_IDLE_S = 10 * 60
+SETTING = "/api/2.0/settings/types/disable_legacy_dbfs/names/default"
 ROOT_DISABLED = (
     "DBFS root is disabled for this workspace (Databricks: 'DBFS root and mounts are "
     "deprecated'); use a Unity Catalog volume, /Volumes/<catalog>/<schema>/<volume>/..."
@@ -68,7 +69,17 @@ class Dbfs:
             ("POST", "/api/2.0/dbfs/delete", self.delete),
             ("POST", "/api/2.0/dbfs/move", self.move),
         ]
-        return [(method, path, self._guarded(handler)) for method, path, handler in routes]
+        guarded = [(method, path, self._guarded(handler)) for method, path, handler in routes]
+        return [*guarded, ("GET", SETTING, self.setting)]
+
+    def setting(self, req: Request) -> dict[str, Any]:
+        """The workspace setting itself, as databricks-sdk reads it
+        (``w.settings.disable_legacy_dbfs.get()``, ``service/settings.py``)."""
+        return {
+            "disable_legacy_dbfs": {"value": self.root_disabled},
+            "setting_name": "default",
+            "etag": "1",
+        }
 
     def _guarded(self, handler: Callable[[Request], dict[str, Any]]):
         def guarded(req: Request) -> dict[str, Any]:

@@ -417,7 +417,6 @@ class Jobs:
             "end_time": run.end_time,
             "attempt_number": 0,
             "run_page_url": self._url(run, run.run_id),
-            "format": "MULTI_TASK",
             **self._durations(run.start_time, run.end_time),
         }
         if run.timeout_s:
@@ -468,6 +467,11 @@ class Jobs:
             run, task = self._find(req)
             if task is None:
                 return self.run_view(run)
+            return self.task_run_view(run, task)
+
+    def task_run_view(self, run: Run, task: TaskRun) -> dict[str, Any]:
+        """A task run as runs/get answers for its own id: a ``Run`` with that one task."""
+        with self._lock:
             view = self.run_view(run, with_tasks=False)
             task_view = self.task_view(run, task)
             view.update(
@@ -487,9 +491,7 @@ class Jobs:
             run, task = self._find(req)
             if task is None:
                 raise invalid(MULTI_TASK_OUTPUT)
-            view = self.task_view(run, task)
-            metadata = {**self.run_view(run, with_tasks=False), **view, "tasks": [view]}
-            output: dict[str, Any] = {"metadata": metadata}
+            output: dict[str, Any] = {"metadata": self.task_run_view(run, task)}
             if task.result == "SUCCESS":
                 result = task.exit_value
                 notebook: dict[str, Any] = {"truncated": False}
