@@ -36,6 +36,8 @@ def call(emulator, method, path, body=None, *, data=None, headers=None, token=Tr
 
 
 def multipart(fields: dict[str, bytes | str], files: dict[str, bytes]) -> tuple[bytes, str]:
+    """A form as the legacy databricks-cli sends it (it labels the file part
+    ``multipart/form-data``)."""
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in fields.items():
@@ -47,7 +49,7 @@ def multipart(fields: dict[str, bytes | str], files: dict[str, bytes]) -> tuple[
     for name, value in files.items():
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="f.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            f'filename="f.bin"\r\nContent-Type: multipart/form-data\r\n\r\n'.encode()
             + value + b"\r\n"
         )
     kind = f"multipart/form-data; boundary={boundary}"
@@ -121,7 +123,7 @@ def test_a_get_may_carry_its_parameters_as_a_json_body(emulator):
 
 @pytest.mark.parametrize("field", ["file", "contents"])
 def test_multipart_put_stores_the_whole_file(emulator, field):
-    data = bytes(range(256)) * 400  # 100 KB of binary
+    data = b"\r\n--" + bytes(range(256)) * 400 + b"\r\n"  # 100 KB of binary, CRLF at both ends
     body, kind = multipart({"path": "/FileStore/f.bin", "overwrite": "true"}, {field: data})
     status, _ = call(emulator, "POST", "/api/2.0/dbfs/put", data=body,
                      headers={"Content-Type": kind})
@@ -178,6 +180,10 @@ def test_a_workspace_without_dbfs_root_refuses_dbfs(tmp_path):
             assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")
             assert "/Volumes/" in answer["message"]
         assert not (emulator.root / "dbfs/FileStore/x").exists()
+        from databricks.sdk import WorkspaceClient
+
+        w = WorkspaceClient(host=emulator.url, token="t")
+        assert w.settings.disable_legacy_dbfs.get().disable_legacy_dbfs.value is True
         assert call(emulator, "PUT", "/api/2.0/fs/files/Volumes/c/s/v/x", data=b"x",
                     headers={"Content-Type": "application/octet-stream"})[0] < 300
 

@@ -11,8 +11,6 @@ page (``error_after_rate``). Nothing about a request (headers, bodies, tokens) i
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
 import logging
 import re
@@ -275,16 +273,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _form(content_type: str, body: bytes) -> dict[str, bytes] | None:
-    """The fields of a multipart/form-data body (None for any other body)."""
+    """The fields of a multipart/form-data body (None for any other body). Parsed by its
+    boundary, byte for byte: a part's own Content-Type (the legacy databricks-cli labels its
+    file part ``multipart/form-data``) never changes how its bytes are read."""
     if not content_type.lower().startswith("multipart/form-data"):
         return None
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        return {}
     fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+    for part in body.split(b"--" + found.group(1).encode())[1:]:
+        if part.startswith(b"--"):  # the closing delimiter
+            break
+        head, sep, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        name = re.search(rb'content-disposition:[^\r\n]*?\bname="([^"]*)"', head, re.I)
         if name:
-            fields[str(name)] = part.get_payload(decode=True) or b""
+            fields[name.group(1).decode("utf-8", "replace")] = content.removesuffix(b"\r\n")
     return fields
 
 
