@@ -107,7 +107,7 @@ def test_spark_project_runs_unchanged_on_the_local_backend(cli, tmp_path, capsys
     dbfs = root / "dbfs/FileStore/spark-iris/data"
     for split in ("train", "test"):
         assert list((dbfs / "02_intermediate" / f"{split}.parquet").glob("part-*.parquet"))
-    assert (dbfs / "08_reporting/model_metrics.json").is_file()  # dbfs:/ in the catalog
+    assert (dbfs / "08_reporting/model_metrics.json").is_file()  # /dbfs/ (not Spark)
     assert (root / "Volumes/main/default/spark_iris/predictions.csv").is_file()
     assert (root / "cluster/baseline/spark/conf/spark-defaults.conf").is_file()
     assert snapshot() == before  # nothing on the machine's /dbfs, /FileStore, /Volumes, /tmp
