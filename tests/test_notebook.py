@@ -3,12 +3,13 @@ tests/backends/test_local_runner.py; here its shape and its parameter cell."""
 
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
 import bricksmith.backends
-from bricksmith.notebook import CELL_SEPARATOR, HEADER, render_notebook
+from bricksmith.notebook import CELL_SEPARATOR, HEADER, params_widgets, render_notebook
 
 REPO = "/Workspace/Repos/me@example.com/iris-databricks"
 DATA_ROOT = "/dbfs/FileStore/iris-databricks/data"
@@ -46,13 +47,15 @@ def test_source_format(source):
 def test_cells_follow_the_guide(source):
     parts = cells(source)
     assert parts[1] == f"# MAGIC %pip install -r {REPO}/requirements.txt"
-    assert 'dbutils.widgets.text("params", "")' in parts[3]
+    assert 'dbutils.widgets.text("bricksmith_params", "{}")' in parts[3]
     assert f'dbutils.widgets.text("data_root", "{DATA_ROOT}")' in parts[3]
     assert parts[4] == "# MAGIC %load_ext kedro.ipython"
-    assert parts[5] == f'# MAGIC %reload_kedro {REPO} --params "{{kedro_params}}"'
-    assert parts[6] == "result = session.run()"
-    assert "for output_name in sorted(result):" in parts[7]
-    assert parts[7].splitlines()[-1] == "dbutils.notebook.exit(json.dumps(metrics))"
+    assert "from kedro.ipython import reload_kedro" in parts[5]
+    assert parts[5].splitlines()[-1] == f'reload_kedro("{REPO}", None, runtime_params)'
+    assert "effective_params = json.loads(json.dumps(context.params" in parts[6]
+    assert "result = session.run()" in parts[7]
+    assert "for output_name in sorted(result):" in parts[8]
+    assert parts[8].splitlines()[-6] == "dbutils.notebook.exit(json.dumps({"
 
 
 class FakeWidgets:
@@ -73,22 +76,71 @@ class FakeDbutils:
         self.widgets = FakeWidgets(values)
 
 
+# Every value the k=v string used to mangle (case run-params-mangled), and more.
+MANGLED = {
+    "dquote": 'say "hi" now',
+    "squote": "it's",
+    "newline": "line one\nline two",
+    "str_number": "007",
+    "str_float": "1.50",
+    "str_bool": "yes",
+    "str_null": "null",
+    "str_braces": "{a: 1}",
+    "empty": "",
+    "padded": "  padded  ",
+    "hash": "a # b",
+    "colon": "k: v",
+    "comma": "a,b=c",
+    "option": "x --env prod",
+    "unicode": "héllo ✓",
+    "number": 0.7,
+    "integer": 3,
+    "flag": True,
+    "nothing": None,
+    "items": [1, "two", {"three": 3}],
+    "nested": {"a": {"b": "007", "c": [0.5]}},
+    "key with spaces=and,commas": "ok",
+}
+
+
 @pytest.mark.parametrize(
-    ("widgets", "expected"),
+    ("params", "data_root", "expected"),
     [
-        ({}, f"data_root={DATA_ROOT}"),
-        ({"params": ""}, f"data_root={DATA_ROOT}"),
-        ({"params": "train_fraction=0.7"}, f"data_root={DATA_ROOT},train_fraction=0.7"),
+        ({}, DATA_ROOT, {"data_root": DATA_ROOT}),
         (
-            {"params": "train_fraction=0.7,random_state=5", "data_root": "/tmp/dbfs/x"},
-            "data_root=/tmp/dbfs/x,train_fraction=0.7,random_state=5",
+            {"train_fraction": 0.7},
+            "/tmp/dbfs/x",
+            {"data_root": "/tmp/dbfs/x", "train_fraction": 0.7},
         ),
+        ({"data_root": "/mine"}, DATA_ROOT, {"data_root": "/mine"}),  # the run's own wins
+        (MANGLED, DATA_ROOT, {"data_root": DATA_ROOT, **MANGLED}),
     ],
 )
-def test_params_cell_builds_kedro_params(source, widgets, expected):
+def test_params_travel_as_json_and_arrive_unchanged(source, params, data_root, expected):
+    widgets = params_widgets(params, data_root)
+    assert set(widgets) == {"bricksmith_params", "data_root"}
+    assert all(isinstance(v, str) for v in widgets.values())  # base_parameters are strings
     namespace = {"dbutils": FakeDbutils(widgets)}
     exec(cells(source)[3], namespace)
-    assert namespace["kedro_params"] == expected
+    assert namespace["runtime_params"] == expected
+    assert json.dumps(namespace["runtime_params"]) == json.dumps(expected)  # types too
+
+
+def test_the_declared_defaults_run_with_no_params(source):
+    namespace = {"dbutils": FakeDbutils({})}
+    exec(cells(source)[3], namespace)
+    assert namespace["runtime_params"] == {"data_root": DATA_ROOT}
+
+
+def test_params_that_are_not_an_object_are_refused(source):
+    namespace = {"dbutils": FakeDbutils({"bricksmith_params": "[1, 2]"})}
+    with pytest.raises(ValueError, match="JSON object"):
+        exec(cells(source)[3], namespace)
+
+
+def test_params_json_refuses_what_json_cannot_hold():
+    with pytest.raises(ValueError):
+        params_widgets({"x": float("nan")}, "/d")
 
 
 def test_the_kernel_reads_the_cells_back(source):
@@ -96,14 +148,56 @@ def test_the_kernel_reads_the_cells_back(source):
     assert len(code_cells) == len(cells(source)) - 1  # the %md cell is not run
     assert code_cells[0] == f"%pip install -r {REPO}/requirements.txt"
     assert code_cells[3] == "%load_ext kedro.ipython"
-    assert code_cells[4].startswith("%reload_kedro ")
+    assert "reload_kedro(" in code_cells[4]
     assert not any("# MAGIC" in cell for cell in code_cells)
 
 
-def test_paths_with_spaces_are_quoted():
-    source = render_notebook(title="t", repo_path="/Workspace/Repos/me/my project", data_root="/d")
-    assert "%pip install -r '/Workspace/Repos/me/my project/requirements.txt'" in source
-    assert "%reload_kedro '/Workspace/Repos/me/my project' --params" in source
+@pytest.mark.parametrize(
+    "repo", ["/Workspace/Repos/me/my project", "/W/it's \"quoted\"", "/W/back\\slash é"]
+)
+def test_any_repo_path_reaches_reload_kedro_unchanged(repo):
+    source = render_notebook(title="t", repo_path=repo, data_root="/d")
+    assert f"%pip install -r {shlex.quote(repo + '/requirements.txt')}" in source
+    calls = []
+    namespace = {"reload_kedro": lambda path, env, params: calls.append((path, env, params)),
+                 "runtime_params": {"a": "007"}}
+    body = cells(source)[5].replace("from kedro.ipython import reload_kedro", "")
+    exec(body, namespace)
+    assert calls == [(repo, None, {"a": "007"})]
+
+
+def test_effective_params_cell_reports_what_kedro_merged(source):
+    class Model:
+        def model_dump(self, mode):
+            return {"depth": 3}
+
+    class Context:
+        params = {"train_fraction": 0.7, "model": Model(), "when": object}
+
+    namespace = {"context": Context(), "runtime_params": {"train_fraction": 0.7}}
+    exec(cells(source)[6], namespace)
+    assert namespace["effective_params"]["train_fraction"] == 0.7
+    assert namespace["effective_params"]["model"] == {"depth": 3}
+    assert namespace["effective_params"]["when"].startswith("<class")
+    assert namespace["effective_params_partial"] is False
+
+
+def test_run_cell_keeps_the_runs_warnings(source, capsys):
+    import warnings
+
+    class Session:
+        def run(self):
+            warnings.warn("Save version '1' did not match load version '2' for X", stacklevel=1)
+            warnings.warn("Save version '1' did not match load version '2' for X", stacklevel=1)
+            return {"ok": 1}
+
+    namespace = {"session": Session()}
+    exec(cells(source)[7], namespace)
+    assert namespace["result"] == {"ok": 1}
+    assert namespace["run_warnings"] == [
+        "UserWarning: Save version '1' did not match load version '2' for X"
+    ]
+    assert "did not match load version" in capsys.readouterr().out
 
 
 class Dataset:
@@ -133,10 +227,20 @@ class ExitDbutils:
 
 
 def run_metrics_cell(source: str, result: dict) -> dict:
-    namespace = {"dbutils": ExitDbutils(), "result": result}
+    namespace = {
+        "dbutils": ExitDbutils(),
+        "result": result,
+        "effective_params": {"train_fraction": 0.7},
+        "effective_params_partial": False,
+        "run_warnings": ["UserWarning: w"],
+    }
     with pytest.raises(Exited) as caught:
-        exec(cells(source)[7], namespace)
-    return json.loads(caught.value.args[0])
+        exec(cells(source)[8], namespace)
+    report = json.loads(caught.value.args[0])
+    assert report["effective_params"] == {"train_fraction": 0.7}
+    assert report["warnings"] == ["UserWarning: w"]
+    assert "effective_params_partial" not in report
+    return report["metrics"]
 
 
 def test_metrics_cell_finds_the_numbers_of_any_project(source, capsys):

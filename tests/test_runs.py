@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 
 from bricksmith.runs import (
@@ -166,3 +168,14 @@ def test_the_rich_table_shows_every_run_and_treats_names_as_plain_text():
     assert "All runs share: seed=7" in text
     row = next(line for line in text.splitlines() if "pending-one" in line)
     assert row.count(" - ") >= 3  # accuracy, duration, finished
+
+
+def test_strings_that_read_as_something_else_are_shown_quoted():
+    for text in ("007", "yes", "null", "", "  padded  ", "1.50", "k: v", "a # b c", "x\ny"):
+        shown = format_value(text)
+        if text == "a # b c":
+            assert shown == '"a # b c"'  # YAML would cut the comment
+        else:
+            assert shown == json.dumps(text), text
+    assert format_value("say hi") == "say hi" and format_value("héllo") == "héllo"
+    assert format_value(7) == "7" and format_value(None) == "null"

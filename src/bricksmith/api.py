@@ -25,6 +25,7 @@ from bricksmith.plan.saved import (
     stale_reasons,
     state_digest,
 )
+from bricksmith.run_params import deep_merge as _deep_merge
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.steps.base import Outputs, Step, StepContext
 
@@ -177,6 +178,12 @@ class Workflow:
             revision is not None or not self.state_path.exists())
         records = self.records()
         probes: list[list] | None = [] if memoable else None
+        # what the plan says of each run's catalog (runs that take turns, data not uploaded)
+        from bricksmith.plan.catalog_notes import catalog_notes
+
+        notes, note_probes = catalog_notes(self.spec)
+        if probes is not None:
+            probes = None if note_probes is None else note_probes
 
         def check(key: str, record: StepRecord) -> list[str]:
             nonlocal probes
@@ -206,10 +213,10 @@ class Workflow:
                 target=self.target,
                 state_path=self.state_path,
                 revision=revision,
-                plan=plan,
+                plan=plan.with_notes(notes),
                 probes=facts + probes,
             )
-        return plan
+        return plan.with_notes(notes)
 
     def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
         """Write ``plan`` for ``apply FILE``, with what it was made from."""
@@ -254,17 +261,19 @@ class Workflow:
             record = records.get(f"run.{run.name}")
             ok = record is not None and record.status == SUCCEEDED
             outputs = record.outputs if record else {}
-            ran_with = (  # what the run really ran with; the spec's values until it has run
-                {**outputs.get("project_params", project_params), **outputs.get("params", {})}
-                if ok
-                else {**project_params, **run.params}
-            )
+            ran_with = _ran_with(outputs, project_params, run.params) if ok else _deep_merge(
+                project_params, run.params
+            )  # what the run really ran with; the spec's values until it has run
             runs.append(
                 {
                     "name": run.name,
                     "status": record.status if record else "pending",
                     "params": run.params,
                     "effective_params": ran_with,
+                    # whether those are the values Kedro reported using (else the spec's)
+                    "effective_params_reported": ok
+                    and isinstance(outputs.get("effective_params"), dict),
+                    "warnings": outputs.get("warnings") if ok else None,
                     "metrics": outputs.get("metrics") if ok else None,
                     "metric_sources": outputs.get("metric_sources") if ok else None,
                     "duration_s": outputs.get("_duration_s") if ok else None,
@@ -378,3 +387,15 @@ class Workflow:
             raise StalePlan(f"stale plan: planning again now gives other actions: {shown}",
                             hint=redo)
         return frozenset(a.step for a in saved.plan.changes)
+
+
+def _ran_with(
+    outputs: dict[str, Any], project_params: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """A finished run's parameters: the values Kedro reported using (``effective_params``),
+    else (runs recorded before bricksmith read them back) what was asked of it."""
+    if isinstance(outputs.get("effective_params"), dict):
+        return outputs["effective_params"]
+    return _deep_merge(
+        outputs.get("project_params", project_params), outputs.get("params", params)
+    )

@@ -262,8 +262,9 @@ def _dispatch(args) -> int:
         if replayed:
             from bricksmith.plan.planner import Action, Plan
 
-            plan = Plan.of(Action(step, action, tuple(reasons), *conditional)
-                           for step, action, reasons, *conditional in replayed.actions)
+            plan = Plan.of((Action(step, action, tuple(reasons), *conditional)
+                            for step, action, reasons, *conditional in replayed.actions),
+                           replayed.notes)
             return _show_plan(args, plan, replayed.target)
 
     from bricksmith import api
@@ -443,6 +444,8 @@ def _show_plan(args, plan, target: str) -> int:
             lines.add((f"{symbol} {action.step}", colour), (f" ({label})", "dim"))
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))
+        for note in plan.notes:
+            lines.add(("Warning: ", "bold yellow"), (note, None))
         lines.add((plan.summary_line(), None))
         if args.out:
             lines.add((f"Saved the plan to {args.out}; `bricksmith apply {args.out}` applies "
@@ -532,9 +535,13 @@ def _runs_table(console, workflow, status=None) -> bool:
     """Print the runs side by side (``status``: already read); False when the spec has none."""
     from bricksmith.runs import rich_table
 
+    status = workflow.status() if status is None else status
     comparison = _comparison(workflow, status)
     if comparison.runs:
         console.print(rich_table(comparison, title=f"Runs (target {workflow.target})"))
+    for run in status["runs"]:
+        for warning in run.get("warnings") or ():  # raised by Kedro during the run
+            console.print(f"warning in run {run['name']}: {warning}", markup=False)
     return bool(comparison.runs)
 
 

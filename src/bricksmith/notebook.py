@@ -9,19 +9,33 @@ file cell by cell.
 The run's inputs are notebook widgets, which a job run sets from its parameters:
 
 - ``data_root``: the folder holding the project's ``data/`` layers (``/dbfs/...`` on Databricks);
-- ``params``: extra Kedro runtime parameters, ``k=v`` pairs separated by commas, as
-  ``kedro run --params`` takes them.
+- ``bricksmith_params``: the run's Kedro runtime parameters as ONE JSON object (nested mappings,
+  lists, strings, numbers, booleans, null). A Python cell decodes it and hands it to Kedro's
+  ``reload_kedro(path, None, runtime_params)`` (what ``%reload_kedro`` calls), so no value is
+  re-typed or re-quoted by a magic line (https://github.com/kedro-org/kedro/issues/4813) and no
+  value can add options. Kedro merges runtime params into its config key by key
+  (``OmegaConf.unsafe_merge``, kedro/config/omegaconf_config.py): nested mappings merge, lists
+  and scalars replace.
 
-The last cell ends the notebook with ``dbutils.notebook.exit(<metrics as JSON>)``, which a job
-run reports as its output. The metrics are found without the project's help (any project, on
-Databricks too): the numbers in the run's free outputs held in memory and in the outputs whose
-name says metrics, named as ``bricksmith_run_hooks.metrics`` names them.
+After ``reload_kedro`` the notebook reads ``context.params`` (Kedro's merge of the project's
+config and the runtime params) and records the warnings ``session.run()`` raises (Kedro's "Save
+version ... did not match load version ..."). The last cell ends the notebook with
+``dbutils.notebook.exit(<JSON object>)``, which a job run reports as its output::
+
+    {"metrics": {...}, "effective_params": {...}, "warnings": ["UserWarning: ..."]}
+
+(``effective_params_partial: true`` when the parameters were too big to report whole: then only
+the keys the runtime params name are in it). The metrics are found without the project's help
+(any project, on Databricks too): the numbers in the run's free outputs held in memory and in the
+outputs whose name says metrics, named as ``bricksmith_run_hooks.metrics`` names them.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
+from typing import Any
 
 HEADER = "# Databricks notebook source"
 CELL_SEPARATOR = "\n# COMMAND ----------\n"
@@ -68,7 +82,80 @@ for output_name in sorted(result):
         if label in metrics:
             label = f"{output_name}.{key}" if key else output_name
         metrics[label] = number
-dbutils.notebook.exit(json.dumps(metrics))"""
+dbutils.notebook.exit(json.dumps({
+    "metrics": metrics,
+    "effective_params": effective_params,
+    **({"effective_params_partial": True} if effective_params_partial else {}),
+    "warnings": run_warnings,
+}))"""
+
+WIDGET_PARAMS = "bricksmith_params"
+WIDGET_DATA_ROOT = "data_root"
+# Effective params bigger than this (JSON characters) are reported for the runtime keys only
+# (a job run's output is cut at 5 MB: Jobs API runs/get-output).
+MAX_REPORTED_PARAMS = 1_000_000
+MAX_WARNINGS = 50  # distinct warnings kept for the run's summary
+
+PARAMS_CELL = f"""\
+import json
+
+dbutils.widgets.text("{WIDGET_PARAMS}", "{{}}")
+dbutils.widgets.text("{WIDGET_DATA_ROOT}", __DATA_ROOT__)
+
+# The run's Kedro runtime parameters: one JSON object, decoded here, so every value keeps its
+# type and its exact text. data_root first: the run's own params may set it too.
+_decoded = json.loads(dbutils.widgets.get("{WIDGET_PARAMS}") or "{{}}")
+if not isinstance(_decoded, dict):
+    raise ValueError("the {WIDGET_PARAMS} widget must hold a JSON object of parameters")
+runtime_params = {{"data_root": dbutils.widgets.get("{WIDGET_DATA_ROOT}").strip(), **_decoded}}
+print("Kedro runtime params: " + json.dumps(runtime_params, ensure_ascii=False))"""
+
+RELOAD_CELL = """\
+from kedro.ipython import reload_kedro
+
+# What %reload_kedro <project> --params ... does, with the params as data: nothing is re-parsed.
+# Arguments: project path, environment (the project's default), runtime params (named
+# runtime_params since Kedro 1.0, extra_params before: passed by position for both).
+reload_kedro(__REPO__, None, runtime_params)"""
+
+EFFECTIVE_PARAMS_CELL = f"""\
+import dataclasses
+import json
+
+
+def plain(value):
+    \"\"\"A JSON-able stand-in for a parameter Kedro turned into an object.\"\"\"
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return repr(value)
+
+
+# The parameters Kedro really uses: the project's config merged with the runtime params.
+effective_params = json.loads(json.dumps(context.params, default=plain))
+effective_params_partial = len(json.dumps(effective_params)) > {MAX_REPORTED_PARAMS}
+if effective_params_partial:
+    effective_params = {{k: effective_params.get(k) for k in runtime_params}}"""
+
+RUN_CELL = f"""\
+import warnings
+
+# The warnings of the run (Kedro's "Save version ... did not match load version ..."), kept for
+# the run's summary and still printed in its log; the libraries' deprecation notices only there.
+run_warnings = []
+with warnings.catch_warnings(record=True) as _caught:
+    try:
+        result = session.run()
+    finally:
+        for _warning in _caught:
+            _text = f"{{_warning.category.__name__}}: {{str(_warning.message).strip()}}"
+            print(f"{{_warning.filename}}:{{_warning.lineno}}: {{_text}}")
+            _notice = issubclass(_warning.category, (DeprecationWarning, FutureWarning))
+            if _notice or "deprecated" in _text.lower():
+                continue
+            if _text not in run_warnings and len(run_warnings) < {MAX_WARNINGS}:
+                run_warnings.append(_text)"""
 
 
 def magic_cell(text: str) -> str:
@@ -82,7 +169,9 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
     extension and runs it with the run's parameters.
 
     ``repo_path`` is the project as the notebook sees it (``/Workspace/Repos/<user>/<name>`` on
-    Databricks); ``data_root`` is the default of the ``data_root`` widget.
+    Databricks), any characters allowed; ``data_root`` is the default of the ``data_root``
+    widget. The run's parameters are not in the notebook: a run passes them in the
+    ``bricksmith_params`` widget (see :func:`params_widgets`).
     """
     repo = repo_path.rstrip("/") or "/"
     requirements = shlex.quote(f"{repo}/requirements.txt")
@@ -91,29 +180,26 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
         magic_cell(
             f"%md\n# {title_line}\n\n"
             f"Runs the Kedro project in `{repo}` with the data under the `data_root` widget.\n"
-            "Extra Kedro runtime parameters go in the `params` widget as `key=value` pairs\n"
-            "separated by commas. Rendered by bricksmith."
+            f"Kedro runtime parameters go in the `{WIDGET_PARAMS}` widget as one JSON object\n"
+            '(for example `{"train_fraction": 0.7}`). Rendered by bricksmith.'
         ),
         magic_cell(f"%pip install -r {requirements}"),
         # Databricks keeps the widgets but drops Python state: packages installed above load fresh.
         "dbutils.library.restartPython()",
-        "\n".join(
-            [
-                'dbutils.widgets.text("params", "")',
-                f'dbutils.widgets.text("data_root", {json.dumps(data_root)})',
-                "",
-                '_run_params = dbutils.widgets.get("params").strip().strip(",")',
-                '_data_root = dbutils.widgets.get("data_root").strip()',
-                "# kedro --params: data_root first, so the run's own params can follow it",
-                'kedro_params = ",".join(p for p in (f"data_root={_data_root}", _run_params) if p)',
-                'print(f"Kedro runtime params: {kedro_params}")',
-            ]
-        ),
+        PARAMS_CELL.replace("__DATA_ROOT__", json.dumps(data_root)),
         magic_cell("%load_ext kedro.ipython"),
-        # IPython expands {kedro_params} in line magics; Kedro strips the quotes again.
-        magic_cell(f'%reload_kedro {shlex.quote(repo)} --params "{{kedro_params}}"'),
-        "result = session.run()",
+        RELOAD_CELL.replace("__REPO__", json.dumps(repo)),
+        EFFECTIVE_PARAMS_CELL,
+        RUN_CELL,
         METRICS_CELL,
     ]
     # Databricks writes a blank line on each side of the separator.
     return HEADER + "\n" + f"\n{CELL_SEPARATOR}\n".join(cells) + "\n"
+
+
+def params_widgets(params: Mapping[str, Any], data_root: str) -> dict[str, str]:
+    """The widget values (a job run's ``base_parameters``) that give a run ``params``:
+    ``{"bricksmith_params": "<JSON object>", "data_root": data_root}``. Raises ``ValueError``
+    for a value JSON cannot hold (the spec loader only makes JSON-like data)."""
+    text = json.dumps(dict(params), ensure_ascii=False, allow_nan=False, sort_keys=False)
+    return {WIDGET_PARAMS: text, WIDGET_DATA_ROOT: data_root}

@@ -122,10 +122,16 @@ def _table(comparison: Comparison) -> str:
     for index, run in enumerate(comparison.runs):
         body.append("<tr>" + "".join(_td(index, run, column) for column in cols) + "</tr>")
     note = comparison.shared_note()
+    warned = "".join(
+        f'<p class="note">warning in run {escape(run.name)}: {escape(warning)}</p>'
+        for run in comparison.runs
+        for warning in run.warnings
+    )
     return (
         f'<div class="table-wrap"><table><thead>{head}</thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
         + (f'<p class="note">{escape(note)}</p>' if note else "")
+        + warned
     )
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bricksmith.run_params import deep_merge, dotted, leaves
+
 MISSING = "-"
 
 
@@ -27,6 +29,7 @@ class RunRow:
     finished_at: str | None = None
     error: str | None = None
     run_page_url: str | None = None
+    warnings: tuple[str, ...] = ()  # what Kedro warned about during the run
 
     def number(self, metric: str) -> float | None:
         """The metric as a finite number, or None (absent, text, bool, NaN)."""
@@ -78,10 +81,17 @@ def _first_seen(keys: Iterable[Iterable[str]]) -> tuple[str, ...]:
 
 def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -> Comparison:
     """Turn ``Workflow.status()`` and the project params into a :class:`Comparison`. A run's
-    ``effective_params`` (what it ran with) win over ``project_params`` + its own ``params``."""
+    ``effective_params`` (what Kedro ran it with) win over ``project_params`` deep-merged with
+    its own ``params``. Nested keys are dotted (``model.lr``)."""
     runs = status.get("runs") or []
-    effective = [
-        run.get("effective_params") or {**project_params, **(run.get("params") or {})}
+    effective = [  # nested keys dotted: one column per value a run sets (model.lr)
+        {
+            dotted(path): value
+            for path, value in leaves(
+                run.get("effective_params")
+                or deep_merge(project_params, run.get("params") or {})
+            )
+        }
         for run in runs
     ]
     keys = _first_seen(effective)
@@ -102,6 +112,7 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
             finished_at=run.get("finished_at"),
             error=run.get("error"),
             run_page_url=run.get("run_page_url"),
+            warnings=tuple(str(w) for w in run.get("warnings") or ()),
         )
         for run, params in zip(runs, effective, strict=True)
     )
@@ -121,12 +132,25 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
 
 
 def format_value(value: Any) -> str:
-    """A param or metric value as text: strings as they are, the rest as compact JSON."""
+    """A param or metric value as text: strings as they are, the rest as compact JSON. A string
+    that would read as something else (``"007"``, ``"yes"``, ``"null"``, ``""``, padded or
+    multi-line text) is shown JSON-quoted, so it is not taken for a number, a bool or nothing."""
     if isinstance(value, str):
-        return value
+        return json.dumps(value, ensure_ascii=False) if _reads_otherwise(value) else value
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _reads_otherwise(text: str) -> bool:
+    if text != text.strip() or not text or "\n" in text or text.startswith('"'):
+        return True
+    import yaml
+
+    try:
+        return yaml.safe_load(text) != text
+    except yaml.YAMLError:
+        return False
 
 
 def format_duration(seconds: float | None) -> str:

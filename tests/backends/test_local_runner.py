@@ -44,11 +44,11 @@ def iris(tmp_path_factory):
     return {"root": root, "env": env, "notebook": notebook, "data_root": data_root}
 
 
-def run_iris(iris, name: str, params: str, **widgets) -> NotebookResult:
+def run_iris(iris, name: str, params: dict, **widgets) -> NotebookResult:
     return run_notebook(
         iris["notebook"],
         python=iris["env"].python,
-        widgets={"params": params, **widgets},
+        widgets={"bricksmith_params": json.dumps(params), **widgets},
         requirements_key=iris["env"].key,
         log_path=iris["root"] / "logs" / f"{name}.log",
         workdir=iris["notebook"].parent,
@@ -64,21 +64,24 @@ def test_iris_runs_are_deterministic_and_follow_the_params(iris):
 
     # Two runs at once on the same data root: nothing is written there, nothing clobbers.
     threads = [
-        threading.Thread(target=run, args=("baseline", "")),
-        threading.Thread(target=run, args=("split-70", "train_fraction=0.7")),
+        threading.Thread(target=run, args=("baseline", {})),
+        threading.Thread(target=run, args=("split-70", {"train_fraction": 0.7})),
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    results["baseline-again"] = run_iris(iris, "baseline-again", "")
+    results["baseline-again"] = run_iris(iris, "baseline-again", {})
 
     metrics = {}
     for name, result in results.items():
         assert result.ok, f"{name}: {result.error}\n{result.log_tail}"
         assert result.error is None
         assert result.duration_s > 0
-        metrics[name] = json.loads(result.exit_value)
+        report = json.loads(result.exit_value)
+        metrics[name] = report["metrics"]
+        assert report["effective_params"]["train_fraction"] == metrics[name]["train_fraction"]
+        assert report["effective_params"]["data_root"] == str(iris["data_root"])
         log = (iris["root"] / "logs" / f"{name}.log").read_text()
         assert "Model has an accuracy of" in log
         assert "already satisfied" in log  # %pip: the environment was built from this file
@@ -97,7 +100,7 @@ def test_iris_runs_are_deterministic_and_follow_the_params(iris):
 def test_missing_data_fails_with_the_error_in_the_log_tail(iris, tmp_path):
     empty = tmp_path / "dbfs-empty"
     empty.mkdir()
-    result = run_iris(iris, "no-data", "", data_root=str(empty))
+    result = run_iris(iris, "no-data", {}, data_root=str(empty))
     assert not result.ok
     assert result.exit_value is None
     assert "DatasetError" in result.error
@@ -147,6 +150,22 @@ def test_widgets_markdown_and_exit_value(tmp_path):
     log = (tmp_path / "run.log").read_text()
     assert "cell 1/5" in log and "cell 4/5" in log  # the %md cell is skipped
     assert "never reached" not in log
+
+
+def test_widget_values_reach_the_notebook_but_never_its_command_line(tmp_path):
+    """Widgets travel in a file: /proc/<pid>/cmdline is readable by every user."""
+    value = 'secret-ish "quoted", \n multi-line é ${x} --env prod'
+    notebook = write_notebook(
+        tmp_path / "nb.py",
+        "import json\n"
+        "cmdline = open('/proc/self/cmdline', 'rb').read().decode()\n"
+        "dbutils.notebook.exit(json.dumps([dbutils.widgets.get('w'), cmdline]))",
+    )
+    result = run_small(tmp_path, notebook, {"w": value})
+    assert result.ok, result.log_tail
+    got, cmdline = json.loads(result.exit_value)
+    assert got == value
+    assert "secret-ish" not in cmdline and "--widgets-file" in cmdline
 
 
 def test_a_notebook_without_exit_succeeds_with_no_value(tmp_path):
@@ -249,7 +268,7 @@ def test_cluster_paths_in_a_project_resolve_in_the_sandbox(iris, tmp_path):
     result = run_notebook(
         iris["notebook"],
         python=iris["env"].python,
-        widgets={"params": "", "data_root": "/dbfs/FileStore/iris-databricks/data"},
+        widgets={"data_root": "/dbfs/FileStore/iris-databricks/data"},
         requirements_key=iris["env"].key,
         log_path=tmp_path / "run.log",
         workdir=iris["notebook"].parent,
@@ -257,7 +276,7 @@ def test_cluster_paths_in_a_project_resolve_in_the_sandbox(iris, tmp_path):
         sandbox=sandbox,
     )
     assert result.ok, f"{result.error}\n{result.log_tail}"
-    exit_metrics = json.loads(result.exit_value)
+    exit_metrics = json.loads(result.exit_value)["metrics"]
     assert result.collected["metrics"] == exit_metrics
     assert set(result.collected["sources"].values()) == {"free output 'metrics'"}
     assert "catalog path(s) on DBFS/volumes mapped" in (tmp_path / "run.log").read_text()

@@ -67,6 +67,30 @@ def test_unset_env_var_and_var_overrides(cli, seed, monkeypatch):
     assert tree(seed.parent) == {"iris.yaml": seed.stat().st_size}
 
 
+def test_a_run_param_from_the_environment_is_refused_and_never_stored(cli, seed, monkeypatch):
+    """Case adversarial/secret_env_run_param_stored.sh: run params become Databricks job
+    parameters and bricksmith's records; a value from ${env.*} is refused, not stored."""
+    secret = "s3cr3t-value-4711"
+    monkeypatch.setenv("RUN_SECRET", secret)
+    seed.write_text(seed.read_text().replace(
+        "    params: {train_fraction: 0.7}",
+        "    params: {train_fraction: 0.7, api_key: '${env.RUN_SECRET}'}",
+    ))
+    before = tree(seed.parent)
+    line = seed.read_text().splitlines().index(
+        next(x for x in seed.read_text().splitlines() if "api_key" in x)) + 1
+    for command in ("validate", "plan", "apply", "status", "runs"):
+        result = cli(command, seed)
+        assert_clean_error(
+            result,
+            f"{seed}:{line}:",
+            "runs[1].params.api_key: a parameter may not take its value from the environment",
+            "dbutils.secrets.get",
+        )
+        assert secret not in result.out + result.err
+    assert tree(seed.parent) == before
+
+
 def test_missing_data_source_fails_its_step_and_the_next_apply_resumes(cli, seed):
     seed.write_text(seed.read_text().replace("source: data", "source: dta"))
     failed = cli("apply", seed)

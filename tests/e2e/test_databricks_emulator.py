@@ -30,9 +30,12 @@ def state_rows(spec: Path) -> dict[str, tuple[str, str]]:
     db = spec.parent / ".bricksmith/emulated/state.db"
     if not db.exists():
         return {}
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return {key: (status, outputs) for key, status, outputs in
-                conn.execute("SELECT key, status, outputs FROM steps")}
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return {key: (status, outputs) for key, status, outputs in
+                    conn.execute("SELECT key, status, outputs FROM steps")}
+    except sqlite3.OperationalError:  # the file exists, its tables are not made yet
+        return {}
 
 
 def calls(emulator, method: str, prefix: str) -> int:

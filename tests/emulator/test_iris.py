@@ -60,7 +60,7 @@ def test_the_iris_project_runs_as_a_job(w, emulator, tmp_path):
         task_key="notebook",
         notebook_task=NotebookTask(
             notebook_path=notebook_path,
-            base_parameters={"params": "train_fraction=0.7"},
+            base_parameters={"bricksmith_params": json.dumps({"train_fraction": 0.7})},
             source=Source.WORKSPACE,
         ),
         existing_cluster_id=DEFAULT_CLUSTER_ID,
@@ -72,7 +72,9 @@ def test_the_iris_project_runs_as_a_job(w, emulator, tmp_path):
     log = emulator.run_log(task_run_id).read_text()
     assert run.state.result_state == RunResultState.SUCCESS, run.state.state_message + log[-3000:]
 
-    metrics = json.loads(w.jobs.get_run_output(task_run_id).notebook_output.result)
+    report = json.loads(w.jobs.get_run_output(task_run_id).notebook_output.result)
+    metrics = report["metrics"]
+    assert report["effective_params"]["train_fraction"] == 0.7
     assert metrics["n_train"] == 105  # 0.7 of 150 rows: the run's parameter reached Kedro
     assert 0.9 <= metrics["accuracy"] <= 1
     assert str(emulator.root / "dbfs" / "FileStore" / "iris" / "data") in log

@@ -57,7 +57,8 @@ def chains(points: list[KillPoint]) -> list[list[KillPoint]]:
 def crash_row(label: str, trials, problems: list[str]) -> tuple:
     tried = sum(len(t.killed) for t in trials)
     recovered = sum(len(t.killed) for t in trials if t.recovered)
-    duplicates = sum(1 for p in problems if "commits" in p or "job runs" in p)
+    duplicates = sum(1 for p in problems if "commits" in p or "job runs" in p
+                     or "times to its end" in p)
     return label, tried, recovered, duplicates, len(problems)
 
 
@@ -74,7 +75,7 @@ def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Co
         work = folder / f"{'emulated' if emulated else 'local'}-{index}"
         index += 1
         work.mkdir()
-        env = base_env()
+        env = base_env(work / "tmp")
         emulator = None
         if emulated:
             emulator = Emulator(work / "workspace", token="reliability-token", run_delay_s=1.0,

@@ -1,7 +1,7 @@
 import yaml
 
 from bricksmith.steps.params import render_params
-from bricksmith.steps.run import kedro_params, load_metrics
+from bricksmith.steps.run import load_metrics
 
 PARAMS = """\
 # Parameters of the iris pipeline
@@ -25,12 +25,6 @@ def test_new_or_nested_keys_are_merged():
 
 def test_nothing_wanted_changes_nothing():
     assert render_params(PARAMS, yaml.safe_load(PARAMS), {"random_state": 3}) == PARAMS
-
-
-def test_run_params_become_kedro_params_strings():
-    assert kedro_params({"train_fraction": 0.7, "model": {"k": 1, "on": True}, "s": "x"}) == [
-        "train_fraction=0.7", "model.k=1", "model.on=true", "s=x"
-    ]
 
 
 def test_metrics_come_from_a_json_object_exit_value():

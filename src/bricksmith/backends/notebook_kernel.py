@@ -1,8 +1,8 @@
 """Run a Databricks SOURCE-format notebook cell by cell in an IPython shell.
 
 Usage:
-    python notebook_kernel.py --notebook NB.py --widgets JSON --result RESULT.json \
-        --requirements-key KEY
+    python notebook_kernel.py --notebook NB.py --widgets-file WIDGETS.json \
+        --result RESULT.json --requirements-key KEY
 
 This is the local stand-in for a Databricks cluster running a notebook. It is a standalone
 script: it runs inside the run environment's Python (built from the project's requirements),
@@ -10,9 +10,10 @@ needs only the standard library and IPython, and never imports bricksmith.
 
 - Cells are split on ``# COMMAND ----------``; ``# MAGIC`` prefixes are stripped; ``%md``
   cells are skipped.
-- ``dbutils`` is a small shim: ``widgets`` (values from ``--widgets`` override the defaults the
-  notebook declares), ``notebook.exit(value)`` (ends the notebook successfully with ``value``),
-  ``library.restartPython()`` (nothing to do here).
+- ``dbutils`` is a small shim: ``widgets`` (values from the JSON object in ``--widgets-file``
+  override the defaults the notebook declares; a file, so that no value is on the process's
+  command line, which every user can read), ``notebook.exit(value)`` (ends the notebook
+  successfully with ``value``), ``library.restartPython()`` (nothing to do here).
 - ``%pip install -r FILE``: the environment was built from that file, so when the key of the
   requirement set it asks for (the file and every file it includes) matches
   ``--requirements-key`` there is nothing to install; otherwise pip installs it.
@@ -354,7 +355,8 @@ def run(notebook: str, widgets: dict[str, str], env_key: str) -> tuple[int, dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--notebook", required=True)
-    parser.add_argument("--widgets", default="{}", help="JSON object of widget values")
+    parser.add_argument("--widgets-file", default=None,
+                        help="a file holding a JSON object of widget values")
     parser.add_argument("--result", required=True)
     parser.add_argument("--requirements-key", default="")
     args = parser.parse_args(argv)
@@ -363,9 +365,12 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_process()
     try:
-        widgets = json.loads(args.widgets)
+        widgets = {}
+        if args.widgets_file:
+            with open(args.widgets_file, encoding="utf-8") as handle:
+                widgets = json.load(handle)
         if not isinstance(widgets, dict):
-            raise ValueError("--widgets must be a JSON object")
+            raise ValueError("--widgets-file must hold a JSON object")
         code, result = run(
             args.notebook, {str(k): str(v) for k, v in widgets.items()}, args.requirements_key
         )

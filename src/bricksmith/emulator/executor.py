@@ -3,8 +3,9 @@
 1. Read the notebook from the emulated workspace (missing: the run ends INTERNAL_ERROR,
    "Notebook not found: ...", as on Databricks).
 2. Translate the cluster's absolute paths (``/Workspace/``, ``/dbfs/``, ``/Volumes/``) in the
-   notebook text and the task's ``base_parameters`` into the emulator's folders: the stand-in
-   for the FUSE mounts. The translated copy is what runs (``<root>/jobs/<task run id>.py``).
+   notebook text and the task's ``base_parameters`` (not inside a parameter holding a JSON
+   object: see ``translate_parameter``) into the emulator's folders: the stand-in for the FUSE
+   mounts. The translated copy is what runs (``<root>/jobs/<task run id>.py``).
 3. The environment: the notebook's ``%pip install -r <file>`` names the requirements, and
    ``runtime_env.ensure_environment`` builds (or reuses, cached by their hash) a virtualenv
    from them, as the local backend does. Without such a line, a base environment (IPython
@@ -23,6 +24,7 @@ log's tail), TIMEDOUT, or CANCELED.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -68,6 +70,20 @@ def requirements_file(notebook_text: str) -> Path | None:
     return None
 
 
+def translate_parameter(layout: Layout, value: str) -> str:
+    """A task parameter as the notebook gets it: cluster paths translated (the FUSE stand-in),
+    except in a parameter holding a JSON object (a run's Kedro params): its values reach the
+    notebook exactly as sent, as on Databricks, and stay valid JSON whatever the root's name.
+    The local backend does the same: catalog paths are mapped by the run's hooks instead."""
+    if value.lstrip().startswith("{"):
+        try:
+            if isinstance(json.loads(value), dict):
+                return value
+        except ValueError:
+            pass
+    return layout.translate(value)
+
+
 def kill_group(pid: int) -> None:
     """Stop a kernel and what it started (its own process group)."""
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
@@ -109,7 +125,7 @@ class NotebookExecutor:
             )
         log_path = self.layout.jobs / f"{task_run_id}.log"
         text = self.layout.translate(notebook.disk.read_text(encoding="utf-8"))
-        widgets = {str(k): self.layout.translate(str(v)) for k, v in parameters.items()}
+        widgets = {str(k): translate_parameter(self.layout, str(v)) for k, v in parameters.items()}
         translated = self.layout.jobs / f"{task_run_id}.py"
         translated.write_text(text, encoding="utf-8")
         try:

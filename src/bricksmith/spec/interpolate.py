@@ -10,6 +10,9 @@
 - ``$${`` is a literal ``${`` (for example Kedro/OmegaConf resolvers in parameters:
   ``$${runtime_params:data_root}``). Substituted values are not scanned again.
 - Keys are never interpolated.
+- Every key path whose value came from the environment (``${env.NAME}`` directly, or a
+  ``${var.NAME}`` whose value used one) is recorded (:func:`resolve_with_origins`): such values
+  are secrets by origin, and some places must not hold them (``spec.checks.secret_params``).
 
 ``--var`` values are typed like YAML would (``--var tf=0.7`` is a float, ``true``/``false`` are
 booleans, decimal integers are integers), with two safety rules: when the variable is declared
@@ -34,9 +37,11 @@ from bricksmith.spec.loader import Document, KeyPath, render_path
 __all__ = [
     "ENV_NAME_PATTERN",
     "VAR_NAME_PATTERN",
+    "Resolution",
     "interpolate",
     "parse_override",
     "resolve_references",
+    "resolve_with_origins",
 ]
 
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -75,6 +80,27 @@ def resolve_references(
     Strings with errors are left as written. The returned data's ``variables`` section holds
     the effective values (declared values with overrides applied).
     """
+    resolution = resolve_with_origins(document, environ=environ, variables=variables)
+    return resolution.data, resolution.diagnostics
+
+
+@dataclass(frozen=True)
+class Resolution:
+    data: dict[str, Any]
+    diagnostics: list[Diagnostic]
+    # key paths (outside ``variables:``) whose value used ${env.NAME}, directly or through a
+    # variable; a value that is or holds an env-derived variable is recorded at its own path
+    env_paths: frozenset[KeyPath] = frozenset()
+
+
+def resolve_with_origins(
+    document: Document,
+    *,
+    environ: Mapping[str, str],
+    variables: Mapping[str, str] | None = None,
+) -> Resolution:
+    """:func:`resolve_references`, also telling which key paths took values from the
+    environment."""
     resolver = _Resolver(document, environ)
     data = document.data
     declared_raw = data.get("variables")
@@ -83,7 +109,11 @@ def resolve_references(
     # 1. Declared variables: they may use ${env.X}, not ${var.X}.
     effective: dict[str, Any] = {}
     for name, value in declared.items():
+        before = len(resolver.env_paths)
         effective[name] = resolver.resolve(value, ("variables", name), allow_vars=False)
+        if len(resolver.env_paths) > before:
+            resolver.env_vars.add(name)
+    resolver.env_paths.clear()  # the variables themselves are not places that hold secrets
 
     # 2. --var overrides.
     overrides = dict(variables or {})
@@ -96,6 +126,7 @@ def resolve_references(
             )
             continue
         effective[name] = parse_override(str(raw), declared.get(name))
+        resolver.env_vars.discard(name)  # the command line's value, not the environment's
     resolver.variables = effective
 
     # 3. The rest of the document.
@@ -120,7 +151,9 @@ def resolve_references(
             (), f"--var {name}: the spec neither declares nor uses a variable named {name!r}",
             hint, position=False,
         )
-    return result, resolver.diagnostics
+    return Resolution(result, resolver.diagnostics, frozenset(resolver.env_paths))
+
+
 
 
 def parse_override(raw: str, declared: Any = None) -> Any:
@@ -166,6 +199,8 @@ class _Resolver:
         self.variables: dict[str, Any] = {}
         self.used_vars: set[str] = set()
         self.diagnostics: list[Diagnostic] = []
+        self.env_vars: set[str] = set()  # variables whose value used ${env.NAME}
+        self.env_paths: set[KeyPath] = set()  # where a value used ${env.NAME}
 
     def problem(
         self, path: KeyPath, message: str, hint: str | None, *, position: bool = True
@@ -196,6 +231,8 @@ class _Resolver:
             if isinstance(part, str):
                 values.append(part)
                 continue
+            if part.namespace == "env" or part.name in self.env_vars:
+                self.env_paths.add(path)
             ok, value = self._lookup(part, path, allow_vars=allow_vars)
             failed = failed or not ok
             values.append(value)

@@ -27,7 +27,7 @@ from bricksmith.errors import Diagnostic, SpecError, UsageError
 from bricksmith.pathfacts import PathFacts
 from bricksmith.spec.cache import SpecCache
 from bricksmith.spec.checks import semantic_diagnostics
-from bricksmith.spec.interpolate import resolve_references, stringify
+from bricksmith.spec.interpolate import resolve_with_origins, stringify
 from bricksmith.spec.loader import Document, KeyPath, parse_document, read_source, render_path
 from bricksmith.spec.models import (
     NAME_PATTERN,
@@ -40,6 +40,7 @@ from bricksmith.spec.models import (
     Run,
     Workflow,
 )
+from bricksmith.spec.secret_params import secret_param_diagnostics
 
 __all__ = ["LoadedSpec", "load_spec", "validate_document"]
 
@@ -141,7 +142,7 @@ def load_spec(
         if loaded is not None:
             return replace(loaded, **origin)
     document = parse_document(raw, str(spec_path))
-    data, diagnostics = resolve_references(document, environ=environ, variables=variables)
+    data, diagnostics = _resolve(document, environ=environ, variables=variables)
     diagnostics, deferred = _defer_other_targets(diagnostics, data, target)
     facts = PathFacts()
     workflow, more = validate_document(replace(document, data=data), base_dir,
@@ -169,7 +170,7 @@ def _revalidate(
     """A spec the cache says was accepted as written: interpolate it, build the models and run
     the semantic checks again (their inputs may have changed); None on any problem, for the
     full validation to report with positions."""
-    data, diagnostics = resolve_references(written, environ=environ, variables=variables)
+    data, diagnostics = _resolve(written, environ=environ, variables=variables)
     diagnostics, deferred = _defer_other_targets(diagnostics, data, target)
     if diagnostics:
         return None
@@ -184,6 +185,18 @@ def _revalidate(
         return None
     return LoadedSpec(workflow=workflow, path=resolved, base_dir=resolved.parent,
                       document=document, facts=facts.seen)
+
+
+def _resolve(
+    document: Document, *, environ: Mapping[str, str], variables: Mapping[str, str] | None
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Interpolate; params that take a value from the environment are refused (a refused
+    param's unset variable is not reported as well)."""
+    resolution = resolve_with_origins(document, environ=environ, variables=variables)
+    refused = secret_param_diagnostics(document, resolution.env_paths)
+    paths = {d.path for d in refused}
+    kept = [d for d in resolution.diagnostics if d.path not in paths]
+    return resolution.data, kept + refused
 
 
 def _defer_other_targets(

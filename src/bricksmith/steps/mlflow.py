@@ -205,7 +205,9 @@ class LogToMLflow(Step):
         if result.get("_run_page_url"):
             tags["bricksmith.run_page_url"] = str(result["_run_page_url"])
         used = self.params  # what the run step says it ran with, when it says so
-        if "project_params" in result:
+        if isinstance(result.get("effective_params"), dict):  # what Kedro reported using
+            used = effective_params(result["effective_params"], {})
+        elif "project_params" in result:
             used = effective_params(result["project_params"], result.get("params") or {})
         hidden = sorted(k for k in used if _SECRET.search(k))
         params = [Param(_name(k), v) for k, v in used.items() if k not in hidden]

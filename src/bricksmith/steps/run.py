@@ -7,47 +7,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
+from bricksmith.made import Made
+from bricksmith.notebook import params_widgets
+from bricksmith.run_outputs import run_output_locks
+from bricksmith.run_params import (
+    NotebookReport,
+    compare,
+    deep_merge,
+    defining_file,
+    dotted,
+    effective_of,
+    leaves,
+    read_exit_value,
+    show,
+)
 from bricksmith.steps.base import Outputs, Step, StepContext
 
-
-def kedro_params(params: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``{"a": {"b": 1}, "c": 0.7}`` -> ``["a.b=1", "c=0.7"]``, as ``kedro --params`` takes them."""
-    items = []
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            items += kedro_params(value, prefix=f"{name}.")
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif value is None:
-            text = "null"
-        elif isinstance(value, (int, float, str)):
-            text = str(value)
-        else:
-            raise StepError(
-                f"run parameter {name} is a {type(value).__name__}; "
-                "runtime parameters must be scalars or mappings of scalars",
-                hint="move list-valued parameters into project.params",
-            )
-        if "," in text:
-            raise StepError(
-                f"run parameter {name}={text!r} contains a comma, which kedro --params splits on",
-                hint="move it into project.params",
-            )
-        items.append(f"{name}={text}")
-    return items
+# A job run's base_parameters may hold 1 MB of JSON (Jobs API, NotebookTask.base_parameters).
+MAX_WIDGETS_BYTES = 1_000_000
 
 
 def load_metrics(exit_value: str | None) -> dict[str, Any]:
-    """The run's metrics from the notebook's exit value (a JSON object); {} when absent."""
-    if not exit_value:
-        return {}
-    try:
-        value = json.loads(exit_value)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    """The run's metrics from the notebook's exit value; {} when absent."""
+    return dict(read_exit_value(exit_value).metrics)
 
 
 EXIT_VALUE = "notebook exit value"
@@ -127,21 +109,62 @@ class RunNotebook(Step):
         if ended:
             return [f"job run {run_id} of the earlier inputs finished ({ended}); "
                     "apply submits the run anew"]
-        try:
-            shown = ", ".join(kedro_params(inputs.get("params") or {})) or "no params"
-        except StepError:
-            shown = "earlier params"
+        params = inputs.get("params") or {}
+        shown = ", ".join(f"{dotted(path)}={show(value)}" for path, value in leaves(params))
+        shown = shown or "no params"
         return [f"job run {run_id} (params {shown}) may still be in flight: apply cancels it "
                 "before submitting the new run"]
+
+    def widgets(self, data_root: str) -> dict[str, str]:
+        """The notebook's widget values: the params as one JSON object, and data_root."""
+        try:
+            widgets = params_widgets(self.params, data_root)
+        except ValueError as exc:  # NaN, infinity: JSON has no spelling for them
+            raise StepError(
+                f"run {self.name}: its params cannot be passed as JSON: {exc}",
+                hint="use finite numbers, strings, booleans, null, lists and mappings",
+            ) from None
+        size = len(json.dumps(widgets).encode())
+        if size > MAX_WIDGETS_BYTES:
+            raise StepError(
+                f"run {self.name}: its params take {size} bytes of JSON; a Databricks job run "
+                f"takes at most {MAX_WIDGETS_BYTES}",
+                hint="move the big values into project.params (conf/base/parameters.yml)",
+            )
+        return widgets
+
+    def check_params(
+        self, ctx: StepContext, report: NotebookReport, asked: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The asked keys' effective values (None when the notebook did not report them).
+        Raises RunFailedError when Kedro used another value for any asked key."""
+        if report.effective_params is None:
+            ctx.log(f"run {self.name}: the notebook did not report the parameters Kedro used")
+            return None
+        mismatches = compare(asked, report.effective_params)
+        if report.partial:  # only the runtime keys were reported: absent ones are unknown
+            mismatches = [m for m in mismatches if not m.missing]
+        if mismatches:
+            project_dir = ctx.spec.project_dir
+            lines = [
+                m.describe(None if m.missing else defining_file(project_dir, m.path, m.got))
+                for m in mismatches
+            ]
+            raise RunFailedError(
+                f"run {self.name} ran with other parameters than the spec asked for: "
+                + "; ".join(lines),
+                hint="a value in the project's conf (an environment's parameters file) or a "
+                "hook overrides it; change it there or in the spec, then apply again",
+            )
+        return effective_of(asked, report.effective_params)
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
-        widgets = {
-            "params": ",".join(kedro_params(self.params)),
-            "data_root": notebook.get("data_root", ""),
-        }
-        outcome = ctx.backend.run_notebook(
+        widgets = self.widgets(notebook.get("data_root", ""))
+        Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
+        # runs that write the same outputs take turns: the call holds their locks
+        outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
             notebook=notebook["path"],
             run_name=self.name,
             widgets=widgets,
@@ -162,9 +185,12 @@ class RunNotebook(Step):
                 log_tail=outcome.log_tail,
             )
         details = dict(outcome.details)
-        metrics, sources = merge_metrics(
-            load_metrics(outcome.exit_value), details.pop("collected_metrics", None)
-        )
+        report = read_exit_value(outcome.exit_value)
+        for warning in report.warnings:
+            ctx.log(f"run {self.name} warned: {warning}")
+        project_params = dict(ctx.spec.workflow.project.params)  # as committed for it
+        effective = self.check_params(ctx, report, deep_merge(project_params, self.params))
+        metrics, sources = merge_metrics(report.metrics, details.pop("collected_metrics", None))
         ctx.log(f"run {self.name} finished: {json.dumps(metrics)}")
         if sources:
             ctx.log(f"metrics from {describe_sources(sources)}")
@@ -172,7 +198,9 @@ class RunNotebook(Step):
             "metrics": metrics,
             "metric_sources": sources,
             "params": self.params,
-            "project_params": dict(ctx.spec.workflow.project.params),  # as committed for it
+            "project_params": project_params,
+            "effective_params": effective,
+            "warnings": list(report.warnings),
             "commit": repo["commit"],
             "_log": outcome.log_path,
             "_duration_s": round(outcome.duration_s, 2),
