@@ -271,3 +271,11 @@ def test_serve_says_what_to_export_and_never_the_token(tmp_path):
     assert 'export DATABRICKS_TOKEN="$MY_TOKEN"' in lines and "required" in lines
     assert "s3cret-value" not in lines
     assert base64.b64encode(b"s3cret-value").decode() not in lines
+
+
+@pytest.mark.parametrize("emulator_options", [{"forbidden_paths": ["dbfs:/secret"]}])
+def test_a_get_with_a_json_body_is_still_permission_checked(emulator):
+    (emulator.root / "dbfs/secret").mkdir(parents=True)
+    (emulator.root / "dbfs/secret/k.txt").write_text("key")
+    status, answer = call(emulator, "GET", "/api/2.0/dbfs/read", {"path": "/secret/k.txt"})
+    assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")

@@ -162,8 +162,9 @@ class Gateway:
         if not self.forbidden:
             return
         paths = [req.params["path"]] if req.params.get("path") else []
+        raw = "octet-stream" in req.headers.get("content-type", "")  # file bytes, not fields
         try:
-            values = {**req.query, **req.json()} if req.method not in ("GET", "HEAD") else req.query
+            values = req.query if raw else {**req.query, **req.json()}  # a GET's body too
         except ApiError:
             values = req.query
         paths += [str(values[k]) for k in PATH_KEYS if isinstance(values.get(k), str)]
