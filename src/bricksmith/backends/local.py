@@ -14,14 +14,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bricksmith.atomic import copy_atomically, write_text_atomically
 from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal, RunOutcome
-from bricksmith.backends.kernels import KernelProcess
+from bricksmith.backends.kernels import KernelProcess, stop_group
 from bricksmith.cachedir import default_cache_dir
 from bricksmith.errors import BackendError, DataSyncError, RunFailedError
 from bricksmith.made import Made
@@ -36,6 +38,19 @@ class LocalBackend:
         self.root = root
         self.user = user
         self.cache_dir = cache_dir or default_cache_dir()
+        # kernels this backend started that are still running (Ctrl-C stops them: they run in
+        # a session of their own, which the terminal's signal does not reach)
+        self._kernels: dict[int, KernelProcess] = {}
+        self._kernels_lock = threading.Lock()
+
+    def interrupt(self) -> list[int]:
+        """Stop every notebook kernel this backend started and that still runs (the engine
+        calls it on Ctrl-C). Returns their process ids."""
+        with self._kernels_lock:
+            running = list(self._kernels.values())
+        for kernel in running:
+            stop_group(kernel)
+        return [kernel.pid for kernel in running]
 
     def describe(self) -> str:
         return f"local workspace at {self.root}"
@@ -183,10 +198,7 @@ class LocalBackend:
 
     def deploy_notebook(self, path: str, source: str) -> dict[str, Any]:
         file = Path(path + ".py")
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(file.name + TMP_SUFFIX)
-        tmp.write_text(source)
-        os.replace(tmp, file)
+        write_text_atomically(file, source, create_folder=True, suffix=TMP_SUFFIX)
         return {"path": path, "file": str(file), "sha256": filesync.file_sha256(file)}
 
     def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
@@ -261,8 +273,14 @@ class LocalBackend:
                     **{f"_{k}": v for k, v in details.items()}}
         checkpoint(progress)
 
+        ours: list[int] = []
+
         def started(pid: int) -> None:
-            checkpoint({**progress, "_kernel": KernelProcess.of(pid).to_json()})
+            kernel = KernelProcess.of(pid)
+            with self._kernels_lock:
+                self._kernels[pid] = kernel
+            ours.append(pid)
+            checkpoint({**progress, "_kernel": kernel.to_json()})
 
         try:
             result = run_notebook(
@@ -280,6 +298,10 @@ class LocalBackend:
         except RunFailedError:
             checkpoint({**progress, "_pending": False})  # nothing to re-attach to
             raise
+        finally:
+            with self._kernels_lock:
+                for pid in ours:
+                    self._kernels.pop(pid, None)
         if not result.ok:
             checkpoint({**progress, "_pending": False})  # a failed run is run again
         return _outcome(result, log_path, details)
@@ -430,7 +452,5 @@ def _leftovers(files: dict[str, int]) -> list[str]:
 def _copy_atomically(source: Path, dest: Path) -> None:
     """Copy to a temporary name beside ``dest``, then rename: the file lands whole or not."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + TMP_SUFFIX)
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)
+    copy_atomically(source, dest, suffix=TMP_SUFFIX, hidden=False, unique=False)
 
