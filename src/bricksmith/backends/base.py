@@ -47,11 +47,15 @@ class Backend(Protocol):
         """Where the workspace repo ``name`` lives, as notebooks see it."""
 
     def sync_repo(
-        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
+        git: dict[str, Any] | None = None, project: Path | None = None,
+        log: Callable[[str], None] = ...,
     ) -> dict[str, Any]:
-        """Create or update the workspace repo so ``branch`` is checked out at ``commit``."""
+        """Create or update the workspace repo so ``branch`` is checked out at ``commit``.
+        ``git``: repo.provider / git_username / git_email (Databricks); ``project``: the local
+        project, whose history tells uncommitted changes in the workspace repo apart."""
 
-    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+    def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
 
     def repo_probes(self, outputs: dict[str, Any]) -> list | None:
@@ -64,16 +68,33 @@ class Backend(Protocol):
         """``dbfs:/X`` or ``/Volumes/...`` as notebooks see it (``/dbfs/X`` on Databricks)."""
 
     def upload(
-        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
+        self,
+        source: Path,
+        target: str,
+        previous: dict[str, Any],
+        log: Callable[[str], None],
+        *,
+        within: Path | None = None,
+        checkpoint: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Copy the ``source`` folder to ``target``, skipping what is unchanged since
-        ``previous`` (the outputs of the last upload). Files land whole or not at all."""
+        ``previous`` (the outputs of the last upload). Files land whole, verified, or not at
+        all. Symlinks are followed while they stay inside ``within`` (the project), else
+        refused (DataSyncError naming them). When ``previous`` went to another target, what it
+        wrote there is removed first. ``checkpoint`` receives what the upload may write
+        before it writes it (so destroy can find an interrupted upload's files)."""
 
-    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
-        """What changed since the upload recorded in ``outputs`` (source or target side)."""
+    def upload_drift(
+        self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
+    ) -> list[str]:
+        """What changed since the upload recorded in ``outputs`` (source or target side):
+        content, not size alone (a copy whose modification time moved is compared by
+        checksum)."""
 
     # -- notebooks and runs ----------------------------------------------------------------
-    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> list | None:
+    def upload_probes(
+        self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
+    ) -> list | None:
         """Probes standing for ``upload_drift``; None: none can."""
         ...
 

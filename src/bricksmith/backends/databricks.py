@@ -18,45 +18,27 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlparse
 
-from bricksmith.backends import databricks_http, filesync
+from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
+from bricksmith.backends.databricks_data import UPLOAD_WORKERS, DatabricksData
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
-TMP_MARKER = ".bricksmith-tmp-"  # uploads land under <name><marker><random>, then are moved
-BLOCK_SIZE = 1 << 20  # DBFS add-block takes at most 1 MB of data per call
-PUT_LIMIT = 1 << 20  # DBFS put takes at most 1 MB of contents: smaller files go in one call
-UPLOAD_WORKERS = 32  # concurrent uploads (and listings): each call waits on the network
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
 PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
+PROBE_TIMEOUT_S = 5  # a TCP connect to the workspace before the SDK's first call
 CANCEL_WAIT_S = 10 * 60  # a cancelled job run stops within this long
 TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
-GIT_PROVIDERS = {
-    "github.com": "gitHub",
-    "gitlab.com": "gitLab",
-    "bitbucket.org": "bitbucketCloud",
-    "dev.azure.com": "azureDevOpsServices",
-}
 
 
-def git_provider(url: str) -> str:
-    host = (urlparse(url).hostname or "").lower()
-    if not host and "@" in url:  # git@github.com:me/x.git
-        host = url.split("@", 1)[1].split(":", 1)[0].lower()
-    return next((p for h, p in GIT_PROVIDERS.items() if host.endswith(h)), "gitHub")
-
-
-class DatabricksBackend:
+class DatabricksBackend(DatabricksData):
     name = "databricks"
 
     def __init__(
@@ -68,9 +50,15 @@ class DatabricksBackend:
         client=None,
         poll_interval_s: float = 2.0,
         retry_policy: databricks_http.RetryPolicy | None = None,
+        git_folder_parent: str | None = None,
+        discard_git_folder_edits: bool = False,
+        keep_dir: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
         self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
+        self.git_folder_parent = git_folder_parent
+        self.discard_git_folder_edits = discard_git_folder_edits
+        self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
         self.poll_interval_s = poll_interval_s
         self._client = client
         self._user: str | None = None
@@ -104,9 +92,43 @@ class DatabricksBackend:
         databricks_http.install(client.api_client, self.retry_policy)  # 500/502/504
         return client
 
+    def _where(self) -> str | None:
+        """The workspace URL in use: the target's, the client's, else DATABRICKS_HOST or the
+        profile's ``host`` in the config file (read without the SDK: no network)."""
+        import configparser
+        import os
+
+        if self.host:
+            return self.host
+        if self._client is not None:
+            return self._client.config.host
+        if os.environ.get("DATABRICKS_HOST"):
+            return os.environ["DATABRICKS_HOST"]
+        file = Path(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+        parser = configparser.ConfigParser()
+        with contextlib.suppress(OSError, configparser.Error):
+            parser.read(file)
+        section = self.profile or os.environ.get("DATABRICKS_CONFIG_PROFILE") or "DEFAULT"
+        with contextlib.suppress(configparser.Error, KeyError):
+            return parser[section].get("host") or None
+        return None
+
+    def _login_hint(self) -> str:
+        where = self._where()
+        if where:
+            return (f"create a personal access token in {where} (Settings → Developer → Access "
+                    f"tokens) and export DATABRICKS_TOKEN, or run `databricks auth login --host "
+                    f"{where}`" + (f" and use profile {self.profile}" if self.profile else ""))
+        return (f"check profile {self.profile or 'DEFAULT'} in ~/.databrickscfg, or run "
+                "`databricks auth login`")
+
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
-        """Map SDK and network errors raised while doing ``action`` into bricksmith errors."""
+        """Map SDK and network errors raised while doing ``action`` into bricksmith errors.
+
+        A wrong or expired token is answered 403 ``{"error_code": 403, "message": "Invalid
+        access token."}`` (databricks-sdk-go issues 795, 873, 917), which the SDK raises as
+        PermissionDenied: it is reported as a login problem, naming the host."""
         from databricks.sdk import errors as sdk
 
         who = self.describe()
@@ -131,12 +153,19 @@ class DatabricksBackend:
             ) from None
         except sdk.Unauthenticated as exc:
             raise BackendError(
-                f"{who} rejected the credentials while trying to {action}: {exc}",
-                hint=f"{login}, or run `databricks auth login`",
+                f"{who} rejected the credentials while trying to {action}: {_short(exc)}",
+                hint=self._login_hint(),
             ) from None
         except sdk.PermissionDenied as exc:
+            if "invalid access token" in str(exc).lower():
+                raise BackendError(
+                    f"the Databricks workspace {self._where() or who} rejected the access "
+                    "token (wrong or expired) "
+                    f"while trying to {action}",
+                    hint=self._login_hint(),
+                ) from None
             raise BackendError(
-                f"{who}: not allowed to {action}: {exc}",
+                f"{who}: not allowed to {action}: {_short(exc)}",
                 hint="ask a workspace admin for the permission, or use another target",
             ) from None
         except sdk.NotFound as exc:
@@ -173,9 +202,46 @@ class DatabricksBackend:
                 hint="check the host and your network; apply again to resume",
             ) from None
 
+    def _probe_host(self) -> None:
+        """Fail in seconds, naming the host, when nothing answers at the workspace URL (the
+        SDK would first spend its retry budget on host metadata, then on the call)."""
+        import os
+        import socket
+        from urllib.parse import urlsplit
+
+        if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                                           "http_proxy", "ALL_PROXY", "all_proxy")):
+            return  # the SDK goes through the proxy: a direct connection proves nothing
+        where = self._where()
+        split = urlsplit(where or "")
+        if not split.hostname:
+            return
+        port = split.port or (443 if split.scheme == "https" else 80)
+        why = None
+        try:
+            socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+        except socket.gaierror:
+            why = f"the host name {split.hostname} does not resolve"
+        except TimeoutError:
+            why = f"nothing answered on port {port} within {PROBE_TIMEOUT_S:g} s"
+        except OSError as exc:
+            why = f"the connection to port {port} failed ({exc.strerror or exc})"
+        if why:
+            source = ("targets.<name>.host" if self.host
+                      else "DATABRICKS_HOST" if os.environ.get("DATABRICKS_HOST")
+                      else f"the host of profile {self.profile or 'DEFAULT'} in ~/.databrickscfg")
+            raise BackendError(
+                f"cannot reach the Databricks workspace {where}: {why}",
+                hint=f"check {source} (the workspace URL, e.g. "
+                "https://adb-1234567890123456.7.azuredatabricks.net) and your network",
+            )
+
     def preflight(self) -> None:
-        """Fail early, before anything changes, when the workspace cannot be reached: a quick
-        client (short retry budget) reads the current user."""
+        """Fail early, before anything changes, when the workspace cannot be reached: the
+        host is probed (seconds), then a quick client (short retry budget) reads the current
+        user."""
+        if self._client is None:
+            self._probe_host()
         quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
         with self.errors("read the current user"):
             self._user = quick.current_user.me().user_name
@@ -187,58 +253,52 @@ class DatabricksBackend:
                 self._user = self.client.current_user.me().user_name
         return self._user
 
-    # -- workspace repos -------------------------------------------------------------------------
+    # -- workspace repos (Git folders; see databricks_repos.py) --------------------------------
+
+    def _git_folder_parent(self) -> str:
+        """The folder holding the Git folder, as the API names it (no /Workspace prefix)."""
+        parent = self.git_folder_parent or "/Repos/{user}"
+        return parent.replace("{user}", self.user).removeprefix("/Workspace").rstrip("/")
 
     def repo_path(self, name: str) -> str:
-        return f"/Workspace/Repos/{self.user}/{name}"
+        return f"/Workspace{self._repo_api_path(name)}"
 
     def _repo_api_path(self, name: str) -> str:
-        return f"/Repos/{self.user}/{name}"
-
-    def _find_repo(self, api_path: str):
-        for repo in self.client.repos.list(path_prefix=api_path):
-            if repo.path in (api_path, "/Workspace" + api_path):
-                return repo
-        return None
-
-    def _ensure_git_credential(self, url: str, token_env: str) -> None:
-        import os
-
-        token = os.environ.get(token_env)
-        if not token:
-            raise GitError(
-                f"environment variable {token_env} (repo.token_env) is not set",
-                hint=f"export {token_env}=<token> before running bricksmith",
-            )
-        provider = git_provider(url)
-        with self.errors("set up the git credential"):
-            existing = list(self.client.git_credentials.list())
-            if existing:
-                self.client.git_credentials.update(
-                    existing[0].credential_id, git_provider=provider, personal_access_token=token
-                )
-            else:
-                self.client.git_credentials.create(
-                    git_provider=provider, personal_access_token=token
-                )
+        return f"{self._git_folder_parent()}/{name}"
 
     def sync_repo(
-        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
+        git: dict[str, Any] | None = None, project: Path | None = None,
+        log: Callable[[str], None] = lambda message: None,
     ) -> dict[str, Any]:
-        from databricks.sdk import errors as sdk
+        """The Git folder ``name`` on ``branch`` at ``commit``. ``git``: repo.provider,
+        git_username, git_email; ``project``: the local project (its git history tells
+        uncommitted changes in the Git folder apart). Raises GitError for an SSH or unknown-host
+        remote, and when the folder has uncommitted changes that the target does not allow to
+        discard (nothing is changed then)."""
+        import os
 
+        from bricksmith.backends import databricks_repos as repos
+
+        git = git or {}
+        provider = repos.provider_for(location, git.get("provider"))
+        credential_id = None
         if token_env:
-            self._ensure_git_credential(location, token_env)
+            token = os.environ.get(token_env)
+            if not token:
+                raise GitError(
+                    f"environment variable {token_env} (repo.token_env) is not set",
+                    hint=f"export {token_env}=<token> before running bricksmith",
+                )
+            with self.errors(f"set up the {provider} Git credential"):
+                credential_id = repos.ensure_credential(self.client, provider, token, git, log)
         api_path = self._repo_api_path(name)
-        with self.errors(f"create or update the workspace repo {api_path}"):
-            repo = self._find_repo(api_path)
-            if repo is None:
-                try:
-                    repo = self.client.repos.create(
-                        url=location, provider=git_provider(location), path=api_path
-                    )
-                except sdk.ResourceAlreadyExists:  # a retried create, or a race: adopt it
-                    repo = self._find_repo(api_path)
+        with self.errors(f"create or update the workspace Git folder {api_path}"):
+            repo = repos.find(self.client, api_path)
+            created = repo is None
+            if created:
+                repo = repos.create(self.client, url=location, provider=provider,
+                                    api_path=api_path, credential_id=credential_id)
             if repo is None:
                 raise BackendError(f"workspace repo {api_path} could not be created or found")
             if repo.url and repo.url != location:
@@ -246,7 +306,10 @@ class DatabricksBackend:
                     f"workspace repo {api_path} is a clone of {repo.url}, not {location}",
                     hint="delete or rename that repo in the workspace, or change repo.remote",
                 )
-            self.client.repos.update(repo.id, branch=branch)
+            # a folder made just now, or one whose clone never finished, holds no edits
+            discard = not created and bool(repo.head_commit_id) and self._edits_before_pull(
+                api_path, repo.head_commit_id, commit, project, log)
+            self._pull(repo.id, api_path, branch, discard)
             repo = self.client.repos.get(repo.id)
         if repo.head_commit_id != commit:
             raise GitError(
@@ -261,196 +324,84 @@ class DatabricksBackend:
             "commit": commit,
         }
 
+    def _edits_before_pull(self, api_path: str, head: str | None, commit: str,
+                           project: Path | None, log: Callable[[str], None]) -> bool:
+        """Whether the pull must discard uncommitted changes; raises GitError when there are
+        some and the target does not allow discarding them."""
+        from bricksmith.backends import databricks_repos as repos
+
+        tree = repos.commit_tree(project, head) or repos.commit_tree(project, commit)
+        if tree is None:
+            return False  # the local project cannot tell: the pull keeps edits or fails
+        changes = repos.uncommitted(self.client, api_path, tree, project)
+        if not changes:
+            return False
+        shown = repos.describe_changes(changes)
+        if not self.discard_git_folder_edits:
+            raise GitError(
+                f"the workspace Git folder /Workspace{api_path} has uncommitted changes: {shown}; "
+                f"job runs would use them instead of the pushed commit {commit[:10]}",
+                hint="copy the changes you want into the project (apply commits and pushes "
+                "them) and discard them in the workspace (the Git folder's Git dialog → Reset), "
+                "or set discard_git_folder_edits: true on the target to have apply discard them "
+                "(keeping a local copy), then apply again",
+            )
+        kept = repos.keep_copies(self.client, api_path, changes, self.keep_dir)
+        log(f"discarding uncommitted changes in /Workspace{api_path}: {shown}; "
+            f"a copy of each changed file is in {kept}")
+        return True
+
+    def _pull(self, repo_id: int, api_path: str, branch: str, discard: bool) -> None:
+        from databricks.sdk import errors as sdk
+
+        options = {"dangerously_force_discard_all": True} if discard else {}
+        try:
+            self.client.repos.update(repo_id, branch=branch, **options)
+        except (sdk.BadRequest, sdk.InvalidState, sdk.ResourceConflict) as exc:
+            raise GitError(
+                f"the workspace Git folder /Workspace{api_path} could not pull {branch}: {exc}",
+                hint="if it has uncommitted changes that conflict with the pull, copy what you "
+                "want into the project and reset the Git folder in the workspace (or set "
+                "discard_git_folder_edits: true on the target), then apply again",
+            ) from None
+
     # what the workspace holds is known only by asking it: no probe stands for these checks,
     # so plans of Databricks targets are never memoised
     def repo_probes(self, outputs: dict[str, Any]) -> None:
         return None
 
-    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> None:
-        return None
-
     def notebook_probes(self, outputs: dict[str, Any]) -> None:
         return None
 
-    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+    def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         from databricks.sdk import errors as sdk
+
+        from bricksmith.backends import databricks_repos as repos
 
         with self.errors("read the workspace repo"):
             try:
                 repo = self.client.repos.get(outputs["repo_id"])
             except sdk.NotFound:
                 return [f"workspace repo {outputs['path']} is missing"]
-        reasons = []
-        if repo.head_commit_id != outputs["commit"]:
-            reasons.append(
-                f"workspace repo is at {str(repo.head_commit_id)[:10]}, "
-                f"not {outputs['commit'][:10]}"
-            )
-        if repo.branch != outputs["branch"]:
-            reasons.append(f"workspace repo is on branch {repo.branch}, not {outputs['branch']}")
-        return reasons
-
-    # -- DBFS and volumes ------------------------------------------------------------------------
-
-    def data_path(self, target: str) -> str:
-        if target.startswith("dbfs:/"):
-            return "/dbfs/" + target[len("dbfs:/") :].strip("/")
-        if target.startswith("/Volumes/"):
-            return target.rstrip("/")
-        raise BackendError(
-            f"unsupported data target {target!r}", hint="use dbfs:/... or /Volumes/..."
-        )
-
-    @staticmethod
-    def _api_path(target: str, rel: str = "") -> str:
-        base = target[len("dbfs:") :] if target.startswith("dbfs:/") else target
-        path = str(PurePosixPath(base.rstrip("/"), rel)) if rel else base.rstrip("/")
-        if ".." in PurePosixPath(path).parts:
-            raise BackendError(f"path {path!r} escapes its data folder")
-        return path
-
-    def _remote_sizes(self, target: str) -> dict[str, int]:
-        """{relative path: size} of every file under ``target`` ({} when it does not exist).
-        Each level of folders is listed concurrently."""
-        return self._remote_tree(target)[0]
-
-    def _remote_tree(self, target: str) -> tuple[dict[str, int], list[str]]:
-        """The files under ``target`` ({relative path: size}) and its folders (relative
-        paths, parents before children), listed one level at a time, concurrently."""
-        root = self._api_path(target)
-        sizes: dict[str, int] = {}
-        folders: list[str] = []
-        level = [root]
-        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-            while level:
-                below = []
-                for entries in pool.map(lambda folder: self._list(target, folder), level):
-                    for path, is_dir, size in entries:
-                        path = path.rstrip("/")
-                        rel = str(PurePosixPath(path).relative_to(root))
-                        if is_dir:
-                            below.append(path)
-                            folders.append(rel)
-                        else:
-                            sizes[rel] = size
-                level = below
-        return sizes, folders
-
-    def _list(self, target: str, folder: str) -> list[tuple[str, bool, int]]:
-        """(path, is folder, size) of the entries of ``folder`` ([] when it does not exist)."""
-        from databricks.sdk import errors as sdk
-
-        try:
-            if target.startswith("/Volumes/"):
-                return [
-                    (e.path, bool(e.is_directory), e.file_size or 0)
-                    for e in self.client.files.list_directory_contents(folder)
-                ]
-            from databricks.sdk.service.files import DbfsAPI
-
-            # the plain API call: the client's dbfs.list first asks for the folder's status
-            listed = DbfsAPI.list(self.client.dbfs, folder)
-            return [(e.path, bool(e.is_dir), e.file_size or 0) for e in listed]
-        except sdk.NotFound:
-            return []
-
-    def _delete(self, target: str, rel: str) -> None:
-        if target.startswith("/Volumes/"):
-            self.client.files.delete(self._api_path(target, rel))
-        else:
-            self.client.dbfs.delete(self._api_path(target, rel))
-
-    def _upload_dbfs(self, source: Path, dest: str, *, exists: bool) -> None:
-        """Upload so that the file lands whole or not at all. A file under 1 MB is one put:
-        the workspace writes it from the complete request or not at all. A larger one streams
-        in 1 MB blocks to a temporary name, which is then moved over ``dest``."""
-        from databricks.sdk import errors as sdk
-
-        dbfs = self.client.dbfs
-        if source.stat().st_size <= PUT_LIMIT:
-            dbfs.put(dest, contents=base64.b64encode(source.read_bytes()).decode(), overwrite=True)
-            return
-        tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
-        handle = dbfs.create(tmp, overwrite=True).handle
-        with source.open("rb") as data:
-            for block in iter(lambda: data.read(BLOCK_SIZE), b""):
-                dbfs.add_block(handle, base64.b64encode(block).decode())
-        dbfs.close(handle)
-        # move refuses an existing target: replace it (the old file stays whole until here)
-        if exists:
-            with contextlib.suppress(sdk.NotFound):
-                dbfs.delete(dest)
-        try:
-            dbfs.move(tmp, dest)
-        except sdk.ResourceAlreadyExists:  # appeared since the listing
-            dbfs.delete(dest)
-            dbfs.move(tmp, dest)
-
-    def _upload_volume(self, source: Path, dest: str, *, exists: bool) -> None:
-        from databricks.sdk.service.files import FilesAPI
-
-        FilesAPI(self.client.api_client).upload(
-            dest, io.BytesIO(source.read_bytes()), overwrite=True
-        )
-
-    def upload(
-        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
-    ) -> dict[str, Any]:
-        old = previous.get("_manifest", {}) if previous.get("target") == target else {}
-        manifest, stamps = filesync.scan_stamped(source, old)
-        with self.errors(f"upload data to {target}"):
-            there = self._remote_sizes(target)
-            # temporary files of an upload that was killed before its move: never data
-            for rel in [rel for rel in there if TMP_MARKER in rel]:
-                self._delete(target, rel)
-                del there[rel]
-            todo = [
-                rel
-                for rel, entry in manifest.items()
-                if not (
-                    old.get(rel, {}).get("sha256") == entry["sha256"]
-                    and there.get(rel) == entry["size"]
+            reasons = []
+            if repo.head_commit_id != outputs["commit"]:
+                reasons.append(
+                    f"workspace repo is at {str(repo.head_commit_id)[:10]}, "
+                    f"not {outputs['commit'][:10]}"
                 )
-            ]
-            put = self._upload_volume if target.startswith("/Volumes/") else self._upload_dbfs
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                for future in [
-                    pool.submit(put, source / rel, self._api_path(target, rel),
-                                exists=rel in there)
-                    for rel in todo
-                ]:
-                    future.result()
-            for rel in old:
-                if rel not in manifest and rel in there:
-                    self._delete(target, rel)
-        log(f"uploaded {len(todo)} file(s), {len(manifest) - len(todo)} unchanged, to {target}")
-        return {
-            "target": target,
-            "location": self.data_path(target),
-            "files": len(manifest),
-            "bytes": sum(e["size"] for e in manifest.values()),
-            "digest": filesync.content_digest(manifest, old, previous.get("digest")),
-            "_manifest": manifest,
-            "_stamps": stamps,
-            "_copied": len(todo),
-        }
-
-    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
-        old = outputs.get("_manifest", {})
-        reasons = filesync.source_drift(source, old, outputs.get("_stamps"))
-        if not source.is_dir():
-            return reasons
-        with self.errors(f"list {outputs['target']}"):
-            there = self._remote_sizes(outputs["target"])
-        for rel, entry in old.items():
-            if there.get(rel) != entry["size"]:
-                reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
-                if len(reasons) > 20:
-                    break
-        leftovers = [rel for rel in there if TMP_MARKER in rel]
-        if leftovers:
-            reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
+            if repo.branch != outputs["branch"]:
+                reasons.append(
+                    f"workspace repo is on branch {repo.branch}, not {outputs['branch']}"
+                )
+            tree = repos.commit_tree(project, repo.head_commit_id)
+            if tree is not None and repo.path:
+                changes = repos.uncommitted(self.client, repo.path, tree, project)
+                if changes:
+                    reasons.append("workspace Git folder has uncommitted changes: "
+                                   + repos.describe_changes(changes))
         return reasons
+
+    # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
 
     # -- notebooks -------------------------------------------------------------------------------
 
@@ -546,62 +497,6 @@ class DatabricksBackend:
                     if not list(self.client.workspace.list(dot)):
                         self.client.workspace.delete(dot)
         return Removal(removed=int(existed))
-
-    def _upload_files(self, outputs: dict[str, Any]) -> tuple[list[str], dict, list[str]]:
-        """The recorded (or temporary) files of the upload there now, every file, folders."""
-        there, folders = self._remote_tree(outputs["target"])
-        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
-        return ours + [rel for rel in there if TMP_MARKER in rel], there, folders
-
-    def uploaded_present(self, outputs: dict[str, Any]) -> int:
-        with self.errors(f"list {outputs['target']}"):
-            return len(self._upload_files(outputs)[0])
-
-    def _remove_file(self, target: str, rel: str) -> None:
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        with contextlib.suppress(sdk.NotFound):
-            if target.startswith("/Volumes/"):
-                self.client.files.delete(self._api_path(target, rel))
-            else:  # the plain call: the client's dbfs.delete first asks for the status
-                DbfsAPI.delete(self.client.dbfs, self._api_path(target, rel))
-
-    def _remove_folder(self, target: str, folder: str) -> bool:
-        """Delete the empty ``folder``; False when it is not empty after all (or not ours)."""
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        volume = target.startswith("/Volumes/")
-        # never a volume's root (/Volumes/c/s/v) nor a top folder of DBFS (/FileStore, /mnt)
-        if len(PurePosixPath(folder).parts) <= (5 if volume else 2):
-            return False
-        try:
-            if volume:
-                self.client.files.delete_directory(folder)
-            else:
-                DbfsAPI.delete(self.client.dbfs, folder, recursive=False)
-        except sdk.NotFound:
-            return True
-        except sdk.DatabricksError:  # not empty: someone else wrote there meanwhile
-            return False
-        return True
-
-    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
-        target = outputs["target"]
-        with self.errors(f"remove the files uploaded to {target}"):
-            doomed, there, folders = self._upload_files(outputs)
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                for future in [pool.submit(self._remove_file, target, rel) for rel in doomed]:
-                    future.result()
-            gone = set(doomed)
-            left = sorted(rel for rel in there if rel not in gone)
-            # folders (deepest first, the destination last) that no file is left in
-            for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True) + ["."]:
-                prefix = "" if rel == "." else rel + "/"
-                if not any(f.startswith(prefix) for f in left):
-                    self._remove_folder(target, self._api_path(target, "" if rel == "." else rel))
-        return Removal(removed=len(doomed), left=left)
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -780,6 +675,11 @@ class DatabricksBackend:
             duration_s=time.monotonic() - started,
             details={"run_id": run_id, "run_page_url": url},
         )
+
+
+def _short(exc: Exception) -> str:
+    """The SDK's message without the configuration dump it appends ("Config: host=...")."""
+    return str(exc).split(" Config: ", 1)[0]
 
 
 def _source_digest(text: str) -> str:

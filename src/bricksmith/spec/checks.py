@@ -208,6 +208,7 @@ class _Checker:
             problem = _remote_problem(remote, self.base_dir, self.facts.kind)
             if problem:
                 self.error(("repo", "remote"), problem[0], problem[1], at_value=True)
+        self.check_git_provider(repo)
         branch = repo.get("branch")
         if isinstance(branch, str) and branch:
             problem = _branch_problem(branch)
@@ -215,6 +216,30 @@ class _Checker:
                 self.error(("repo", "branch"), f"invalid branch name {branch!r}: {problem}",
                            "use a plain git branch name such as main or feature/params",
                            at_value=True)
+
+    def check_git_provider(self, repo: dict) -> None:
+        """Databricks Git folders clone over HTTPS from a provider Databricks is told."""
+        from bricksmith.gitproviders import known_provider, provider_problem
+
+        targets = self.section("targets")
+        remote, provider = repo.get("remote"), repo.get("provider")
+        if not isinstance(targets, dict) or not isinstance(remote, str) or not remote:
+            return
+        databricks = [name for name, config in targets.items()
+                      if isinstance(config, dict) and config.get("backend") == "databricks"]
+        if not databricks:
+            return
+        problem = provider_problem(remote, provider if isinstance(provider, str) else None)
+        if problem:
+            self.error(("repo", "remote"), f"{problem[0]} (target {databricks[0]} is a "
+                       "Databricks workspace)", problem[1], at_value=True)
+            return
+        effective = provider if isinstance(provider, str) else known_provider(remote)
+        if effective == "awsCodeCommit" and repo.get("token_env") and not repo.get(
+                "git_username"):
+            self.error(("repo",), "AWS CodeCommit Git credentials need a user name",
+                       "set repo.git_username to the CodeCommit HTTPS Git credential's "
+                       "user name")
 
     def check_targets(self) -> None:
         targets = self.section("targets")
@@ -248,6 +273,12 @@ class _Checker:
                 self.error(("targets", name, "root"), f"root {root!r}: '~' is not expanded",
                            "give the folder relative to the spec file's folder, or absolute",
                            at_value=True)
+            parent = config.get("git_folder_parent")
+            if isinstance(parent, str) and ".." in parent.split("/"):
+                self.error(("targets", name, "git_folder_parent"),
+                           f"git_folder_parent {parent!r} contains '..'",
+                           "give the workspace folder without '..', e.g. "
+                           "/Workspace/Users/{user}/git", at_value=True)
             host = config.get("host")
             if config.get("backend") == "databricks" and isinstance(host, str) and host:
                 split = urlsplit(host)

@@ -68,9 +68,24 @@ class Project(_Model):
     )
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
-        description="Written into conf/base/parameters.yml (top-level keys merged) and committed.",
+        description="Written where Kedro reads them and committed: each key in the parameters "
+        "file of the base environment that defines it (CONF_SOURCE and config patterns from "
+        "the project's settings.py), nested mappings merged key by key, comments kept; a new "
+        "key in <conf>/base/parameters.yml. Removing a key restores the project's own value. "
+        "Every key must be a parameter the project defines, unless allow_new_params is true.",
         examples=[{"train_fraction": 0.8}],
     )
+    allow_new_params: bool = Field(
+        default=False,
+        description="Allow project.params keys the project's parameters do not define yet "
+        "(they are added). Off: an unknown key is an error with a did-you-mean.",
+    )
+
+
+GitProvider = Literal[
+    "gitHub", "gitHubEnterprise", "gitLab", "gitLabEnterpriseEdition", "bitbucketCloud",
+    "bitbucketServer", "azureDevOpsServices", "awsCodeCommit",
+]  # the Repos API's names (databricks-sdk service/workspace.py, ReposAPI.create)
 
 
 class Repo(_Model):
@@ -94,6 +109,28 @@ class Repo(_Model):
         description="HTTPS remotes: name of the environment variable holding the token. "
         "The token itself is never written anywhere.",
         examples=["GITHUB_TOKEN"],
+    )
+    provider: GitProvider | None = Field(
+        default=None,
+        description="Databricks targets: the Git provider of the remote, as the Repos API names "
+        "it. Needed when the remote's host is not github.com, gitlab.com, bitbucket.org, "
+        "dev.azure.com or git-codecommit.<region>.amazonaws.com (GitHub Enterprise, GitLab "
+        "self-managed, Bitbucket Server, ...): bricksmith never guesses it.",
+        examples=["gitHubEnterprise"],
+    )
+    git_username: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Databricks targets: user name of the workspace's Git credential for the "
+        "provider (required for awsCodeCommit; some providers' tokens need it).",
+        examples=["me"],
+    )
+    git_email: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Databricks targets: e-mail of the workspace's Git credential for the "
+        "provider (Databricks documents it as required for most providers).",
+        examples=["me@example.com"],
     )
     author_name: str = Field(
         default="bricksmith", description="Author name of commits bricksmith makes."
@@ -148,6 +185,21 @@ class DatabricksTarget(_Model):
         default=".bricksmith/databricks",
         description="Local folder for this target's state, relative to the spec file.",
     )
+    git_folder_parent: str | None = Field(
+        default=None,
+        pattern=r"^(/Repos/[^/]+|(/Workspace)?/(Users|Shared)(/[^/]+)+)$",
+        description="Workspace folder holding the project's Git folder (created when "
+        "missing); {user} stands for the current user. Default /Repos/{user}; Git folders may "
+        "also live under /Workspace/Users/{user}/... or /Workspace/Shared/...",
+        examples=["/Workspace/Users/{user}/git", "/Repos/team"],
+    )
+    discard_git_folder_edits: bool = Field(
+        default=False,
+        description="Uncommitted changes made in the workspace's Git folder stop apply (job "
+        "runs would use them instead of the pushed commit). Set true to have apply discard "
+        "them instead, after keeping a copy of each changed file under "
+        "<root>/workspace-edits/<UTC time>/.",
+    )
 
 
 Target = Annotated[LocalTarget | DatabricksTarget, Field(discriminator="backend")]
@@ -175,8 +227,14 @@ class Run(_Model):
     name: Name = Field(json_schema_extra={"examples": ["baseline", "split-70"]})
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
-        description="Runtime parameters (kedro --params), not committed.",
+        description="Runtime parameters (kedro --params), not committed. Every key must be a "
+        "parameter the project (or project.params) defines, unless allow_new_params is true.",
         examples=[{"train_fraction": 0.7}],
+    )
+    allow_new_params: bool = Field(
+        default=False,
+        description="Allow this run's params to hold keys the project's parameters do not "
+        "define. Off: an unknown key is an error with a did-you-mean.",
     )
     timeout_minutes: float = Field(default=60, gt=0, description="The run fails after this.")
 
