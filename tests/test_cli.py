@@ -163,3 +163,34 @@ def test_version_prints_the_installed_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"bricksmith {version('bricksmith')}\n"
+
+
+def test_emulator_serve_prints_what_to_export_and_takes_a_cluster_id(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(EMU_TOKEN="s3cret-t0ken", DATABRICKS_CONFIG_FILE=str(tmp_path / "none"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bricksmith.cli", "emulator", "serve", "--port", "0",
+         "--root", str(tmp_path / "ws"), "--token-env", "EMU_TOKEN",
+         "--cluster-id", "1111-222222-abcdefgh", "--serverless"],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        lines = [server.stdout.readline() for _ in range(6)]
+        text = "".join(lines)
+        url = re.search(r"export DATABRICKS_HOST=(http://127\.0\.0\.1:\d+)", text).group(1)
+        assert 'export DATABRICKS_TOKEN="$EMU_TOKEN"' in text and "s3cret-t0ken" not in text
+        assert "export DATABRICKS_CLUSTER_ID=1111-222222-abcdefgh" in text
+        assert "serverless jobs enabled" in text
+        client = WorkspaceClient(config=Config(host=url, token="s3cret-t0ken"))
+        assert [c.cluster_id for c in client.clusters.list()] == ["1111-222222-abcdefgh"]
+    finally:
+        server.terminate()
+        server.wait(10)

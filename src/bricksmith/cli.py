@@ -215,6 +215,17 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         serve.add_argument("--fault-rate", type=float, default=0.0, help="share of calls that fail")
         serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
         serve.add_argument("--seed", type=int, help="for a reproducible sequence of faults")
+        serve.add_argument(
+            "--cluster-id", default=None, help="the id of its one all-purpose cluster "
+            "(default 0000-000000-emulator0)"
+        )
+        serve.add_argument(
+            "--serverless", action="store_true", help="the workspace has serverless jobs"
+        )
+        serve.add_argument(
+            "--dbfs-root-disabled", action="store_true",
+            help="the workspace has no DBFS root (as new accounts): DBFS calls are refused",
+        )
     return parser
 
 
@@ -426,6 +437,10 @@ def _serve_emulator(args) -> int:
             latency_ms=args.latency_ms,
             seed=args.seed,
             user=args.user,
+            **({"cluster_id": args.cluster_id} if args.cluster_id else {}),
+            serverless=args.serverless,
+            dbfs_root_disabled=args.dbfs_root_disabled,
+            token_env=args.token_env,
             ready=lambda line: print(line, flush=True),
         )
     except OSError as exc:

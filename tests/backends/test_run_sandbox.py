@@ -87,6 +87,8 @@ def test_prepare_with_spark_keeps_sparks_files_in_the_scratch_folder(tmp_path):
     options = defaults["spark.driver.defaultJavaOptions"]
     assert f"-Djava.io.tmpdir={sandbox.work / 'tmp'}" in options
     assert f"-Dderby.system.home={spark / 'derby'}" in options
+    # a relative Spark path resolves against the emulated DBFS root, as on Databricks
+    assert f"-Duser.dir={sandbox.dbfs}" in options and sandbox.dbfs.is_dir()
 
 
 def test_java_home_from_the_environment_or_the_path(tmp_path):

@@ -216,6 +216,7 @@ def test_a_forbidden_path_is_a_clear_permission_error(cli, spec, emulator):
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("emulator_options", [{"serverless": True}])
 def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli, spec, emulator):
     text = spec.read_text().replace(
         "target: dbfs:/FileStore/iris-databricks/data", "target: /Volumes/main/default/iris/data"

@@ -107,10 +107,11 @@ def test_spark_project_runs_unchanged_on_the_local_backend(cli, tmp_path, capsys
     dbfs = root / "dbfs/FileStore/spark-iris/data"
     for split in ("train", "test"):
         assert list((dbfs / "02_intermediate" / f"{split}.parquet").glob("part-*.parquet"))
-    assert (dbfs / "08_reporting/model_metrics.json").is_file()  # dbfs:/ in the catalog
+    assert (dbfs / "08_reporting/model_metrics.json").is_file()  # /dbfs/ (not Spark)
     assert (root / "Volumes/main/default/spark_iris/predictions.csv").is_file()
     assert (root / "cluster/baseline/spark/conf/spark-defaults.conf").is_file()
     assert snapshot() == before  # nothing on the machine's /dbfs, /FileStore, /Volumes, /tmp
+    relative_spark_paths_land_in_the_emulated_dbfs(outputs["_environment"], tmp_path)
 
     log = (root / "logs/runs/baseline.log").read_text()
     assert "Model has an accuracy of %.3f on test data." in log
@@ -165,3 +166,39 @@ targets:
     assert (dbfs / "08_reporting/model_metrics.json").is_file()
     assert (emulator.root / "Volumes/main/default/spark_iris/predictions.csv").is_file()
     assert snapshot() == before
+
+
+PROBE = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+spark.range(3).write.parquet("relative/out.parquet")
+spark.stop()
+import pandas
+try:
+    pandas.read_parquet("relative/out.parquet")
+    print("pandas found it")
+except FileNotFoundError:
+    print("pandas: not found")
+"""
+
+
+def relative_spark_paths_land_in_the_emulated_dbfs(environment: str, tmp_path: Path) -> None:
+    """With the Spark settings of a local run, a relative Spark path lands in the emulated DBFS
+    root, as on Databricks (Spark resolves it against DBFS), and pandas, which resolves it
+    against the driver's working directory, does not find it there: as on a cluster."""
+    import subprocess
+
+    from bricksmith.backends.run_sandbox import RunSandbox
+    from bricksmith.cachedir import default_cache_dir
+
+    python = default_cache_dir() / "envs" / environment / "bin" / "python"
+    sandbox = RunSandbox.under(tmp_path / "probe", "probe")
+    env = {**os.environ, **sandbox.prepare(python)}
+    cwd = tmp_path / "driver-cwd"
+    cwd.mkdir()
+    done = subprocess.run([str(python), "-c", PROBE], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list((sandbox.dbfs / "relative/out.parquet").glob("part-*.parquet"))
+    assert not (cwd / "relative").exists()
+    assert "pandas: not found" in done.stdout

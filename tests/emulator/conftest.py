@@ -16,8 +16,9 @@ USER = "someone@example.com"
 
 @pytest.fixture
 def emulator_options() -> dict:
-    """Small notebooks run with this interpreter (it has IPython): no environment to build."""
-    return {"python": Path(sys.executable)}
+    """Small notebooks run with this interpreter (it has IPython): no environment to build;
+    the workspace has serverless jobs, so a task needs no cluster."""
+    return {"python": Path(sys.executable), "serverless": True}
 
 
 @pytest.fixture

@@ -152,7 +152,9 @@ def test_dependent_tasks_run_in_order_and_skip_after_a_failure(w, emulator):
     assert w.jobs.get_run_output(good.run_id).notebook_output.result == "4:hello"
 
 
-@pytest.mark.parametrize("emulator_options", [{"run_delay_s": 60.0, "python": PYTHON}])
+@pytest.mark.parametrize(
+    "emulator_options", [{"run_delay_s": 60.0, "python": PYTHON, "serverless": True}]
+)
 def test_cancel_stops_a_running_run(w, emulator):
     deploy(w)
     waiter = w.jobs.submit(run_name="held", tasks=[task()])

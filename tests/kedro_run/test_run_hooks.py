@@ -17,9 +17,9 @@ from bricksmith.backends.run_sandbox import HOOKS_PATH
 if str(HOOKS_PATH) not in sys.path:
     sys.path.append(str(HOOKS_PATH))
 
-from bricksmith_run_hooks import EscapingWriteError, RunHooks  # noqa: E402
+from bricksmith_run_hooks import DbfsUrlError, EscapingWriteError, RunHooks  # noqa: E402
 from bricksmith_run_hooks.metrics import MetricsLog, numbers_in  # noqa: E402
-from bricksmith_run_hooks.paths import PathMap  # noqa: E402
+from bricksmith_run_hooks.paths import PathMap, is_spark  # noqa: E402
 
 PATHS = PathMap("/t/root/dbfs", "/t/root/Volumes")
 
@@ -40,7 +40,12 @@ class FileDataset(AbstractDataset):
         return {"filepath": self.filepath}
 
 
+class SparkFileDataset(FileDataset):
+    """Stands for a Spark dataset: the only kind that understands dbfs:/ on a cluster."""
+
+
 FILE_DATASET = f"{__name__}.FileDataset"
+SPARK_DATASET = f"{__name__}.SparkFileDataset"
 
 
 @pytest.mark.parametrize(
@@ -115,10 +120,10 @@ raw:
   type: {FILE_DATASET}
   filepath: /dbfs/FileStore/p/data/01_raw/iris.csv
 report:
-  type: {FILE_DATASET}
+  type: {SPARK_DATASET}
   filepath: ${{runtime_params:data_root, dbfs:/FileStore/p/data}}/08_reporting/metrics.json
 "{{name}}@spark":
-  type: {FILE_DATASET}
+  type: {SPARK_DATASET}
   filepath: /dbfs/FileStore/p/data/02_intermediate/{{name}}.parquet
 predictions:
   type: {FILE_DATASET}
@@ -143,6 +148,48 @@ def test_the_catalog_kedro_builds_has_the_mapped_paths(tmp_path, monkeypatch):
     volume = tmp_path / "root/Volumes/main/default/p"
     assert catalog["predictions"].filepath == f"{volume}/predictions.csv"
     assert catalog["local"].filepath == "data/local.csv"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spark"),
+    [
+        ("spark.SparkDataset", True),
+        ("kedro_datasets.spark.SparkDataset", True),
+        ("spark.DeltaTableDataset", True),
+        ("databricks.ManagedTableDataset", True),
+        ("pandas.CSVDataset", False),
+        ("pickle.PickleDataset", False),
+        ("json.JSONDataset", False),
+        ("kedro_datasets.pandas.ParquetDataset", False),
+        (None, False),
+    ],
+)
+def test_only_spark_datasets_are_spark(kind, spark):
+    assert is_spark({"type": kind, "filepath": "x"}) is spark
+
+
+def test_a_non_spark_dataset_with_a_dbfs_url_fails_as_on_a_cluster(tmp_path, monkeypatch):
+    """kedro-datasets reads dbfs:/X as the relative local path 'dbfs:/X' on a cluster (Kedro
+    issue 2272): a local run refuses it, naming each dataset and the /dbfs/X form."""
+    monkeypatch.setenv("BRICKSMITH_DBFS_ROOT", str(tmp_path / "root/dbfs"))
+    catalog = CATALOG + """
+y_test:
+  type: pickle.PickleDataset
+  filepath: dbfs:/FileStore/p/data/05_model_input/y_test.pkl
+iris_pandas:
+  type: pandas.CSVDataset
+  filepath: dbfs:/FileStore/p/data/01_raw/iris.csv
+"""
+    loader = OmegaConfigLoader(str(write_conf(tmp_path / "conf", catalog)), base_env="base",
+                               default_run_env="local")
+    with pytest.raises(DbfsUrlError) as caught:
+        RunHooks().after_context_created(Context(loader))
+    message = str(caught.value)
+    assert "dataset 'y_test' (pickle.PickleDataset) uses dbfs:/FileStore/p/data/05_model_input/" \
+        "y_test.pkl: use /dbfs/FileStore/p/data/05_model_input/y_test.pkl" in message
+    assert "dataset 'iris_pandas' (pandas.CSVDataset)" in message
+    assert "'report'" not in message and "only Spark" in message  # Spark keeps dbfs:/
+    assert not (tmp_path / "root").exists()  # nothing written
 
 
 def test_runtime_params_still_win(tmp_path, monkeypatch):

@@ -81,7 +81,7 @@ class RunSandbox:
         if self.collect_metrics:
             values["BRICKSMITH_METRICS_FILE"] = str(self.metrics_file)
         if java is not None:
-            values.update(spark_environment(self.work / "spark", tmp, python, java))
+            values.update(spark_environment(self.work / "spark", tmp, python, java, self.dbfs))
         return values
 
     def _empty_work(self) -> None:
@@ -147,9 +147,17 @@ def java_home(env: Mapping[str, str]) -> str:
     return str(Path(os.path.realpath(java)).parent.parent)
 
 
-def spark_environment(folder: Path, tmp: Path, python: Path, java: str) -> dict[str, str]:
+def spark_environment(
+    folder: Path, tmp: Path, python: Path, java: str, dbfs: Path | None = None
+) -> dict[str, str]:
     """Environment variables (and a spark-defaults.conf under ``folder``) for local-mode
-    Spark whose files all stay under ``folder`` and ``tmp``."""
+    Spark whose files all stay under ``folder`` and ``tmp``.
+
+    With ``dbfs`` (the emulated DBFS root), the driver JVM's working directory (``user.dir``,
+    which Hadoop's local file system resolves relative paths against) is that root: a relative
+    Spark path lands in the emulated DBFS, as on Databricks, where Spark resolves it against
+    the DBFS root ("PySpark code will natively look in DBFS by default", Kedro PR 2385), while
+    pandas resolves it against the driver's working directory."""
     dirs = {name: folder / name for name in ("conf", "local", "warehouse", "derby", "hive")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -159,10 +167,13 @@ def spark_environment(folder: Path, tmp: Path, python: Path, java: str) -> dict[
         "spark.hadoop.hive.exec.scratchdir": dirs["hive"],  # else /tmp/hive
         # JVM options of its own go in extraJavaOptions; these come first
         "spark.driver.defaultJavaOptions": f"-Djava.io.tmpdir={tmp} "
-        f"-Dderby.system.home={dirs['derby']} -XX:-UsePerfData",
+        f"-Dderby.system.home={dirs['derby']} -XX:-UsePerfData"
+        + (f" {_java_option('user.dir', dbfs)}" if dbfs is not None else ""),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
+    if dbfs is not None:
+        dbfs.mkdir(parents=True, exist_ok=True)
     text = "".join(f"{key} {value}\n" for key, value in defaults.items())
     (dirs["conf"] / "spark-defaults.conf").write_text(text, encoding="utf-8")
     return {
@@ -173,3 +184,10 @@ def spark_environment(folder: Path, tmp: Path, python: Path, java: str) -> dict[
         "PYSPARK_PYTHON": str(python),
         "PYSPARK_DRIVER_PYTHON": str(python),
     }
+
+
+def _java_option(name: str, path: Path) -> str:
+    """``-Dname=path``, quoted when the path has a space (Spark splits these options as a
+    shell would)."""
+    option = f"-D{name}={path}"
+    return f'"{option}"' if " " in option else option

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,6 +54,11 @@ class Emulator:
     ``faults``: see :class:`FaultPolicy`. ``forbidden_paths``: path prefixes (workspace, DBFS
     or volume) on which every call is 403 ``PERMISSION_DENIED``. ``volumes``: the volumes that
     exist, as ``"catalog.schema.volume"`` (default: all of them).
+    ``serverless``: the workspace has serverless jobs, so a task without
+    ``existing_cluster_id`` runs (default: it does not, and such a submit is 400, as on a
+    workspace without serverless). ``dbfs_root_disabled``: the workspace setting of new
+    accounts that disables DBFS root: every DBFS call is 403 ``PERMISSION_DENIED``.
+    ``clock``: monotonic seconds for DBFS handle expiry (tests inject a fake one).
     """
 
     def __init__(
@@ -69,6 +75,9 @@ class Emulator:
         faults: FaultPolicy | None = None,
         forbidden_paths: Iterable[str] = (),
         volumes: Iterable[str] | None = None,
+        serverless: bool = False,
+        dbfs_root_disabled: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if cache_dir is None:
             from bricksmith.cachedir import default_cache_dir
@@ -84,13 +93,13 @@ class Emulator:
         self.git_credentials = GitCredentials()
         self.repos = Repos(self.layout, self.workspace, self.git_credentials)
         self.repos.adopt_existing()
-        self.dbfs = Dbfs(self.layout)
+        self.dbfs = Dbfs(self.layout, clock=clock, root_disabled=dbfs_root_disabled)
         self.volumes = Volumes(self.layout, volumes)
         self.clusters = Clusters(clusters, cluster_start_s, user)
         executor = NotebookExecutor(
             self.layout, self.workspace, Path(cache_dir), Path(python) if python else None
         )
-        self.jobs = Jobs(executor, self.clusters, user, run_delay_s)
+        self.jobs = Jobs(executor, self.clusters, user, run_delay_s, serverless)
         services = (
             self.workspace,
             self.repos,
@@ -196,12 +205,17 @@ def serve(
     user: str = DEFAULT_USER,
     python: Path | str | None = None,
     run_delay_s: float = 0.0,
+    cluster_id: str = DEFAULT_CLUSTER_ID,
+    serverless: bool = False,
+    dbfs_root_disabled: bool = False,
+    token_env: str | None = None,
     ready: Callable[[str], None] | None = print,
     stop: threading.Event | None = None,
 ) -> None:
     """Serve an emulated workspace under ``root`` until interrupted (Ctrl-C, SIGTERM) or
-    ``stop`` is set: what ``bricksmith emulator serve`` runs. ``ready`` is called with a line
-    naming the URL once serving (default: printed)."""
+    ``stop`` is set: what ``bricksmith emulator serve`` runs. ``ready`` is called with each
+    line of :func:`usage` once serving (default: printed). ``token_env`` names the variable
+    that holds ``token``, for the usage lines (the token itself is never shown)."""
     faults = FaultPolicy(rate=fault_rate, latency_ms=latency_ms, seed=seed)
     emulator = Emulator(
         Path(root),
@@ -210,6 +224,9 @@ def serve(
         python=Path(python) if python else None,
         run_delay_s=run_delay_s,
         faults=faults,
+        clusters=(Cluster(cluster_id),),
+        serverless=serverless,
+        dbfs_root_disabled=dbfs_root_disabled,
     )
     stop = stop or threading.Event()
     url = emulator.start(host, port)
@@ -218,7 +235,8 @@ def serve(
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         if ready is not None:
-            ready(f"Databricks API emulator serving {emulator.root} at {url} (user {user})")
+            for line in usage(emulator, url, token_env):
+                ready(line)
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.5):
                 pass
@@ -226,3 +244,27 @@ def serve(
         emulator.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def usage(emulator: Emulator, url: str, token_env: str | None = None) -> list[str]:
+    """What a user must export to point databricks-sdk, the Databricks CLIs or a
+    ``backend: databricks`` target at this emulator: host, token, cluster id. Never the token's
+    value: with one required, the line names the variable that holds it."""
+    cluster = next(iter(emulator.clusters.ids()), DEFAULT_CLUSTER_ID)
+    if emulator.token is None:
+        token = "export DATABRICKS_TOKEN=anything    # any token works: none is checked"
+    elif token_env:
+        token = f'export DATABRICKS_TOKEN="${token_env}"    # this token is required'
+    else:
+        token = "export DATABRICKS_TOKEN=<the token given>    # this token is required"
+    compute = "serverless jobs enabled" if emulator.jobs.serverless else "no serverless jobs"
+    dbfs = "DBFS root disabled" if emulator.dbfs.root_disabled else "DBFS root enabled"
+    return [
+        f"Databricks API emulator serving {emulator.root} at {url} (user {emulator.user}; "
+        f"{compute}; {dbfs})",
+        "Point a client or a `backend: databricks` target at it with:",
+        f"  export DATABRICKS_HOST={url}",
+        f"  {token}",
+        f"  export DATABRICKS_CLUSTER_ID={cluster}",
+        f"Run pages: {url}/ . Stop with Ctrl-C.",
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bricksmith.emulator import DEFAULT_USER, serve
+from bricksmith.emulator import DEFAULT_CLUSTER_ID, DEFAULT_USER, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--seed", type=int, default=None, help="for reproducible faults")
     command.add_argument("--user", default=DEFAULT_USER)
     command.add_argument("--python", default=None, help="run notebooks with this interpreter")
+    command.add_argument("--cluster-id", default=DEFAULT_CLUSTER_ID, help="its one cluster's id")
+    command.add_argument("--serverless", action="store_true", help="serverless jobs enabled")
+    command.add_argument("--dbfs-root-disabled", action="store_true", help="no DBFS root")
     args = parser.parse_args(argv)
     serve(
         args.host,
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         user=args.user,
         python=args.python,
+        cluster_id=args.cluster_id,
+        serverless=args.serverless,
+        dbfs_root_disabled=args.dbfs_root_disabled,
         ready=lambda line: print(line, flush=True),
     )
     return 0

@@ -1,11 +1,16 @@
 """Clusters: the few states a job run's existing cluster goes through.
 
 ``start`` moves a TERMINATED cluster to PENDING, and it is RUNNING ``start_s`` seconds later;
+a cluster put in PENDING, RESIZING or RESTARTING (``set_state``, or ``Cluster.state``) also
+becomes RUNNING by itself ``start_s`` seconds later, as the SDK's ``ensure_cluster_is_running``
+expects (it only waits for those states);
 starting a cluster that is not TERMINATED is 400 ``INVALID_STATE`` (as on Databricks, which
 ``ClustersAPI.ensure_cluster_is_running`` relies on). ``delete`` (terminate) goes through
 TERMINATING to TERMINATED. An unknown id is 400 ``INVALID_PARAMETER_VALUE`` "Cluster X does
 not exist", which databricks-sdk turns into ``ResourceDoesNotExist``. States move lazily (on
-read), so no thread is needed.
+read), so no thread is needed. A cluster with ``source="JOB"`` is a job cluster: runs/submit
+refuses its id as ``existing_cluster_id`` (see ``jobs.py``). Served on the Clusters API 2.1 and,
+for older clients (the legacy ``databricks-cli``), 2.0 paths.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Cluster:
     cluster_id: str
     cluster_name: str = "bricksmith-emulator"
     state: str = "TERMINATED"
+    source: str = "UI"  # ClusterSource: UI / API for all-purpose clusters, JOB for job clusters
 
 
 DEFAULT_CLUSTERS = (Cluster("0000-000000-emulator0"),)
@@ -45,18 +51,37 @@ class Clusters:
             self._clusters[spec.cluster_id] = {
                 "name": spec.cluster_name,
                 "state": spec.state,
-                "next": None,  # (state, at monotonic time)
+                "next": self._settles(spec.state),  # (state, at monotonic time)
                 "message": "",
                 "start_time": int(time.time() * 1000),
+                "source": spec.source,
             }
 
     def routes(self):
         return [
-            ("GET", "/api/2.1/clusters/get", self.get),
-            ("GET", "/api/2.1/clusters/list", self.list),
-            ("POST", "/api/2.1/clusters/start", self.start),
-            ("POST", "/api/2.1/clusters/delete", self.terminate),
+            (method, f"/api/{version}/clusters/{name}", handler)
+            for version in ("2.1", "2.0")
+            for method, name, handler in (
+                ("GET", "get", self.get),
+                ("GET", "list", self.list),
+                ("POST", "start", self.start),
+                ("POST", "delete", self.terminate),
+            )
         ]
+
+    def _settles(self, state: str) -> tuple[str, float] | None:
+        """Where a cluster in ``state`` goes by itself: PENDING, RESIZING and RESTARTING
+        become RUNNING ``start_s`` seconds later."""
+        if state in ("PENDING", "RESIZING", "RESTARTING"):
+            return ("RUNNING", time.monotonic() + self.start_s)
+        return None
+
+    def ids(self) -> list[str]:
+        return list(self._clusters)
+
+    def source(self, cluster_id: str) -> str:
+        with self._lock:
+            return self._find(cluster_id)["source"]
 
     # -- state -------------------------------------------------------------------------------
 
@@ -83,7 +108,8 @@ class Clusters:
             raise ValueError(f"unknown cluster state {state!r}")
         with self._lock:
             cluster = self._find(cluster_id)
-            cluster["state"], cluster["next"], cluster["message"] = state, None, ""
+            cluster["state"], cluster["message"] = state, ""
+            cluster["next"] = self._settles(state)
 
     def settle(self, cluster_id: str, state: str) -> None:
         """Put the cluster in PENDING, RESIZING or RESTARTING, from which it becomes RUNNING by
@@ -118,7 +144,7 @@ class Clusters:
             "num_workers": 0,
             "creator_user_name": self.user,
             "start_time": cluster["start_time"],
-            "cluster_source": "UI",
+            "cluster_source": cluster["source"],
         }
 
     # -- endpoints ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import itertools
 import os
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,7 +24,6 @@ from bricksmith.emulator.wire import (
     ApiError,
     Request,
     already_exists,
-    as_bool,
     as_int,
     b64decode,
     b64encode,
@@ -32,17 +33,31 @@ from bricksmith.emulator.wire import (
 
 MAX_BLOCK = 1024 * 1024
 DEFAULT_READ = 512 * 1024
+HANDLE_IDLE_S = 10 * 60
+SETTING = "/api/2.0/settings/types/disable_legacy_dbfs/names/default"
+ROOT_DISABLED = (
+    "DBFS root is disabled for this workspace (Databricks: 'DBFS root and mounts are "
+    "deprecated'); use a Unity Catalog volume, /Volumes/<catalog>/<schema>/<volume>/..."
+)
 
 
 class Dbfs:
-    def __init__(self, layout: Layout) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        root_disabled: bool = False,
+    ) -> None:
         self.layout = layout
+        self.clock = clock
+        self.root_disabled = root_disabled
         self._lock = threading.RLock()
         self._handles: dict[int, dict[str, Any]] = {}
         self._next_handle = itertools.count(1)
 
     def routes(self):
-        return [
+        routes = [
             ("POST", "/api/2.0/dbfs/create", self.create),
             ("POST", "/api/2.0/dbfs/add-block", self.add_block),
             ("POST", "/api/2.0/dbfs/close", self.close),
@@ -54,6 +69,25 @@ class Dbfs:
             ("POST", "/api/2.0/dbfs/delete", self.delete),
             ("POST", "/api/2.0/dbfs/move", self.move),
         ]
+        guarded = [(method, path, self._guarded(handler)) for method, path, handler in routes]
+        return [*guarded, ("GET", SETTING, self.setting)]
+
+    def setting(self, req: Request) -> dict[str, Any]:
+        """The workspace setting itself, as databricks-sdk reads it
+        (``w.settings.disable_legacy_dbfs.get()``, ``service/settings.py``)."""
+        return {
+            "disable_legacy_dbfs": {"value": self.root_disabled},
+            "setting_name": "default",
+            "etag": "1",
+        }
+
+    def _guarded(self, handler: Callable[[Request], dict[str, Any]]):
+        def guarded(req: Request) -> dict[str, Any]:
+            if self.root_disabled:
+                raise ApiError(403, "PERMISSION_DENIED", ROOT_DISABLED)
+            return handler(req)
+
+        return guarded
 
     def _path(self, req: Request, name: str = "path") -> tuple[str, Path]:
         path = dbfs_path(req.required(name))
@@ -75,35 +109,52 @@ class Dbfs:
 
     def _check_writable(self, path: str, disk: Path, overwrite: bool) -> None:
         if disk.is_dir():
-            raise already_exists(f"A directory already exists at the input path {path}.")
+            raise already_exists(
+                f"A directory already exists at the input path {path}.", status=400
+            )
         if disk.exists() and not overwrite:
-            raise already_exists(f"A file or directory already exists at the input path {path}.")
+            raise already_exists(
+                f"A file or directory already exists at the input path {path}.", status=400
+            )
         for parent in disk.parents:
             if parent == self.layout.dbfs:
                 break
             if parent.is_file():
-                raise already_exists(f"Cannot create {path}: a parent is a file.")
+                raise already_exists(f"Cannot create {path}: a parent is a file.", status=400)
 
     # -- writing -----------------------------------------------------------------------------
 
     def create(self, req: Request) -> dict[str, Any]:
         path, disk = self._path(req)
-        overwrite = as_bool(req.arg("overwrite"))
+        overwrite = req.flag("overwrite")
         with self._lock:
             self._check_writable(path, disk, overwrite)
+            handle = next(self._next_handle)
+            self._expire()
             handle = next(self._next_handle)
             self._handles[handle] = {
                 "path": path,
                 "overwrite": overwrite,
                 "tmp": self.layout.scratch_file("dbfs-"),
+                "used": self.clock(),
             }
         return {"handle": handle}
 
+    def _expire(self) -> None:
+        """Forget the handles idle for 10 minutes or more (and their scratch files)."""
+        now = self.clock()
+        for handle, found in list(self._handles.items()):
+            if now - found["used"] >= HANDLE_IDLE_S:
+                Path(found["tmp"]).unlink(missing_ok=True)
+                del self._handles[handle]
+
     def _handle(self, req: Request) -> tuple[int, dict[str, Any]]:
         handle = as_int(req.required("handle"), "handle")
+        self._expire()
         found = self._handles.get(handle)
         if found is None:
             raise not_found(f"There is no open stream with handle {handle}.")
+        found["used"] = self.clock()
         return handle, found
 
     def add_block(self, req: Request) -> dict[str, Any]:
@@ -131,8 +182,8 @@ class Dbfs:
 
     def put(self, req: Request) -> dict[str, Any]:
         path, disk = self._path(req)
-        if req.form is not None and "contents" in req.form:
-            data = req.form["contents"]
+        if req.form is not None and ("file" in req.form or "contents" in req.form):
+            data = req.form["file"] if "file" in req.form else req.form["contents"]
         else:
             data = b64decode(req.arg("contents"), "contents")
             if len(data) > MAX_BLOCK:
@@ -141,7 +192,7 @@ class Dbfs:
                     "MAX_BLOCK_SIZE_EXCEEDED",
                 )
         with self._lock:
-            self._check_writable(path, disk, as_bool(req.arg("overwrite")))
+            self._check_writable(path, disk, req.flag("overwrite"))
             self.layout.write_atomically(disk, data)
         return {}
 
@@ -162,7 +213,7 @@ class Dbfs:
             raise invalid("Cannot delete the DBFS root.")
         with self._lock:
             if disk.is_dir():
-                if any(disk.iterdir()) and not as_bool(req.arg("recursive")):
+                if any(disk.iterdir()) and not req.flag("recursive"):
                     raise ApiError(
                         400, "IO_ERROR", f"Directory {path} is not empty: delete it recursively."
                     )

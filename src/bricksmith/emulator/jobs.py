@@ -12,10 +12,22 @@ runs with multiple tasks is not supported..." — even for a single task); an un
 400 ``INVALID_PARAMETER_VALUE`` "Run N does not exist." (``ResourceDoesNotExist`` in the SDK);
 cancelling a finished run does nothing. Only ``notebook_task`` tasks from the workspace are
 emulated (others, and ``git_source``, are 501).
+
+Compute, as on Databricks: a task needs ``existing_cluster_id`` (an all-purpose cluster: a job
+cluster's id is 400 "existing_cluster_id only supports all-purpose cluster IDs",
+databricks-sdk-py issue 744; the status is *unverified*), or the workspace must have serverless
+jobs (``serverless=True``); otherwise 400 ``INVALID_PARAMETER_VALUE`` "Either new_cluster or
+existing_cluster_id must be specified." (azure-databricks-client issue 105). ``new_cluster`` and
+``job_cluster_key`` are not emulated (501).
+
+The same run views are served on the Jobs API 2.0 and 2.1 paths that older clients still call
+(the legacy ``databricks-cli`` reads runs on 2.0/2.1), and ``run_page_url`` opens a page of the
+emulator (``GET /``, see :meth:`Jobs.run_page`).
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import threading
 import time
@@ -25,7 +37,7 @@ from typing import Any
 from bricksmith.emulator.clusters import Clusters
 from bricksmith.emulator.executor import NotebookExecutor, Outcome, kill_group
 from bricksmith.emulator.paths import workspace_path
-from bricksmith.emulator.wire import Request, as_bool, as_int, invalid, unsupported
+from bricksmith.emulator.wire import Request, Response, as_int, invalid, unsupported
 
 TASK_KINDS = (
     "spark_python_task",
@@ -146,7 +158,9 @@ class Jobs:
         clusters: Clusters,
         user: str,
         run_delay_s: float,
+        serverless: bool = False,
     ) -> None:
+        self.serverless = serverless
         self.executor = executor
         self.clusters = clusters
         self.user = user
@@ -160,13 +174,16 @@ class Jobs:
         self._job_ids = itertools.count(900_000_001)
 
     def routes(self):
-        return [
-            ("POST", "/api/2.2/jobs/runs/submit", self.submit, "drop_after"),
-            ("GET", "/api/2.2/jobs/runs/get", self.get),
-            ("GET", "/api/2.2/jobs/runs/get-output", self.get_output),
-            ("POST", "/api/2.2/jobs/runs/cancel", self.cancel),
-            ("GET", "/api/2.2/jobs/runs/list", self.list),
-        ]
+        routes: list[tuple] = [("GET", "/", self.run_page)]
+        for version in ("2.2", "2.1", "2.0"):  # 2.0 / 2.1: older clients' paths, still served
+            routes += [
+                ("POST", f"/api/{version}/jobs/runs/submit", self.submit, "drop_after"),
+                ("GET", f"/api/{version}/jobs/runs/get", self.get),
+                ("GET", f"/api/{version}/jobs/runs/get-output", self.get_output),
+                ("POST", f"/api/{version}/jobs/runs/cancel", self.cancel),
+                ("GET", f"/api/{version}/jobs/runs/list", self.list),
+            ]
+        return routes
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -193,14 +210,25 @@ class Jobs:
             workspace_path(str(notebook["notebook_path"]))  # absolute, as the API requires
             if str(notebook.get("source", "WORKSPACE")).upper() != "WORKSPACE":
                 raise unsupported("notebook tasks whose source is GIT")
-            cluster = task.get("existing_cluster_id")
-            if cluster and not self.clusters.exists(cluster):
-                raise invalid(f"Cluster {cluster} does not exist")
+            self._check_compute(task)
         for task in tasks:
             for dep in task.get("depends_on") or []:
                 if dep.get("task_key") not in keys:
                     raise invalid(f"Task {task['task_key']} depends on an unknown task.")
         return _in_dependency_order(tasks)
+
+    def _check_compute(self, task: dict[str, Any]) -> None:
+        for kind in ("new_cluster", "job_cluster_key"):
+            if task.get(kind):
+                raise unsupported(f"tasks with {kind} (only existing_cluster_id or serverless)")
+        cluster = task.get("existing_cluster_id")
+        if cluster:
+            if not self.clusters.exists(cluster):
+                raise invalid(f"Cluster {cluster} does not exist")
+            if self.clusters.source(cluster) == "JOB":
+                raise invalid("existing_cluster_id only supports all-purpose cluster IDs.")
+        elif not self.serverless:
+            raise invalid("Either new_cluster or existing_cluster_id must be specified.")
 
     def submit(self, req: Request) -> dict[str, Any]:
         body = req.json()
@@ -389,7 +417,6 @@ class Jobs:
             "end_time": run.end_time,
             "attempt_number": 0,
             "run_page_url": self._url(run, run.run_id),
-            "format": "MULTI_TASK",
             **self._durations(run.start_time, run.end_time),
         }
         if run.timeout_s:
@@ -405,11 +432,46 @@ class Jobs:
 
     # -- endpoints ---------------------------------------------------------------------------
 
+    def run_page(self, req: Request) -> Response:
+        """The page ``run_page_url`` opens (``/?o=0#job/<job>/run/<run>``; the browser keeps
+        the fragment, so every run is listed and the one named is highlighted). It shows ids,
+        names, notebook paths and states only: no parameters, no output."""
+        rows = []
+        with self._lock:
+            for run in sorted(self._runs.values(), key=lambda r: r.run_id, reverse=True):
+                for task in [None, *run.tasks]:
+                    run_id = task.run_id if task else run.run_id
+                    life_cycle = task.life_cycle if task else run.life_cycle
+                    result = (task.result if task else run.result) or ""
+                    message = task.message if task else run.message
+                    name = f"&nbsp;&nbsp;task {html.escape(task.key)}" if task else html.escape(
+                        run.name)
+                    path = task.spec["notebook_task"]["notebook_path"] if task else ""
+                    rows.append(
+                        f'<tr id="job/{run.job_id}/run/{run_id}"><td>{run_id}</td>'
+                        f"<td>{name}</td><td>{html.escape(path)}</td><td>{life_cycle}</td>"
+                        f"<td>{result}</td><td>{html.escape(message)}</td></tr>"
+                    )
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Runs: bricksmith "
+            "emulator</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;"
+            "text-align:left}tr:target{background:#ffe08a}</style></head><body>"
+            "<h1>Job runs (bricksmith Databricks emulator)</h1><table><tr><th>run id</th>"
+            "<th>name</th><th>notebook</th><th>life cycle</th><th>result</th><th>message</th>"
+            f"</tr>{''.join(rows)}</table></body></html>"
+        )
+        return Response(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
     def get(self, req: Request) -> dict[str, Any]:
         with self._lock:
             run, task = self._find(req)
             if task is None:
                 return self.run_view(run)
+            return self.task_run_view(run, task)
+
+    def task_run_view(self, run: Run, task: TaskRun) -> dict[str, Any]:
+        """A task run as runs/get answers for its own id: a ``Run`` with that one task."""
+        with self._lock:
             view = self.run_view(run, with_tasks=False)
             task_view = self.task_view(run, task)
             view.update(
@@ -429,9 +491,7 @@ class Jobs:
             run, task = self._find(req)
             if task is None:
                 raise invalid(MULTI_TASK_OUTPUT)
-            view = self.task_view(run, task)
-            metadata = {**self.run_view(run, with_tasks=False), **view, "tasks": [view]}
-            output: dict[str, Any] = {"metadata": metadata}
+            output: dict[str, Any] = {"metadata": self.task_run_view(run, task)}
             if task.result == "SUCCESS":
                 result = task.exit_value
                 notebook: dict[str, Any] = {"truncated": False}
@@ -455,7 +515,7 @@ class Jobs:
         return {}
 
     def list(self, req: Request) -> dict[str, Any]:
-        active, completed = as_bool(req.arg("active_only")), as_bool(req.arg("completed_only"))
+        active, completed = req.flag("active_only"), req.flag("completed_only")
         if active and completed:
             raise invalid("active_only and completed_only cannot both be true.")
         limit = as_int(req.arg("limit"), "limit", 20) or 25
@@ -479,7 +539,7 @@ class Jobs:
                 and (run_type in (None, "", "SUBMIT_RUN"))
             ]
             page = chosen[start : start + limit]
-            expand = as_bool(req.arg("expand_tasks"))
+            expand = req.flag("expand_tasks")
             answer: dict[str, Any] = {
                 "runs": [self.run_view(r, with_tasks=expand) for r in page],
                 "has_more": start + limit < len(chosen),

@@ -12,8 +12,6 @@ page (``error_after_rate``). Nothing about a request (headers, bodies, tokens) i
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
 import logging
 import re
@@ -34,6 +32,7 @@ LOG = logging.getLogger("bricksmith.emulator")
 PATH_KEYS = ("path", "source_path", "destination_path", "path_prefix")
 HOST_METADATA = "/.well-known/databricks-config"  # read by the SDK when a client is created
 WORKSPACE_ID = "1234567890123456"
+RUN_PAGE = "/"  # what a run's run_page_url opens (jobs.py); public like a login page
 
 Handler = Callable[[Request], "Response | dict[str, Any]"]
 
@@ -109,6 +108,10 @@ class Gateway:
         """The answer to ``req``, or None to drop the connection without one."""
         if req.method == "GET" and req.path == HOST_METADATA:  # public, never faulted
             return Response.of_json({"workspace_id": WORKSPACE_ID})
+        if req.method == "GET" and req.path == RUN_PAGE:  # a browser's page: no token
+            handler, req.params, _ = self.router.match(req.method, req.path)
+            answer = handler(req)
+            return answer if isinstance(answer, Response) else Response.of_json(answer)
         injector = self.injector
         if injector.policy.latency_ms:
             time.sleep(injector.policy.latency_ms / 1000)
@@ -160,8 +163,9 @@ class Gateway:
         if not self.forbidden:
             return
         paths = [req.params["path"]] if req.params.get("path") else []
+        raw = "octet-stream" in req.headers.get("content-type", "")  # file bytes, not fields
         try:
-            values = {**req.query, **req.json()} if req.method not in ("GET", "HEAD") else req.query
+            values = req.query if raw else {**req.query, **req.json()}  # a GET's body too
         except ApiError:
             values = req.query
         paths += [str(values[k]) for k in PATH_KEYS if isinstance(values.get(k), str)]
@@ -271,16 +275,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _form(content_type: str, body: bytes) -> dict[str, bytes] | None:
-    """The fields of a multipart/form-data body (None for any other body)."""
+    """The fields of a multipart/form-data body (None for any other body). Parsed by its
+    boundary, byte for byte: a part's own Content-Type (the legacy databricks-cli labels its
+    file part ``multipart/form-data``) never changes how its bytes are read."""
     if not content_type.lower().startswith("multipart/form-data"):
         return None
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        return {}
     fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+    for part in body.split(b"--" + found.group(1).encode())[1:]:
+        if part.startswith(b"--"):  # the closing delimiter
+            break
+        head, sep, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        name = re.search(rb'content-disposition:[^\r\n]*?\bname="([^"]*)"', head, re.I)
         if name:
-            fields[str(name)] = part.get_payload(decode=True) or b""
+            fields[name.group(1).decode("utf-8", "replace")] = content.removesuffix(b"\r\n")
     return fields
 
 

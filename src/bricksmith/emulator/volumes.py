@@ -25,7 +25,6 @@ from bricksmith.emulator.wire import (
     Request,
     Response,
     already_exists,
-    as_bool,
     as_int,
     invalid,
     not_found,
@@ -80,7 +79,7 @@ class Volumes:
 
     def upload(self, req: Request) -> dict[str, Any]:
         path, disk = self._disk(req)
-        overwrite = as_bool(req.query.get("overwrite"), default=True)
+        overwrite = req.flag("overwrite", default=True)
         with self._lock:
             if disk.is_dir():
                 raise already_exists(f"{path} is a directory.", "ALREADY_EXISTS")

@@ -32,8 +32,13 @@ def not_found(message: str, code: str = "RESOURCE_DOES_NOT_EXIST") -> ApiError:
     return ApiError(404, code, message)
 
 
-def already_exists(message: str, code: str = "RESOURCE_ALREADY_EXISTS") -> ApiError:
-    return ApiError(409, code, message)
+def already_exists(
+    message: str, code: str = "RESOURCE_ALREADY_EXISTS", status: int = 409
+) -> ApiError:
+    """An "already exists" answer. Its status depends on the API: 400 for DBFS ``create`` /
+    ``put`` and for a notebook import, 409 for workspace *files* and the Files API (Go CLI
+    ``libs/filer``: ``dbfs_client.go``, ``workspace_files_client.go``)."""
+    return ApiError(status, code, message)
 
 
 def invalid(message: str, code: str = "INVALID_PARAMETER_VALUE") -> ApiError:
@@ -72,11 +77,33 @@ class Request:
         return value
 
     def arg(self, name: str, default: Any = None) -> Any:
-        """A parameter from the query string (GET, HEAD, DELETE) or the JSON body."""
-        if self.method in ("GET", "HEAD") or (self.method == "DELETE" and not self.body):
+        """A parameter from the query string or the JSON body. A ``GET`` may carry its
+        parameters as a JSON body too: the REST reference's own curl examples send
+        ``curl --request GET .../clusters/get --data '{"cluster_id": ...}'``."""
+        if name in self.query and (self.method in ("GET", "HEAD") or not self.body):
+            return self.query[name]
+        raw = "octet-stream" in self.headers.get("content-type", "")  # Files API: file bytes
+        if (raw or not self.body.strip()) and self.form is None:
             return self.query.get(name, default)
         value = self.json().get(name)
         return self.query.get(name, default) if value is None else value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean parameter. In a query string only lowercase ``true`` / ``false`` are
+        booleans (databricks-sdk converts ``True`` to ``"true"`` "for Databricks APIs to
+        understand booleans", ``_base_client.py``); anything else there is 400
+        ``INVALID_PARAMETER_VALUE`` (the real status for e.g. ``True`` is *unverified*: this
+        emulator refuses rather than guess). JSON booleans and multipart form fields (the Go
+        CLI sends ``overwrite=True`` in its ``dbfs/put`` form) are read as before."""
+        if name in self.query:
+            value = self.query[name]
+            if value not in ("true", "false"):
+                raise invalid(
+                    f"Invalid value {value!r} for the boolean query parameter {name}: "
+                    "use true or false (lowercase)."
+                )
+            return value == "true"
+        return as_bool(self.arg(name), default)
 
     def required(self, name: str) -> Any:
         value = self.arg(name)

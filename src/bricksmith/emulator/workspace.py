@@ -9,8 +9,12 @@ and ``/X`` name the same object; paths in answers are the short form (``/Users/.
 
 Behaviour copied from the real API: importing needs the parent folder to exist (404
 ``RESOURCE_DOES_NOT_EXIST`` "The parent folder (...) does not exist."); an existing object is
-replaced only with ``overwrite`` (else 409 ``RESOURCE_ALREADY_EXISTS``); ``SOURCE`` imports
-need ``language``; ``mkdirs`` creates parents and refuses a path under a non-folder; deleting a
+replaced only with ``overwrite`` (else ``RESOURCE_ALREADY_EXISTS`` "Path (X) already
+exists.": 400 when a notebook is there, 409 for a file, as the Go CLI's
+``libs/filer/workspace_files_client.go`` handles them); ``format`` is case sensitive
+(``SOURCE``, not ``source``: the API's enum values; the status of the real refusal is
+*unverified*, 400 here); ``SOURCE`` imports need ``language``; ``mkdirs`` creates parents
+and refuses a path under a non-folder; deleting a
 non-empty folder needs ``recursive`` (400 ``DIRECTORY_NOT_EMPTY``).
 Not emulated (501): DBC, HTML, JUPYTER and R_MARKDOWN formats; exporting a folder.
 """
@@ -31,7 +35,6 @@ from bricksmith.emulator.wire import (
     Request,
     Response,
     already_exists,
-    as_bool,
     b64decode,
     b64encode,
     invalid,
@@ -220,7 +223,7 @@ class Workspace:
         return {}
 
     def delete(self, req: Request) -> dict[str, Any]:
-        recursive = as_bool(req.arg("recursive"))
+        recursive = req.flag("recursive")
         with self._lock:
             obj = self._existing(req)
             if obj.path == "/":
@@ -246,9 +249,9 @@ class Workspace:
             content = b64decode(req.arg("content"), "content")
         if len(content) > MAX_IMPORT_BYTES:
             raise invalid("The content exceeds 10 MB.", "MAX_NOTEBOOK_SIZE_EXCEEDED")
-        fmt = str(req.arg("format") or "SOURCE").upper()
+        fmt = _format(req)
         language = req.arg("language")
-        overwrite = as_bool(req.arg("overwrite"))
+        overwrite = req.flag("overwrite")
         if fmt == "SOURCE":
             if not language:
                 raise invalid(
@@ -286,7 +289,8 @@ class Workspace:
         existing = self.lookup(path)
         if existing is not None:
             if not overwrite:
-                raise already_exists(f"Path ({path}) already exists.")
+                status = 400 if existing.kind in ("NOTEBOOK", "DIRECTORY", "REPO") else 409
+                raise already_exists(f"Path ({path}) already exists.", status=status)
             if existing.kind in ("DIRECTORY", "REPO"):
                 raise already_exists(f"Path ({path}) already exists and is a folder.")
         disk = self.layout.workspace_disk(path)
@@ -304,16 +308,27 @@ class Workspace:
 
     def export(self, req: Request) -> Response | dict[str, Any]:
         obj = self._existing(req)
-        fmt = str(req.arg("format") or "SOURCE").upper()
+        fmt = _format(req)
         if obj.kind in ("DIRECTORY", "REPO"):
             raise unsupported("exporting a folder")
         allowed = ("SOURCE", "AUTO") if obj.kind == "NOTEBOOK" else ("SOURCE", "AUTO", "RAW")
         if fmt not in allowed:
             raise unsupported(f"exporting a {obj.kind.lower()} in {fmt} format")
         data = obj.disk.read_bytes()
-        if as_bool(req.arg("direct_download")):
+        if req.flag("direct_download"):
             return Response(200, data, {"Content-Type": "application/octet-stream"})
         result: dict[str, Any] = {"content": b64encode(data)}
         if obj.kind == "NOTEBOOK":
             result["file_type"] = obj.disk.suffix.lstrip(".")
         return result
+
+
+FORMATS = ("SOURCE", "HTML", "JUPYTER", "DBC", "R_MARKDOWN", "AUTO", "RAW")
+
+
+def _format(req: Request) -> str:
+    """The ``format`` parameter, exactly as spelled (the API's enum is case sensitive)."""
+    fmt = str(req.arg("format") or "SOURCE")
+    if fmt not in FORMATS:
+        raise invalid(f"Invalid format {fmt!r}: use one of {', '.join(FORMATS)} (uppercase).")
+    return fmt

@@ -5,10 +5,12 @@ bricksmith's notebook kernel puts this folder's parent on ``sys.path``; Kedro re
 beside it. Everything is driven by environment variables the local runner sets, so the hooks do
 nothing anywhere else (on Databricks they are not even installed):
 
-- ``BRICKSMITH_DBFS_ROOT`` / ``BRICKSMITH_VOLUMES_ROOT``: the catalog's ``/dbfs/X``,
-  ``dbfs:/X`` and ``/Volumes/...`` paths (pandas and Spark datasets alike, dataset factories
-  too) are mapped into these folders before Kedro builds the catalog; a dataset that would still
-  write to the machine's /dbfs, /FileStore or /Volumes is refused before it writes.
+- ``BRICKSMITH_DBFS_ROOT`` / ``BRICKSMITH_VOLUMES_ROOT``: the catalog's ``/dbfs/X`` and
+  ``/Volumes/...`` paths (pandas and Spark datasets alike, dataset factories too) and the
+  ``dbfs:/X`` paths of Spark datasets are mapped into these folders before Kedro builds the
+  catalog; a non-Spark dataset with a ``dbfs:/X`` path is refused (on a cluster it would use
+  the relative local path ``dbfs:/X``: see ``paths``), with the ``/dbfs/X`` hint; a dataset that
+  would still write to the machine's /dbfs, /FileStore or /Volumes is refused before it writes.
 - ``BRICKSMITH_METRICS_FILE``: after the pipeline run, its metrics (see ``metrics``) and where
   each came from are written there as JSON.
 
@@ -33,6 +35,10 @@ class EscapingWriteError(RuntimeError):
     """A dataset would write to the machine's real DBFS/volume folders."""
 
 
+class DbfsUrlError(RuntimeError):
+    """A non-Spark dataset uses a ``dbfs:/`` path, which only Spark understands on a cluster."""
+
+
 class RunHooks:
     """Path mapping, write guard and metrics collection for one Kedro session at a time."""
 
@@ -50,7 +56,16 @@ class RunHooks:
             catalog = loader["catalog"]
         except Exception:  # no or broken catalog: Kedro reports it itself later
             return
-        mapped, changed = paths.map_config(catalog)
+        mapped, changed, refused = paths.map_catalog(catalog)
+        if refused:
+            raise DbfsUrlError(
+                "on a Databricks cluster only Spark datasets understand dbfs:/ paths; "
+                "kedro-datasets treats dbfs:/... as a relative local path for the others "
+                "(Kedro issue 2272), so this run would not find or keep its data there: "
+                + "; ".join(refused)
+                + ". Use the /dbfs/... form (the cluster's FUSE view of DBFS) for pandas, "
+                "pickle, JSON and other non-Spark datasets."
+            )
         try:  # a key set on Kedro's config loader is returned as it is, not read again
             loader["catalog"] = mapped
         except Exception as exc:  # a config loader of the project's own that refuses it

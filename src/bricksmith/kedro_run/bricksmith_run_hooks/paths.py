@@ -3,6 +3,12 @@
 On Databricks, ``/dbfs/X`` (the FUSE mount), ``dbfs:/X`` and ``/Volumes/<c>/<s>/<v>/...`` name
 storage of the workspace. In a local run they name ``<dbfs root>/X`` and ``<volumes root>/...``;
 any other string is left as it is.
+
+No more lenient than a cluster: ``dbfs:/X`` is understood by Spark only. A pandas, pickle, JSON
+or other non-Spark dataset given ``dbfs:/X`` reads and writes the *relative local path*
+``dbfs:/X`` on a cluster (kedro-datasets' ``get_protocol_and_path`` gives it the ``file``
+protocol; Kedro issue 2272, PR 2385), so :meth:`PathMap.map_catalog` maps ``dbfs:/`` only in
+Spark datasets and names the others, which a local run then refuses with the ``/dbfs/X`` hint.
 """
 
 from __future__ import annotations
@@ -65,6 +71,27 @@ class PathMap:
             return False
         return any(_under(path, folder) for folder in PROTECTED)
 
+    def map_catalog(self, catalog: Any) -> tuple[Any, int, list[str]]:
+        """:meth:`map_config` for a Kedro catalog, entry by entry: ``(mapped, changed,
+        refused)``, where ``refused`` describes each non-Spark entry holding a ``dbfs:/``
+        path (it is left unmapped). Entries whose name starts with ``_`` (YAML templates) are
+        mapped but not judged."""
+        if not isinstance(catalog, dict):
+            mapped, changed = self.map_config(catalog)
+            return mapped, changed, []
+        out, changed, refused = {}, 0, []
+        for name, entry in catalog.items():
+            urls = [] if str(name).startswith("_") or is_spark(entry) else _dbfs_urls(entry)
+            if urls:
+                kind = entry.get("type") if isinstance(entry, dict) else None
+                fuse = "/dbfs/" + urls[0][len("dbfs:") :].lstrip("/")
+                refused.append(f"dataset {name!r} ({kind}) uses {urls[0]}: use {fuse}")
+                out[name] = entry
+                continue
+            out[name], n = self.map_config(entry)
+            changed += n
+        return out, changed, refused
+
     @classmethod
     def from_env(cls, env: Any = None) -> PathMap | None:
         """The map a local run set up (``BRICKSMITH_DBFS_ROOT``, ``BRICKSMITH_VOLUMES_ROOT``);
@@ -77,3 +104,24 @@ class PathMap:
             os.path.dirname(dbfs.rstrip("/")), "Volumes"
         )
         return cls(dbfs.rstrip("/"), volumes.rstrip("/"))
+
+
+def is_spark(entry: Any) -> bool:
+    """Whether a catalog entry is a Spark dataset (``spark.SparkDataset``,
+    ``kedro_datasets.spark.DeltaTableDataset``, ``databricks.ManagedTableDataset``...): the
+    only kind that understands ``dbfs:/`` on a cluster."""
+    kind = entry.get("type") if isinstance(entry, dict) else None
+    if not isinstance(kind, str):
+        return False
+    parts = kind.lower().split(".")
+    return "spark" in parts[:-1] or "databricks" in parts[:-1] or parts[-1].startswith("spark")
+
+
+def _dbfs_urls(config: Any) -> list[str]:
+    if isinstance(config, str):
+        return [config] if config.startswith("dbfs:") else []
+    if isinstance(config, dict):
+        return [url for value in config.values() for url in _dbfs_urls(value)]
+    if isinstance(config, (list, tuple)):
+        return [url for value in config for url in _dbfs_urls(value)]
+    return []
