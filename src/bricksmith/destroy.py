@@ -100,7 +100,7 @@ def destroy_plan(workflow) -> DestroyPlan:
     records = workflow.records()
     protected = _protected(workflow)
     notes: list[str] = []
-    found = _recorded(records, notes)
+    found = _recorded(records, notes, workflow.state_path)
     backend = workflow.backend
     if found:
         backend.preflight()  # a wrong host or token fails here, before anything is asked
@@ -125,8 +125,12 @@ def destroy_plan(workflow) -> DestroyPlan:
     )
 
 
-def _recorded(records, notes: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, step, outputs) of what the steps recorded making in the workspace and DBFS."""
+def _recorded(records, notes: list[str], state: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, step, outputs) of what the steps recorded making in the workspace and DBFS.
+    A succeeded record without what its step always records is damage (StateError): destroy
+    then removes nothing, the state and its copy least of all."""
+    from bricksmith.engine.statefile import damaged
+
     wanted = {"workspace.repo": (REPO, "path"), "notebook.deploy": (NOTEBOOK, "path")}
     found = []
     for key in sorted(records, key=lambda k: (k not in wanted, k != "workspace.repo", k)):
@@ -137,6 +141,8 @@ def _recorded(records, notes: list[str]) -> list[tuple[str, str, dict[str, Any]]
         record = records[key]
         if record.outputs.get(needed):
             found.append((kind, key, record.outputs))
+        elif record.status == "succeeded":
+            raise damaged(state, f"the record of step {key} has no {needed!r}")
         else:
             notes.append(f"{key} ({record.status}) recorded nothing it made: whatever its "
                          "interrupted apply created is not known, so not removed")

@@ -77,6 +77,16 @@ def test_a_record_missing_a_key_stops_plan_and_apply_naming_it(cli, seed, applie
         assert result.code == 1 and "Traceback" not in result.err
         assert "the record of step workspace.repo has no 'path' in its outputs" in result.err
         assert "looks like a bug" not in result.err + result.out
+    # destroy refuses too: it never throws away the state and its good copy on a damaged
+    # record, leaving the workspace repo behind and recorded nowhere
+    state = applied
+    backup = state.with_name(state.name + ".bak")
+    had_backup = backup.exists()
+    result = cli("destroy", seed, "--yes")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "the record of step workspace.repo has no 'path'" in result.err
+    assert state.exists() and backup.exists() == had_backup
+    assert (seed.parent / ".bricksmith/local/Workspace/Repos/local-user/iris-databricks").is_dir()
 
 
 def test_the_plan_memo_never_answers_for_a_damaged_state(cli, seed, applied):
