@@ -217,6 +217,7 @@ class Workflow:
         # revision: not remembered. Neither is a plan made while another apply works.
         stamp = signature(self.state_path)
         checked = self.check_params()  # refuses unknown parameter names (SpecError)
+        checked = None if checked is None else [*checked, *self.check_data_sources()]
         revision = read_revision(self.state_path) if refresh else None
         memoable = refresh and memo.enabled(self.environ) and (
             revision is not None or not self.state_path.exists())
@@ -310,6 +311,35 @@ class Workflow:
         if probes is None or any(probe is None for probe in seen):
             return None
         return probes + seen
+
+    def check_data_sources(self) -> list[list]:
+        """Refuse ``data[].source`` folders missing from an existing project, at the spec key
+        (a typo such as ``source: dat`` would otherwise fail at ``data.upload`` after other
+        steps ran). Returns probes of what it looked at. Raises :class:`SpecError`."""
+        from bricksmith.param_names import positioned, project_exists
+        from bricksmith.plan.probes import kind_probe
+
+        project = self.spec.project_dir
+        if not project_exists(project):
+            return [kind_probe(project / "pyproject.toml")]
+        missing, probes = [], []
+        for index, data in enumerate(self.spec.workflow.data):
+            folder = project / data.source
+            probes.append(kind_probe(folder))
+            if not folder.is_dir():
+                missing.append((index, data.source, folder))
+        if missing:
+            from bricksmith.errors import SpecError
+
+            document = positioned(self.spec)
+            raise SpecError([
+                document.diagnostic(
+                    ("data", index, "source"),
+                    f"data source {source!r} does not exist in the project ({folder})",
+                    "give a folder of the Kedro project, relative to it (e.g. data)",
+                    at_value=True)
+                for index, source, folder in missing])
+        return probes
 
     def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
         """Write ``plan`` for ``apply FILE``, with what it was made from."""
@@ -433,6 +463,7 @@ class Workflow:
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
         self.check_params()  # unknown parameter names: refused before anything changes
+        self.check_data_sources()  # a data folder the project lacks: the same
         self.backend.preflight()  # fail before anything changes when the backend is unusable
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:

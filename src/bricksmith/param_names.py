@@ -88,7 +88,7 @@ def check_spec_params(
             problems += _unknown(run.params, for_runs, ("runs", index, "params"), where,
                                  f"run {run.name}")
     if problems:
-        document = _positioned(spec)
+        document = positioned(spec)
         raise SpecError([document.diagnostic(path, message, hint)
                          for path, message, hint in problems])
 
@@ -228,7 +228,7 @@ def _describe_sources(conf: ProjectConf) -> str:
     return shown or f"no parameters files in {conf.describe(conf.conf_source)}"
 
 
-def _positioned(spec: LoadedSpec) -> Document:
+def positioned(spec: LoadedSpec) -> Document:
     """The spec's document with positions (a spec the cache returned has none)."""
     document = spec.document
     if document.key_positions:

@@ -285,3 +285,16 @@ def test_a_serverless_target_refuses_dbfs_data_and_writes_nothing(cli, seed):
     seed.write_text(seed.read_text().replace("    serverless: true\n",
                                              "    serverless: true\n    cluster_id: c-1\n"))
     assert_clean_error(cli("validate", seed), "sets both cluster_id and serverless: true")
+
+
+def test_a_data_folder_missing_from_an_existing_project_is_refused_at_its_key(cli, seed):
+    """Found by a fresh user: `source: dat` passed plan and failed at data.upload after three
+    steps had run, with no file:line."""
+    assert cli("apply", seed).code == 0
+    seed.write_text(seed.read_text().replace("  - source: data ", "  - source: dat "))
+    before = tree(seed.parent)
+    for command in ("plan", "apply"):
+        result = cli(command, seed)
+        assert_clean_error(result, f"{seed}:27:13: data[0].source: data source 'dat' does "
+                           "not exist in the project", "relative to it")
+    assert tree(seed.parent) == before
