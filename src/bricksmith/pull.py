@@ -46,7 +46,11 @@ class Pulled:
     branch: str = ""
     remote: str = ""
     folder: str = ""
-    kept: str | None = None  # a copy of edits made in the folder while pulling
+    # a copy of what the folder held and the commit does not (ignored files, now in the
+    # project too; edits made while pulling)
+    kept: str | None = None
+    committed: list[str] = field(default_factory=list)  # the paths of the commit made
+    kept_files: list[str] = field(default_factory=list)  # the paths of ``kept``
 
 
 def pull(workflow, *, message: str | None = None) -> Pulled:
@@ -98,9 +102,16 @@ def pull(workflow, *, message: str | None = None) -> Pulled:
         writes = {edit["path"]: new for edit, (new, _why) in zip(edits, results, strict=True)}
         _check_params(workflow, project, base, writes.get(PARAMS_FILE, False))
         done.files = _write(project, writes)
-        if done.files:
-            done.commit = _commit(project, commit_step, [f["path"] for f in done.files],
-                                  message or _message(done.files))
+        ignored = _ignored(project, [edit["path"] for edit in edits])
+        for f in done.files:
+            f["committed"] = f["path"] not in ignored
+        committing = _changed(project, [e["path"] for e in edits if e["path"] not in ignored])
+        if committing:
+            shown = [f for f in done.files if f["path"] in committing] or \
+                [{"path": p, "change": "modified"} for p in committing]
+            done.commit = _commit(project, commit_step, committing,
+                                  message or _message(shown))
+            done.committed = committing
         else:
             done.commit = gitops.project_head(project)
         pushed = gitops.push(project, location=push_step.location, branch=push_step.branch,
@@ -116,6 +127,7 @@ def pull(workflow, *, message: str | None = None) -> Pulled:
                                    branch=push_step.branch, commit=pushed,
                                    token_env=repo_step.token_env)
         done.kept = synced.get("_kept")
+        done.kept_files = list(synced.get("_kept_files") or [])
     return done
 
 
@@ -219,6 +231,26 @@ def _write(project: Path, writes: dict[str, bytes | None | bool]) -> list[dict[s
     return files
 
 
+def _ignored(project: Path, paths: list[str]) -> set[str]:
+    """The ``paths`` the project's .gitignore ignores (``conf/local`` in a Kedro project):
+    copied into the project, never committed or pushed."""
+    if not paths:
+        return set()
+    done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=project, check=False,
+                          input="\0".join(paths).encode() + b"\0", capture_output=True)
+    return {p for p in done.stdout.decode().split("\0") if p}
+
+
+def _changed(project: Path, paths: list[str]) -> list[str]:
+    """The ``paths`` whose file differs from the project's HEAD (or is new)."""
+    if not paths:
+        return []
+    done = _git(project, "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                *(f":(literal){p}" for p in paths))
+    entries = [e for e in done.stdout.decode().split("\0") if e]
+    return sorted({e[3:] for e in entries if len(e) > 3} & set(paths))
+
+
 def _commit(project: Path, step, paths: list[str], message: str) -> str:
     _run(project, "add", "--all", "--", *(f":(literal){p}" for p in paths))
     _run(project, "commit", "--quiet", "--no-verify", "-m", message, "--",
@@ -269,16 +301,20 @@ def run_pull_command(workflow, *, message: str | None = None) -> int:
         print(f"Nothing to pull: the workspace Git folder {done.folder} has no edits.")
         return 0
     if not done.files:
-        print("The project already holds the workspace's edits; nothing to commit.")
+        print("The project already holds the workspace's edits.")
     for f in done.files:
-        print(f"{f['change']}: {f['path']}")
+        note = "" if f["committed"] else " (not committed: the project's .gitignore ignores it)"
+        print(f"{f['change']}: {f['path']}{note}")
         for line in f["diff"].splitlines():
             print(f"    {line}")
-    if done.files:
-        print(f"Committed {done.commit[:10]} on {done.branch} ({len(done.files)} file(s)).")
+    if done.committed:
+        print(f"Committed {done.commit[:10]} on {done.branch}: {', '.join(done.committed)}.")
+    else:
+        print("Nothing to commit.")
     print(f"Pushed {done.commit[:10]} to {done.remote} {done.branch} (the remote branch holds it).")
     print(f"Workspace Git folder {done.folder} at {done.commit[:10]}.")
     if done.kept:
-        print(f"Edits made in the folder while pulling were kept in {done.kept}.")
+        print(f"Removed from the Git folder what the commit does not hold "
+              f"({', '.join(done.kept_files)}); a copy of each is in {done.kept}.")
     print(f"Next: `bricksmith apply {spec}` runs what depends on the change.")
     return 0

@@ -53,6 +53,7 @@ def test_the_workspace_loop_plan_shows_apply_refuses_pull_brings_home(cli, seed)
     remote = git.Repo(spec.parent / "iris-databricks.git")
     first = remote.commit("main").hexsha
     node = edit_in_workspace(clone)
+    (clone / "conf/local/extra.yml").write_text("x: 1\n")  # Kedro's .gitignore ignores it
 
     plan = cli("plan", spec, "--detailed-exitcode")
     assert plan.code == 2
@@ -60,9 +61,11 @@ def test_the_workspace_loop_plan_shows_apply_refuses_pull_brings_home(cli, seed)
     assert "-train_fraction: 0.8" in plan.out and "+train_fraction: 0.6" in plan.out
     assert "+# tuned in the workspace" in plan.out
     edits = cli("plan", spec, "--json").json()["workspace_edits"]
-    assert [(e["path"], e["change"]) for e in edits] == sorted([(PARAMS, "modified"),
-                                                                 (node, "modified")])
-    assert all(e["base"] == first and e["diff"].startswith(f"--- a/{e['path']}") for e in edits)
+    assert [(e["path"], e["change"]) for e in edits] == sorted(
+        [(PARAMS, "modified"), (node, "modified"), ("conf/local/extra.yml", "added")])
+    assert all(e["base"] == first for e in edits)
+    assert all(e["diff"].startswith("--- /dev/null\n" if e["change"] == "added"
+                                    else f"--- a/{e['path']}\n") for e in edits)
 
     before = tree(spec.parent)
     state_before = StateStore.open_readonly(spec.parent / ".bricksmith/local/state.db").all()
@@ -86,7 +89,10 @@ def test_the_workspace_loop_plan_shows_apply_refuses_pull_brings_home(cli, seed)
     head = local.head.commit
     assert "train_fraction: 0.6" in (project / PARAMS).read_text()
     assert (project / node).read_text().endswith("# tuned in the workspace\n")
-    assert sorted(head.stats.files) == sorted([PARAMS, node])
+    assert sorted(head.stats.files) == sorted([PARAMS, node])  # never an ignored file
+    assert (project / "conf/local/extra.yml").read_text() == "x: 1\n"
+    assert "conf/local/extra.yml (not committed" in pulled.out
+    assert not (clone / "conf/local/extra.yml").exists()
     assert head.message.startswith("Pull workspace edits:") and PARAMS in head.message
     assert head.parents[0].hexsha == first
     assert remote.commit("main").hexsha == head.hexsha  # the remote's branch holds it
@@ -102,7 +108,6 @@ def test_the_workspace_loop_plan_shows_apply_refuses_pull_brings_home(cli, seed)
     run = cli("status", spec, "--json").json()["runs"][0]
     assert run["metrics"]["train_fraction"] == 0.6 and run["metrics"]["n_train"] == 90
     assert cli("plan", spec, "--detailed-exitcode").code == 0
-    assert not (spec.parent / ".bricksmith/local/workspace-edits").exists()
 
 
 def test_a_param_the_spec_owns_is_a_conflict_naming_the_key_and_both_values(cli, seed):
