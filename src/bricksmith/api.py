@@ -138,6 +138,7 @@ class Workflow:
         log: Callable[[str], None] = lambda message: None,
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
+        discard_workspace_edits: bool = False,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -149,6 +150,7 @@ class Workflow:
             previous=previous,
             fingerprint=fingerprint,
             verbose=verbose,
+            discard_workspace_edits=discard_workspace_edits,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -449,6 +451,7 @@ class Workflow:
                         log=lambda message: on_event(Event(LOG, step.key, message)),
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,
+                        discard_workspace_edits=discard_workspace_edits,
                     )
 
                 status = "failed"
