@@ -142,6 +142,7 @@ class Workflow:
         log: Callable[[str], None] = lambda message: None,
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
+        discard_workspace_edits: bool = False,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -153,6 +154,7 @@ class Workflow:
             previous=previous,
             fingerprint=fingerprint,
             verbose=verbose,
+            discard_workspace_edits=discard_workspace_edits,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -267,6 +269,13 @@ class Workflow:
             if vet is not None:  # (a data folder holding a symlink out of the project)
                 found = vet(self.context(self.graph.step(action.step), {}))
                 probes = None if probes is None or found is None else probes + found
+        if refresh:  # edits in the workspace Git folder, whatever the plan does with its step
+            edits, edit_probes = self._workspace_edits(records)
+            if edits or edit_probes is None:
+                probes = None
+            elif probes is not None:
+                probes.extend(edit_probes)
+            plan = plan.with_edits(edits)
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
@@ -282,6 +291,20 @@ class Workflow:
                 signature=stamp,
             )
         return plan.with_notes(notes)
+
+    def workspace_edits(self) -> list[dict[str, Any]]:
+        """The files edited, added or removed in the workspace Git folder since the commit
+        apply checked it out at, each ``{"path", "change", "diff", "base"}`` ([] when none,
+        before the first apply, or on a backend that cannot tell)."""
+        return self._workspace_edits(self.records())[0]
+
+    def _workspace_edits(self, records) -> tuple[list[dict[str, Any]], list | None]:
+        record = records.get("workspace.repo")
+        finder = getattr(self.backend, "repo_edits", None)
+        if record is None or finder is None or "path" not in record.outputs:
+            return [], []
+        probes = self.backend.repo_probes(record.outputs)
+        return finder(record.outputs), probes
 
     def check_params(self) -> list[list] | None:
         """Refuse parameter names of ``project.params`` and the runs that the project does
@@ -450,11 +473,16 @@ class Workflow:
         on_event: Callable[[Any], None] = lambda event: None,
         verbose: bool = False,
         saved: SavedPlan | None = None,
+        discard_workspace_edits: bool = False,
     ):
         """Apply every step that is not up to date. Raises ApplyFailed when a step fails.
 
         ``saved``: apply exactly that reviewed plan; refused (StalePlan) when the state moved
-        since it was saved or planning again now gives other actions."""
+        since it was saved or planning again now gives other actions. Files edited in the
+        workspace Git folder stop the apply before any step runs (:class:`WorkspaceEdits`,
+        saying to ``bricksmith pull`` them) unless ``discard_workspace_edits``: then the
+        workspace.repo step keeps a copy of each under ``<root>/workspace-edits/<UTC time>/``
+        and resets the folder."""
         from bricksmith.engine.executor import LOG, Event, execute
         from bricksmith.engine.lock import TargetLock
         from bricksmith.engine.statefile import backup_path
@@ -468,6 +496,7 @@ class Workflow:
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:
                 on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
+            self._check_workspace_edits(discard_workspace_edits, on_event)
             only = self._check_saved_plan(saved) if saved is not None else None
             existed = self.state_path.exists()
             state = StateStore(self.state_path)  # refuses a damaged database
@@ -486,6 +515,7 @@ class Workflow:
                         log=lambda message: on_event(Event(LOG, step.key, message)),
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,
+                        discard_workspace_edits=discard_workspace_edits,
                     )
 
                 status = "failed"
@@ -514,6 +544,33 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def _check_workspace_edits(self, discard: bool, on_event: Callable[[Any], None]) -> None:
+        """Refuse (:class:`WorkspaceEdits`) when the workspace Git folder holds edits, unless
+        ``discard``: then say they will be discarded and where their copy goes."""
+        from bricksmith.backends.workspace_edits import describe_edits
+        from bricksmith.engine.executor import LOG, Event
+        from bricksmith.errors import WorkspaceEdits
+
+        edits = self.workspace_edits()
+        if not edits:
+            return
+        folder = self.records()["workspace.repo"].outputs["path"]
+        keep = self.root / "workspace-edits"
+        if discard:
+            on_event(Event(LOG, "workspace.repo",
+                           f"discarding the workspace edits in {folder} "
+                           f"({describe_edits(edits)}); a copy of each is kept under {keep}/"))
+            return
+        spec = self.spec.path
+        raise WorkspaceEdits(
+            f"the workspace Git folder {folder} has edits that apply would overwrite: "
+            f"{describe_edits(edits)}; nothing was changed",
+            hint=f"bring them into the project with `bricksmith pull {spec}` (commits and "
+            f"pushes them), or discard them with `bricksmith apply {spec} "
+            f"--discard-workspace-edits` (a copy of each is kept under {keep}/); "
+            f"`bricksmith plan {spec}` shows the diffs",
+        )
 
     def _remove_dropped_uploads(self, state: StateStore, on_event: Callable) -> None:
         """An upload taken out of the spec takes its files with it, as a moved target does

@@ -139,6 +139,17 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
             "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
         )
         apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
+        apply.add_argument(
+            "--discard-workspace-edits", action="store_true",
+            help="overwrite files edited in the workspace Git folder (a copy of each is kept "
+            "under <target root>/workspace-edits/); without it apply stops before any step",
+        )
+    if want("pull"):
+        pull = spec_command(
+            "pull", "bring the edits made in the workspace Git folder into the local project: "
+            "commit, push, and check the Git folder out at that commit",
+        )
+        pull.add_argument("--message", "-m", help="the commit message (default: lists the files)")
     if want("status"):
         status = spec_command("status", "show the last recorded state of every step and run")
         status.add_argument("--json", action="store_true", help="machine-readable status")
@@ -334,6 +345,10 @@ def _dispatch(args) -> int:
         return _report(args, workflow)
     if args.command == "graph":
         return _graph(args, workflow)
+    if args.command == "pull":
+        from bricksmith.pull import run_pull_command
+
+        return run_pull_command(workflow, message=args.message)
     if args.command == "state":
         if args.state_command == "unlock":
             print(workflow.unlock(force=args.force))
@@ -482,6 +497,7 @@ def _show_plan(args, plan, target: str) -> int:
                 lines.add((f"      {reason}", None))
         for note in plan.notes:
             lines.add(("Warning: ", "bold yellow"), (note, None))
+        _edit_lines(lines, plan.edits)
         lines.add((plan.summary_line(), None))
         if args.out:
             lines.add((f"Saved the plan to {args.out}; `bricksmith apply {args.out}` applies "
@@ -490,6 +506,26 @@ def _show_plan(args, plan, target: str) -> int:
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0
+
+
+def _edit_lines(lines, edits, max_lines: int = 60) -> None:
+    """The workspace Git folder's edits under the plan: each file and its diff (the first
+    ``max_lines`` lines of each; ``plan --json`` has them whole)."""
+    if not edits:
+        return
+    lines.add(("Workspace edits: ", "bold yellow"),
+              (f"{len(edits)} file(s) edited in the workspace Git folder since commit "
+               f"{edits[0]['base'][:10]}; apply stops until you `bricksmith pull` them or "
+               "apply with --discard-workspace-edits", None))
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for edit in edits:
+        lines.add((f"  {edit['change']}: {edit['path']}", "bold"))
+        diff = edit["diff"].splitlines()
+        for line in diff[:max_lines]:
+            lines.add((f"    {line}", colours.get(line[:1])))
+        if len(diff) > max_lines:
+            lines.add((f"    ... ({len(diff) - max_lines} more lines: plan --json has them)",
+                       "dim"))
 
 
 def _print_lines(args, lines: _StyledLines) -> None:
@@ -544,7 +580,8 @@ def _apply(args, workflow, saved=None) -> int:
     try:
         with progress:
             report = workflow.apply(
-                parallelism=args.parallelism, on_event=progress, verbose=args.verbose, saved=saved
+                parallelism=args.parallelism, on_event=progress, verbose=args.verbose, saved=saved,
+                discard_workspace_edits=getattr(args, "discard_workspace_edits", False),
             )
     except ApplyFailed:
         console.print(f"Apply failed: {progress.counts_line()}", markup=False)

@@ -135,3 +135,8 @@ class ApplyFailed(BricksmithError):
     def __init__(self, message: str, *, hint: str | None = None, report=None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+
+class WorkspaceEdits(BricksmithError):
+    """Files edited in the workspace Git folder would be overwritten (apply), or cannot be
+    brought into the project as they are (pull: a conflict)."""

@@ -137,6 +137,7 @@ for _name, _summary in {
     "runs": "All runs side by side: params that differ, metrics, duration, status.",
     "report": "Write the runs and a chart of each metric as one HTML page.",
     "destroy": "Remove what apply made in the target, and its state.",
+    "pull": "Bring the edits made in the workspace Git folder home: commit, push, check out.",
 }.items():
     bricksmith.add_command(_forward(_name, _summary))
 state.add_command(_forward("unlock", "Remove the lock a killed apply left.", prefix=("state",)))

@@ -243,3 +243,27 @@ def test_sync_after_a_kill_mid_git_removes_the_stale_locks_it_left(tmp_path):
     assert head == commit
     assert not (clone / ".git/index.lock").exists()
     assert "train_fraction: 0.8" in (clone / "conf/base/parameters.yml").read_text()
+
+
+def test_sync_keeps_no_copy_of_an_edit_the_new_commit_already_holds(tmp_path):
+    """A workspace edit that ``pull`` committed is in the commit the folder moves to: nothing
+    is lost, so nothing is copied; an edit the commit does not hold still is."""
+    import git as gitpython
+
+    remote, clone, commit = make_clone(tmp_path)
+    (clone / "conf/base/parameters.yml").write_text("train_fraction: 0.6\n")
+    (clone / "NOTES.md").write_text("not pulled\n")
+    work = tmp_path / "work"
+    repo = gitpython.Repo.clone_from(remote, work)
+    (work / "conf/base/parameters.yml").write_text("train_fraction: 0.6\n")
+    repo.index.add(["conf/base/parameters.yml"])
+    with repo.git.custom_environment(GIT_AUTHOR_NAME="u", GIT_AUTHOR_EMAIL="u@x",
+                                     GIT_COMMITTER_NAME="u", GIT_COMMITTER_EMAIL="u@x"):
+        repo.git.commit("-qm", "pulled")
+    repo.git.push("-q", "origin", "HEAD:main")
+    newer = repo.head.commit.hexsha
+    keep = tmp_path / "root/workspace-edits"
+    head, kept, files = sync_clone(remote, clone, branch="main", commit=newer, keep_dir=keep)
+    assert head == newer and files == ["NOTES.md"]
+    assert (kept / "NOTES.md").read_text() == "not pulled\n"
+    assert (clone / "conf/base/parameters.yml").read_text() == "train_fraction: 0.6\n"

@@ -157,7 +157,10 @@ def test_a_file_dropped_into_the_workspace_repo_is_drift_removed_and_kept(cli, s
     assert "files that are not in the commit: conf/local/parameters.yml" in plan.out
     assert "local changes: conf/base/parameters.yml" in plan.out
 
-    done = cli("apply", spec, "-v")
+    refused = cli("apply", spec)  # never overwritten silently (issue 17)
+    assert refused.code == 1 and "--discard-workspace-edits" in refused.err
+    assert dropped.exists() and "edited in the workspace" in edited.read_text()
+    done = cli("apply", spec, "-v", "--discard-workspace-edits")
     assert done.code == 0, done.out + done.err
     assert not dropped.exists() and "edited in the workspace" not in edited.read_text()
     kept = list((spec.parent / ".bricksmith/local/workspace-edits").glob("*"))

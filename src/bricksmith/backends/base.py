@@ -62,6 +62,11 @@ class Backend(Protocol):
         """Probes (``bricksmith.plan.probes``) standing for ``repo_drift``; None: none can."""
         ...
 
+    # optional (a backend without them shows no edits; ``pull`` refuses on it):
+    #   repo_edits(outputs) -> [{"path", "change": modified|added|removed, "diff", "base"}]
+    #       the files edited in the Git folder since its commit ``base``, with unified diffs;
+    #   repo_file(outputs, path) -> bytes | None: that file as the Git folder holds it now.
+
     # -- DBFS / volumes --------------------------------------------------------------------
 
     def data_path(self, target: str) -> str:

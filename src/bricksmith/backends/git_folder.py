@@ -111,15 +111,20 @@ def _shown(paths: list[str], limit: int = 5) -> str:
     return ", ".join(paths[:limit]) + (f" ... ({len(paths)} in all)" if len(paths) > limit else "")
 
 
-def keep_copies(dest: Path, keep_dir: Path) -> tuple[Path | None, list[str]]:
-    """Copy every file of the clone that a reset to HEAD and a clean would remove or overwrite
-    (edited tracked files, foreign files) to ``keep_dir/<UTC time>/<path>``. Returns (that
-    folder or None when there was nothing to keep, the paths kept)."""
+def keep_copies(dest: Path, keep_dir: Path, commit: str | None = None
+                ) -> tuple[Path | None, list[str]]:
+    """Copy every file of the clone that a reset to ``commit`` (HEAD when None) and a clean
+    would remove or overwrite (edited tracked files, foreign files; a file whose bytes are
+    already those of ``commit`` loses nothing and is not copied) to
+    ``keep_dir/<UTC time>/<path>``. Returns (that folder or None when there was nothing to
+    keep, the paths kept). Raises :class:`GitError` when a copy cannot be written."""
     if not (dest / ".git").exists():
         return None, []
     _head, changed = clone_state(dest)
     paths = sorted(set(changed) | set(foreign_files(dest)))
     paths = [p for p in paths if (dest / p).is_file() or (dest / p).is_symlink()]
+    if commit is not None:
+        paths = [p for p in paths if _blob(dest, commit, p) != _read(dest / p)]
     if not paths:
         return None, []
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -164,8 +169,6 @@ def sync_clone(
     try:
         with credentials_env(token_env) as env:
             if (dest / ".git").exists():
-                if keep_dir is not None:
-                    kept = keep_copies(dest, keep_dir)
                 repo = git.Repo(dest)
                 if repo.remotes.origin.url != location:
                     repo.remotes.origin.set_url(location)
@@ -174,6 +177,8 @@ def sync_clone(
                         "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
                         kill_after_timeout=NETWORK_TIMEOUT_S,
                     ))
+                if keep_dir is not None:  # what the commit already holds is not lost
+                    kept = keep_copies(dest, keep_dir, commit)
             else:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 repo = retrying(
@@ -207,3 +212,22 @@ def _remove_stale_locks(git_dir: Path) -> list[Path]:
     for lock in found:
         lock.unlink(missing_ok=True)
     return found
+
+
+def _read(file: Path) -> bytes | None:
+    """The bytes of ``file`` (a symlink's target path), None when it is not there."""
+    try:
+        if file.is_symlink():
+            return str(file.readlink()).encode()
+        return file.read_bytes()
+    except OSError:
+        return None
+
+
+def _blob(dest: Path, commit: str, rel: str) -> bytes | None:
+    """The bytes ``commit`` holds at ``rel`` in the clone at ``dest``; None when it has none."""
+    import subprocess
+
+    done = subprocess.run(["git", "cat-file", "blob", f"{commit}:{rel}"], cwd=dest,
+                          capture_output=True, check=False)
+    return done.stdout if done.returncode == 0 else None

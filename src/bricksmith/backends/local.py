@@ -110,6 +110,23 @@ class LocalBackend(LocalData):
 
         return folder_probes(Path(outputs["path"]))
 
+    def repo_edits(self, outputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Files edited, added or removed in the Git folder since its commit, with diffs
+        (:func:`bricksmith.backends.workspace_edits.folder_edits`)."""
+        from bricksmith.backends.workspace_edits import folder_edits
+
+        return folder_edits(Path(outputs["path"]))
+
+    def repo_file(self, outputs: dict[str, Any], path: str) -> bytes | None:
+        """The bytes of ``path`` in the Git folder as it is now; None when it is not there."""
+        from bricksmith.backends.git_folder import _read
+
+        folder = Path(outputs["path"]).resolve()
+        file = folder / path
+        if folder not in file.resolve().parents and not file.is_symlink():
+            return None
+        return _read(file)
+
     # -- DBFS and volumes: upload, upload_drift, upload_probes, remove_upload (LocalData) --
 
     # -- notebooks -------------------------------------------------------------------------

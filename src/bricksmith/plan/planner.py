@@ -60,13 +60,16 @@ class Action(namedtuple("_ActionFields", "step action reasons conditional",
 class Plan:
     """An action per step, in the graph's order, and how many of each; ``notes``: what the
     user should know that is no action (runs that take turns, data no upload provides),
-    shown under the actions and as ``"warnings"`` in JSON."""
+    shown under the actions and as ``"warnings"`` in JSON; ``edits``: the files edited in the
+    workspace Git folder (``{"path", "change", "diff", "base"}``, see
+    :mod:`bricksmith.backends.workspace_edits`), ``"workspace_edits"`` in JSON."""
 
     def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None,
-                 notes: tuple[str, ...] = ()) -> None:
+                 notes: tuple[str, ...] = (), edits: tuple[dict, ...] = ()) -> None:
         self.actions = tuple(actions)
         self.summary = dict(summary or {})
         self.notes = tuple(notes)
+        self.edits = tuple(edits)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Plan) and (self.actions, self.summary, self.notes) == (
@@ -86,7 +89,11 @@ class Plan:
 
     def with_notes(self, notes) -> Plan:
         """This plan with ``notes`` added after its own."""
-        return Plan(self.actions, self.summary, (*self.notes, *notes))
+        return Plan(self.actions, self.summary, (*self.notes, *notes), self.edits)
+
+    def with_edits(self, edits) -> Plan:
+        """This plan with the workspace Git folder's ``edits``."""
+        return Plan(self.actions, self.summary, self.notes, tuple(edits))
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -98,7 +105,7 @@ class Plan:
 
     def to_json(self) -> dict:
         return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary),
-                "warnings": list(self.notes)}
+                "warnings": list(self.notes), "workspace_edits": list(self.edits)}
 
     @property
     def removed(self) -> tuple[str, ...]:

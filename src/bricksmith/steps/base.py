@@ -33,6 +33,7 @@ class StepContext:
     previous: Outputs = field(default_factory=dict)  # outputs recorded by the last attempt
     fingerprint: str = ""  # of this step's inputs in this apply (keys idempotent remote work)
     verbose: bool = False
+    discard_workspace_edits: bool = False  # apply --discard-workspace-edits
 
     @property
     def logs_dir(self) -> Path:

@@ -32,6 +32,7 @@ class SyncWorkspaceRepo(Step):
         return ctx.backend.repo_probes(outputs)
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
+        _refuse_edits(ctx)
         pushed = upstream["git.push"]
         outputs = ctx.backend.sync_repo(
             name=self.name,
@@ -50,3 +51,25 @@ class SyncWorkspaceRepo(Step):
             ctx.log(f"removed or reset files that are not in the commit, keeping a copy of "
                     f"each in {outputs['_kept']}: {shown}")
         return outputs
+
+
+def _refuse_edits(ctx: StepContext) -> None:
+    """Apply checks for workspace edits before any step runs; this catches one made while it
+    ran (the Git folder is left as it is) unless ``--discard-workspace-edits`` was given."""
+    finder = getattr(ctx.backend, "repo_edits", None)
+    if ctx.discard_workspace_edits or finder is None or not ctx.previous.get("path"):
+        return
+    edits = finder(ctx.previous)
+    if not edits:
+        return
+    from bricksmith.backends.workspace_edits import describe_edits
+    from bricksmith.errors import WorkspaceEdits
+
+    spec = ctx.spec.path
+    raise WorkspaceEdits(
+        f"the workspace Git folder {ctx.previous['path']} was edited while this apply ran: "
+        f"{describe_edits(edits)}; it was left as it is",
+        hint=f"bring them home with `bricksmith pull {spec}`, or discard them with "
+        f"`bricksmith apply {spec} --discard-workspace-edits` (a copy of each is kept under "
+        f"{ctx.root / 'workspace-edits'}/)",
+    )
