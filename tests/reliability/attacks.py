@@ -93,14 +93,16 @@ class Target:
             self.emulator.stop()
 
     def check(self, outcome: Outcome, *, executions_before: dict | None = None,
-              runs: bool = True) -> Outcome:
+              runs: bool = True, submitted_before: int = 0, folders_before: int = 0) -> Outcome:
         """The end-state checks every attack shares (after it converged or gave up)."""
         if runs:
             outcome.converged += measure.run_metrics(self.root)
         outcome.converged += measure.tracebacks(self.outputs)
         outcome.duplicated += measure.duplicates(root=self.root, remote=self.remote,
                                                  emulator=self.emulator,
-                                                 executions_before=executions_before)
+                                                 executions_before=executions_before,
+                                                 submitted_before=submitted_before,
+                                                 folders_before=folders_before)
         outcome.lost += measure.same_tree(self.project / "data",
                                           self.dbfs / "FileStore/iris-databricks/data")
         outcome.lost += measure.project_intact(self.project, self.remote)
@@ -141,12 +143,14 @@ def kill_destroy(work: Path, rng: random.Random, *, emulated: bool) -> Outcome:
     target = Target(work, emulated=emulated)
     outcome = Outcome()
     try:
-        outcome.converged += measure.converge(target.env, target.spec, target.outputs)
+        # the user's own files, in folders of the target root before bricksmith used it
+        # (destroy_removes_user_logs_folder.sh) and next to the spec
         user_files = [target.root / "logs" / "my-notes.txt", target.root / "cluster" / "mine.txt",
                       target.work / "keep-me.txt"]
         for path in user_files:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("the user's\n")
+        outcome.converged += measure.converge(target.env, target.spec, target.outputs)
         delay = round(rng.uniform(0.2, 1.6), 2)
         outcome.hit = measure.killed_at(target.env, ["destroy", str(target.spec), "--yes"],
                                         delay, group=rng.random() < 0.5, outputs=target.outputs)
@@ -166,8 +170,12 @@ def kill_destroy(work: Path, rng: random.Random, *, emulated: bool) -> Outcome:
             if any(p.name == "iris-databricks" for p in repos.rglob("iris-databricks")):
                 outcome.converged.append("destroy left the Git folder")
         before = measure.local_executions(target.root)
+        emulator = target.emulator
+        submitted = len(emulator.runs) if emulator else 0
+        folders = emulator.calls["POST /api/2.0/repos"] if emulator else 0
         outcome.converged += measure.converge(target.env, target.spec, target.outputs)
-        return target.check(outcome, executions_before=before)
+        return target.check(outcome, executions_before=before, submitted_before=submitted,
+                            folders_before=folders)
     finally:
         target.stop()
 
@@ -248,6 +256,9 @@ def lost_answers(work: Path, rng: random.Random, *, rate: float) -> Outcome:
     outcome = Outcome(notes=[f"fault seed {seed}"])
     try:
         outcome.converged += _under_faults(target, outcome)
+        emulator = target.emulator
+        submitted, folders = len(emulator.runs), emulator.calls["POST /api/2.0/repos"]
+        outcome.duplicated += [f"{submitted} job runs submitted for 2 runs"] if submitted > 2 else []
         if not outcome.converged:
             data = target.project / "data" / "01_raw"
             (data / "big.bin").write_bytes(random.Random(seed).randbytes(BIG))
@@ -256,7 +267,8 @@ def lost_answers(work: Path, rng: random.Random, *, rate: float) -> Outcome:
             outcome.converged += _under_faults(target, outcome)
         outcome.notes.append(f"{target.emulator.faults_injected} faults injected")
         target.emulator.set_faults(FaultPolicy())
-        return target.check(outcome)
+        # the changed data re-runs both runs: two more submissions, no new Git folder
+        return target.check(outcome, submitted_before=submitted, folders_before=folders)
     finally:
         target.stop()
 

@@ -163,8 +163,10 @@ def local_executions(root: Path) -> dict[str, int]:
 
 
 def duplicates(*, root: Path, remote: Path, emulator=None, runs: int = 2,
-               executions_before: dict | None = None) -> list[str]:
-    """Notebook executions, job submissions and commits beyond one per run / one apply."""
+               executions_before: dict | None = None, submitted_before: int = 0,
+               folders_before: int = 0) -> list[str]:
+    """Notebook executions, job submissions, Git folders and commits beyond one per run / one
+    apply (counted from ``*_before``: what an earlier, finished apply did)."""
     import git
 
     problems = []
@@ -172,10 +174,12 @@ def duplicates(*, root: Path, remote: Path, emulator=None, runs: int = 2,
     for run, count in local_executions(root).items():
         if count - before.get(run, 0) > 1:
             problems.append(f"run {run}: notebook executed {count - before.get(run, 0)} times")
-    if emulator is not None and len(emulator.runs) > runs:
-        problems.append(f"{len(emulator.runs)} job runs submitted for {runs} runs")
-    if emulator is not None and emulator.calls["POST /api/2.0/repos"] > 1:
-        problems.append(f"{emulator.calls['POST /api/2.0/repos']} Git folders created")
+    if emulator is not None and len(emulator.runs) - submitted_before > runs:
+        problems.append(f"{len(emulator.runs) - submitted_before} job runs submitted for "
+                        f"{runs} runs")
+    if emulator is not None and emulator.calls["POST /api/2.0/repos"] - folders_before > 1:
+        problems.append(f"{emulator.calls['POST /api/2.0/repos'] - folders_before} Git "
+                        "folders created for one")
     if remote.is_dir():
         found = len(list(git.Repo(remote).iter_commits("main")))
         if found > 1:
