@@ -170,3 +170,51 @@ def test_plan_as_json_and_nothing_outside_the_root(applied):
 
 def test_redact_hides_userinfo():
     assert destroy.redact("https://me:tok@github.com/x.git") == "https://***@github.com/x.git"
+
+
+def test_a_root_holding_the_users_logs_and_cluster_keeps_them(cli, seed):  # noqa: F811
+    """``root: .``: the spec's folder already held logs/ and cluster/ of the user's own."""
+    folder = seed.parent
+    (folder / "logs").mkdir()
+    (folder / "logs" / "important.txt").write_text("my notes")
+    (folder / "cluster").mkdir()
+    (folder / "cluster" / "my-cluster.json").write_text("{}")
+    seed.write_text(seed.read_text().replace("root: .bricksmith/local", "root: ."))
+    assert cli("apply", seed).code == 0
+    assert (folder / "cluster" / "baseline" / "result.json").is_file()
+
+    code, text = run(seed, yes=True)
+    assert code == 0, text
+    # exactly what goes is listed before anything is removed
+    assert (f"- logs {folder / 'logs'} (runs/baseline.log, runs/environment.log, "
+            "runs/split-70.log, scaffold.log)") in text
+    assert f"- run scratch {folder / 'cluster'} (baseline/ (" in text
+    assert (folder / "logs" / "important.txt").read_text() == "my notes"
+    assert (folder / "cluster" / "my-cluster.json").read_text() == "{}"
+    assert sorted(p.name for p in (folder / "logs").iterdir()) == ["important.txt"]
+    assert sorted(p.name for p in (folder / "cluster").iterdir()) == ["my-cluster.json"]
+    assert not (folder / "state.db").exists() and not (folder / ".bricksmith-made").exists()
+
+
+def test_a_run_never_empties_a_scratch_folder_of_the_users(cli, seed):  # noqa: F811
+    folder = seed.parent
+    (folder / "cluster" / "baseline").mkdir(parents=True)
+    (folder / "cluster" / "baseline" / "mine.txt").write_text("x")
+    seed.write_text(seed.read_text().replace("root: .bricksmith/local", "root: ."))
+    result = cli("apply", seed)
+    assert result.code == 1
+    assert "cluster/baseline already exists and bricksmith did not make it" in result.err
+    assert (folder / "cluster" / "baseline" / "mine.txt").read_text() == "x"
+
+
+def test_a_target_applied_before_the_record_removes_its_known_files(applied):
+    root = applied.parent / ROOT
+    (root / ".bricksmith-made").unlink()  # as an older bricksmith left it
+    (root / "logs" / "mine.txt").write_text("x")
+    plan = destroy.destroy_plan(api.load(applied))
+    logs = next(item for item in plan.items if item.kind == "logs")
+    assert logs.detail == "scaffold.log"
+    code, text = run(applied, yes=True)
+    assert code == 0, text
+    assert "kept 1 file(s) bricksmith did not write: logs/mine.txt" in text
+    assert sorted(p.name for p in root.iterdir()) == ["logs"]

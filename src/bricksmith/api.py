@@ -178,6 +178,12 @@ class Workflow:
             revision is not None or not self.state_path.exists())
         records = self.records()
         probes: list[list] | None = [] if memoable else None
+        # what the plan says of each run's catalog (runs that take turns, data not uploaded)
+        from bricksmith.plan.catalog_notes import catalog_notes
+
+        notes, note_probes = catalog_notes(self.spec)
+        if probes is not None:
+            probes = None if note_probes is None else note_probes
 
         def check(key: str, record: StepRecord) -> list[str]:
             nonlocal probes
@@ -207,10 +213,10 @@ class Workflow:
                 target=self.target,
                 state_path=self.state_path,
                 revision=revision,
-                plan=plan,
+                plan=plan.with_notes(notes),
                 probes=facts + probes,
             )
-        return plan
+        return plan.with_notes(notes)
 
     def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
         """Write ``plan`` for ``apply FILE``, with what it was made from."""

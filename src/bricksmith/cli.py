@@ -251,8 +251,9 @@ def _dispatch(args) -> int:
         if replayed:
             from bricksmith.plan.planner import Action, Plan
 
-            plan = Plan.of(Action(step, action, tuple(reasons), *conditional)
-                           for step, action, reasons, *conditional in replayed.actions)
+            plan = Plan.of((Action(step, action, tuple(reasons), *conditional)
+                            for step, action, reasons, *conditional in replayed.actions),
+                           replayed.notes)
             return _show_plan(args, plan, replayed.target)
 
     from bricksmith import api
@@ -428,6 +429,8 @@ def _show_plan(args, plan, target: str) -> int:
             lines.add((f"{symbol} {action.step}", colour), (f" ({label})", "dim"))
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))
+        for note in plan.notes:
+            lines.add(("Warning: ", "bold yellow"), (note, None))
         lines.add((plan.summary_line(), None))
         if args.out:
             lines.add((f"Saved the plan to {args.out}; `bricksmith apply {args.out}` applies "

@@ -2,10 +2,11 @@
 
 Removed: the workspace repo (Git folder), the deployed notebook and its ``.bricksmith/<name>``
 folder, the files each ``data.upload`` wrote (the ones in its manifest; folders this leaves
-empty go too), then the target's own files (``logs/``, local runs' scratch ``cluster/``,
-``state.db`` and its backup, the lock). Kept: the local Kedro project, the git remote and its
-history, MLflow runs, job run history, the workspace's git credential, and files others wrote
-next to the uploaded ones.
+empty go too), then the target's own files: the logs and local runs' scratch folders that
+bricksmith made in ``logs/`` and ``cluster/`` (as ``bricksmith.made`` recorded them; the
+folders go once empty, other files in them stay), ``state.db`` and its backup, that record,
+the lock. Kept: the local Kedro project, the git remote and its history, MLflow runs, job run
+history, the workspace's git credential, and files others wrote next to the uploaded ones.
 
 The state goes last, and only when everything else went: after a partial failure it still
 records what remains, so ``destroy`` can simply be run again.
@@ -23,6 +24,7 @@ from typing import Any
 
 from bricksmith.backends.base import Removal
 from bricksmith.errors import BackendError, BricksmithError, StateError, UsageError
+from bricksmith.made import Made
 from bricksmith.redact import redact
 
 REPO, NOTEBOOK, DATA = "workspace repo", "notebook", "data"
@@ -110,7 +112,7 @@ def destroy_plan(workflow) -> DestroyPlan:
             notes.append(f"not removed: {item.describe()} overlaps {clash}")
             continue
         items.append(item)
-    items += _state_items(workflow, protected, notes)
+    items += _state_items(workflow, records, protected, notes)
     return DestroyPlan(
         target=workflow.target, workspace=backend.describe(), items=items,
         kept=_kept(workflow, records), notes=notes, snapshot=_snapshot(records),
@@ -150,16 +152,18 @@ def _remote_item(backend, kind: str, key: str, outputs: dict[str, Any]) -> Item:
                 f"{present} of {total} uploaded file(s) there", outputs)
 
 
-def _state_items(workflow, protected: list[Path], notes: list[str]) -> list[Item]:
+def _state_items(workflow, records, protected: list[Path], notes: list[str]) -> list[Item]:
     """The target's own files that exist, in the order they are removed (the state last)."""
     root, state = workflow.root, workflow.state_path
+    made = Made(root)
     groups = [
-        (LOGS, root / "logs", [root / "logs"]),
-        (SCRATCH, root / "cluster", [root / "cluster"]),  # local runs' scratch folders
+        (LOGS, root / "logs", _made_under(made, records, "logs")),
+        (SCRATCH, root / "cluster", _made_under(made, records, "cluster")),  # local runs'
         (BACKUP, state.with_name(state.name + ".bak"),
          [state.with_name(state.name + s) for s in (".bak", ".bak.tmp", ".restore-tmp")]
          + sorted(root.glob(state.name + ".replaced-*"))),
-        (STATE, state, [state, *(state.with_name(state.name + s) for s in ("-wal", "-shm"))]),
+        (STATE, state, [state, *(state.with_name(state.name + s) for s in ("-wal", "-shm")),
+                        made.path]),
         (LOCK, root / "apply.lock", [root / "apply.lock", root / "apply.lock.json"]),
     ]
     items = []
@@ -171,10 +175,68 @@ def _state_items(workflow, protected: list[Path], notes: list[str]) -> list[Item
         if clash:
             notes.append(f"not removed: {kind} {shown} overlaps {clash}")
             continue
-        detail = f"{_count_files(shown)} file(s)" if kind in (LOGS, SCRATCH) else (
-            f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else "")
-        items.append(Item(kind, str(shown), True, detail=detail, paths=there))
+        extra: dict[str, Any] = {}
+        if kind in (LOGS, SCRATCH):
+            detail = _listing(shown, there)
+            if detail is None:  # only folders bricksmith made, and others' files in them
+                continue
+            if kind == SCRATCH and (kernels := _live_kernels(records)):
+                extra["kernels"] = [kernel for _, kernel in kernels]
+                detail += "; first stops the notebook kernel a killed apply left running: " + (
+                    ", ".join(f"{key} (pid {kernel.pid})" for key, kernel in kernels))
+        else:
+            detail = f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else ""
+        items.append(Item(kind, str(shown), True, detail=detail, outputs=extra, paths=there))
     return items
+
+
+def _made_under(made: Made, records, folder: str) -> list[Path]:
+    """What bricksmith made in ``<root>/<folder>`` (``logs``, ``cluster``), deepest first: as
+    its record says, or for a target applied before there was one, the names its steps use."""
+    if made.exists():
+        return made.under(folder)
+    runs = sorted(key[len("run."):] for key in records if key.startswith("run."))
+    base = made.root / folder
+    if folder == "logs":
+        files = [base / "runs" / f"{name}.log" for name in runs]
+        return [*files, base / "runs" / "environment.log", base / "scaffold.log",
+                base / "runs", base]
+    return [*(base / name for name in runs), base]
+
+
+def _live_kernels(records) -> list[tuple[str, Any]]:
+    """(step, kernel) of local runs whose notebook kernel still runs (their apply was killed):
+    destroy stops them before it removes their scratch folders."""
+    from bricksmith.backends.kernels import find_kernel
+
+    found = []
+    for key in sorted(records):
+        outputs = records[key].outputs
+        if key.startswith("run.") and outputs.get("_kernel") and outputs.get("_result"):
+            kernel = find_kernel(outputs["_kernel"], outputs["_result"])
+            if kernel is not None:
+                found.append((key, kernel))
+    return found
+
+
+def _is_scratch(path: Path, root: Path) -> bool:
+    """A run's scratch folder (``<root>/cluster/<run>``): everything in it is the run's."""
+    return path.parent == root / "cluster"
+
+
+def _listing(base: Path, paths: tuple[Path, ...]) -> str | None:
+    """``runs/a.log, scaffold.log`` or ``baseline/ (12 file(s))``: exactly what goes (the
+    folders bricksmith made go too, once empty). None when that is folders only."""
+    shown = []
+    for path in sorted(paths):
+        name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+        if _is_scratch(path, base.parent):
+            shown.append(f"{name}/ ({_count_files(path)} file(s))")
+        elif not path.is_dir() or path.is_symlink():
+            shown.append(name)
+    if not shown:
+        return None
+    return ", ".join(shown)
 
 
 def _count_files(folder: Path) -> int:
@@ -260,6 +322,13 @@ def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], Non
     try:
         if item.kind in REMOTE_KINDS:
             removal = _remove_remote(backend, item)
+        elif item.kind in (LOGS, SCRATCH):
+            if item.outputs.get("kernels"):
+                from bricksmith.backends.kernels import stop_group
+
+                for kernel in item.outputs["kernels"]:
+                    stop_group(kernel)
+            removal = _remove_made(item.paths, Path(item.location).parent)
         else:
             removal = Removal(removed=sum(_remove_path(p) for p in item.paths))
     except BricksmithError as exc:
@@ -293,6 +362,25 @@ def _remove_path(path: Path) -> int:
     else:
         return 0
     return 1
+
+
+def _remove_made(paths: tuple[Path, ...], root: Path) -> Removal:
+    """Remove what bricksmith made (deepest first): its files, its runs' scratch folders
+    whole, and the folders it made once they are empty; others' files stay."""
+    removed, left = 0, []
+    for path in sorted(paths, key=lambda p: (-len(p.parts), str(p))):
+        if path.is_symlink() or not path.is_dir():
+            removed += _remove_path(path)
+        elif _is_scratch(path, root):
+            shutil.rmtree(path)
+            removed += 1
+        else:
+            try:
+                path.rmdir()
+            except OSError:  # not empty: someone else's files are in it
+                left += [p.relative_to(root).as_posix() for p in path.iterdir()
+                         if not any(p == q or q.is_relative_to(p) for q in paths)]
+    return Removal(removed=removed, left=sorted(set(left)))
 
 
 def _checkpoint(db: Path) -> None:

@@ -67,6 +67,11 @@ class UsageError(BricksmithError):
     """A command-line argument is wrong (unknown target, bad --var, missing file)."""
 
 
+class ProjectConfError(BricksmithError):
+    """The Kedro project's configuration cannot be read as Kedro reads it (settings.py,
+    CONF_SOURCE, a parameters file Kedro refuses)."""
+
+
 class StateError(BricksmithError):
     """The state database cannot be read or written."""
 

@@ -230,3 +230,16 @@ def test_a_deleted_or_broken_parameters_file_still_gets_a_message(tmp_path):
     commit, _ = gitops.commit_all(project, branch="main", identity=ME)
     summary = git.Repo(project).commit(commit).summary
     assert summary == "Update conf/base/parameters.yml (bricksmith)"
+
+
+def test_sync_after_a_kill_mid_git_removes_the_stale_locks_it_left(tmp_path):
+    """A kill during workspace.repo left .git/index.lock in the Git folder's clone; every later
+    apply failed with "Unable to create .../index.lock" (found by the kill campaign)."""
+    remote, clone, commit = make_clone(tmp_path)
+    (clone / ".git/index.lock").write_text("")
+    (clone / ".git/refs/heads/main.lock").write_text("")
+    (clone / "conf/base/parameters.yml").write_text("train_fraction: 0.2\n")
+    head, _, _ = sync_clone(remote, clone, branch="main", commit=commit)
+    assert head == commit
+    assert not (clone / ".git/index.lock").exists()
+    assert "train_fraction: 0.8" in (clone / "conf/base/parameters.yml").read_text()

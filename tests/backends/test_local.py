@@ -143,3 +143,38 @@ def test_drift_of_an_unchanged_upload_is_one_stat_per_folder_and_file(
     ]
     (source / "01_raw" / "new.csv").write_text("x\n")
     assert "source file changed: 01_raw/new.csv" in backend.upload_drift(source, outputs)
+
+
+def resume(backend, tmp_path, previous, fingerprint="fp"):
+    checkpoints, messages = [], []
+    outcome = backend.run_notebook(
+        notebook=str(tmp_path / "nb"), run_name="baseline", widgets={},
+        requirements=str(tmp_path / "no-requirements.txt"),  # a resume builds nothing
+        log_dir=tmp_path / "root/logs/runs", timeout_s=60, checkpoint=checkpoints.append,
+        previous=previous, log=messages.append, fingerprint=fingerprint,
+    )
+    return outcome, checkpoints, messages
+
+
+def test_a_finished_run_of_a_killed_apply_is_adopted_not_run_again(backend, tmp_path):
+    from bricksmith.backends.run_sandbox import RunSandbox
+
+    result = RunSandbox.under(tmp_path / "root", "baseline").result_file
+    result.parent.mkdir(parents=True)
+    result.write_text('{"ok": true, "exit_value": "{\\"accuracy\\": 0.9}"}')
+    previous = {"_pending": True, "_fingerprint": "fp", "_result": str(result),
+                "_environment": "abc", "_kernel": {"pid": 2**22 + 7, "start": 1}}
+    outcome, checkpoints, messages = resume(backend, tmp_path, previous)
+    assert outcome.ok and outcome.exit_value == '{"accuracy": 0.9}'
+    assert outcome.details == {"environment": "abc", "reattached": True}
+    assert checkpoints == []  # pending until the step records the result
+    assert any("adopted the result" in m for m in messages)
+
+    result.write_text('{"ok": false, "error": "cell 3: ValueError: x"}')
+    outcome, checkpoints, _ = resume(backend, tmp_path, previous)
+    assert not outcome.ok and outcome.error == "cell 3: ValueError: x"
+    assert checkpoints[-1]["_pending"] is False  # a failed run is run again next time
+
+    # another fingerprint (the run's params changed): never adopted; the run starts again
+    with pytest.raises(BackendError, match="no-requirements.txt not found"):
+        resume(backend, tmp_path, previous, fingerprint="other")

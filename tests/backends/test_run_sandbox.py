@@ -180,3 +180,26 @@ def test_safe_log_record(kernel):
     assert kernel.SafeLogRecord("n", 20, __file__, 1, "ok %d", (3,), None).getMessage() == "ok 3"
     long = kernel.SafeLogRecord("n", 20, __file__, 1, "%d", ("x" * 5000,), None).getMessage()
     assert len(long) < 600 and long.endswith("...)")
+
+
+def test_prepare_never_empties_a_folder_bricksmith_did_not_make(tmp_path):
+    python = fake_env(tmp_path / "env", pyspark=False)
+    root = tmp_path / "root"
+    sandbox = RunSandbox.under(root, "baseline")
+    sandbox.work.mkdir(parents=True)
+    (sandbox.work / "my-cluster.json").write_text("{}")  # the user's
+    with pytest.raises(RunFailedError, match="did not make it") as refused:
+        sandbox.prepare(python, {"PATH": ""})
+    assert "move that folder away" in refused.value.hint
+    assert (sandbox.work / "my-cluster.json").read_text() == "{}"
+
+    other = RunSandbox.under(root, "split-70")  # made (and noted) by bricksmith: emptied
+    other.prepare(python, {"PATH": ""})
+    (other.work / "result.json").write_text("{}")
+    (other.work / "kept-by-a-run").write_text("x")
+    other.prepare(python, {"PATH": ""})
+    assert sorted(p.name for p in other.work.iterdir()) == ["tmp"]
+    from bricksmith.made import Made
+
+    assert Made(root).paths() == {"cluster/split-70"}  # cluster/ was there already
+    assert other.result_file == other.work / "result.json"

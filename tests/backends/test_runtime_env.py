@@ -232,3 +232,27 @@ def test_uv_installs_from_its_cache_first(tmp_path, tmp_path_factory):
     if len(commands) > 2:  # not all in uv's cache: the same install, from the index
         assert commands[2] == commands[1].removesuffix(" --offline")
     assert run_python(env.python, "import IPython").returncode == 0
+
+
+def test_a_build_leaves_nothing_in_tmpdir_and_removes_killed_builds(
+    tmp_path, tmp_path_factory, monkeypatch
+):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"# only IPython ({tmp_path.name}, tmpdir)\n")
+    cache = env_cache_dir(tmp_path_factory)
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    import shutil
+
+    first = ensure_environment(requirements, cache)
+    assert list(system_tmp.iterdir()) == []
+    key = first.key[:16]
+    shutil.rmtree(cache / key)  # built again below
+    killed = cache / f".build-{key}-deadbeef"  # a build killed halfway, and its scratch
+    (killed / "lib").mkdir(parents=True)
+    (cache / f".build-{key}-deadbeef.tmp" / "pip-x").mkdir(parents=True)
+    env = ensure_environment(requirements, cache)
+    assert env.built
+    assert not list(cache.glob(f".build-{key}-*"))
+    assert list(system_tmp.iterdir()) == []

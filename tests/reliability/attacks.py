@@ -258,7 +258,8 @@ def lost_answers(work: Path, rng: random.Random, *, rate: float) -> Outcome:
         outcome.converged += _under_faults(target, outcome)
         emulator = target.emulator
         submitted, folders = len(emulator.runs), emulator.calls["POST /api/2.0/repos"]
-        outcome.duplicated += [f"{submitted} job runs submitted for 2 runs"] if submitted > 2 else []
+        if submitted > 2:
+            outcome.duplicated.append(f"{submitted} job runs submitted for 2 runs")
         if not outcome.converged:
             data = target.project / "data" / "01_raw"
             (data / "big.bin").write_bytes(random.Random(seed).randbytes(BIG))

@@ -115,6 +115,20 @@ def check_end_state(spec: Path, env: dict, *, root: Path, dbfs: Path, commits: i
     leftovers = [str(p) for p in dbfs.rglob("*") if "bricksmith-tmp" in p.name]
     if leftovers:
         problems.append(f"temporary files left in DBFS: {leftovers[:3]}")
+    tmpdir = env.get("TMPDIR")
+    left = sorted(p.name for p in Path(tmpdir).iterdir()) if tmpdir else []
+    if left:
+        problems.append(f"temporary files left in TMPDIR: {left[:3]}")
+    staging = sorted(p.name for p in spec.parent.glob(".iris-databricks-new-*"))
+    if staging:
+        problems.append(f"staging folders of killed scaffolds left: {staging[:3]}")
+    if emulator is None:  # local runs: each notebook executed to its end once
+        for name in REFERENCE:
+            log = root / "logs" / "runs" / f"{name}.log"
+            text = log.read_text(errors="replace") if log.exists() else ""
+            done = text.count("Pipeline execution completed")
+            if done != 1:
+                problems.append(f"run {name} executed {done} times to its end, expected once")
     with sqlite3.connect(root / "state.db") as db:
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
         rows = dict(db.execute("SELECT key, outputs FROM steps WHERE key LIKE 'run.%'"))
@@ -158,7 +172,12 @@ targets:
     return spec
 
 
-def base_env() -> dict:
+def base_env(tmpdir: Path | None = None) -> dict:
+    """The applies' environment; ``tmpdir``: their TMPDIR (created), which
+    ``check_end_state`` then finds empty."""
     env = dict(os.environ)
     env.update(DO_NOT_TRACK="1", KEDRO_DISABLE_TELEMETRY="1")
+    if tmpdir is not None:
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        env.update(TMPDIR=str(tmpdir), TEMP=str(tmpdir), TMP=str(tmpdir))
     return env

@@ -30,7 +30,7 @@ EMULATOR_SAMPLE = [
 
 def test_killed_applies_recover_on_the_local_backend(tmp_path):
     spec = seed_spec(tmp_path)
-    env = base_env()
+    env = base_env(tmp_path / "tmp")
     trial = run_trial(spec, LOCAL_SAMPLE, env)
     assert trial.killed == [str(p) for p in LOCAL_SAMPLE], trial.problems
     root = tmp_path / ".bricksmith/local"

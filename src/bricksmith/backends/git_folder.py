@@ -160,6 +160,7 @@ def sync_clone(
     import git
 
     kept: tuple[Path | None, list[str]] = (None, [])
+    _remove_stale_locks(dest / ".git")
     try:
         with credentials_env(token_env) as env:
             if (dest / ".git").exists():
@@ -192,3 +193,17 @@ def sync_clone(
             token_env,
         ) from exc
     return repo.head.commit.hexsha, *kept
+
+
+def _remove_stale_locks(git_dir: Path) -> list[Path]:
+    """Remove the lock files (``index.lock``, ``HEAD.lock``, ref locks) a killed git command
+    left in the Git folder's clone, which would make every later git command there fail.
+
+    Safe because the clone is bricksmith's own and the target's lock rules out another apply
+    working in it at the same time. Returns the files removed."""
+    if not git_dir.is_dir():
+        return []
+    found = [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]
+    for lock in found:
+        lock.unlink(missing_ok=True)
+    return found

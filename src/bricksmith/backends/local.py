@@ -14,14 +14,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal, RunOutcome
+from bricksmith.backends.kernels import KernelProcess
 from bricksmith.cachedir import default_cache_dir
-from bricksmith.errors import BackendError, DataSyncError
+from bricksmith.errors import BackendError, DataSyncError, RunFailedError
+from bricksmith.made import Made
 
 TMP_SUFFIX = ".bricksmith-tmp"
 
@@ -216,13 +219,28 @@ class LocalBackend:
         fingerprint: str = "",
         stream: Callable[[str], None] | None = None,
     ) -> RunOutcome:
-        from bricksmith.backends.local_runner import run_notebook, stop_orphan
+        from bricksmith.backends.local_runner import run_notebook
         from bricksmith.backends.run_sandbox import RunSandbox
         from bricksmith.backends.runtime_env import ensure_environment
 
-        if stop_orphan(previous.get("_pid")):
-            log(f"stopped the kernel (pid {previous['_pid']}) a killed apply left running")
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{run_name}.log"
+        sandbox = RunSandbox.under(self.root, run_name)
+        settled = {**previous, "_pending": False}  # a failed run is run again, never adopted
+        try:
+            result = _resume_run(previous, fingerprint, sandbox, log_path, timeout_s, log, stream)
+        except RunFailedError:
+            checkpoint(settled)
+            raise
+        if result is not None:
+            if not result.ok:
+                checkpoint(settled)
+            # a good result stays pending until the step records it: a kill now re-adopts it
+            kept = {k[1:]: previous[k] for k in ("_environment", "_environment_built")
+                    if k in previous}
+            return _outcome(result, log_path, {**kept, "reattached": True})
+        made = Made(self.root)  # destroy removes these logs, and only these
+        made.file(log_path)
+        made.file(log_dir / "environment.log")
         requirements_file = Path(requirements)
         if not requirements_file.is_file():
             raise BackendError(
@@ -234,35 +252,37 @@ class LocalBackend:
             requirements_file, self.cache_dir / "envs", log_path=log_dir / "environment.log"
         )
         log("built the run environment" if env.built else "reused the cached run environment")
-        log_path = log_dir / f"{run_name}.log"
         details = {"environment": env.key[:16], "environment_built": env.built}
+        # Before the kernel starts, the checkpoint says a run of this fingerprint may be in
+        # flight and where its result will be; a stale result is gone first.
+        sandbox.result_file.unlink(missing_ok=True)
+        progress = {"_fingerprint": fingerprint, "_pending": True, "_log": str(log_path),
+                    "_result": str(sandbox.result_file), "_started_at": time.time(),
+                    **{f"_{k}": v for k, v in details.items()}}
+        checkpoint(progress)
 
         def started(pid: int) -> None:
-            checkpoint({"_pid": pid, "_log": str(log_path)})
+            checkpoint({**progress, "_kernel": KernelProcess.of(pid).to_json()})
 
-        result = run_notebook(
-            Path(notebook + ".py"),
-            python=env.python,
-            widgets=widgets,
-            requirements_key=env.key,
-            log_path=log_path,
-            workdir=Path(notebook).parent,
-            timeout=timeout_s,
-            on_start=started,
-            sandbox=RunSandbox.under(self.root, run_name),
-            on_line=stream,
-        )
-        if result.collected:  # metrics bricksmith's Kedro hooks found, with their sources
-            details["collected_metrics"] = result.collected
-        return RunOutcome(
-            ok=result.ok,
-            exit_value=result.exit_value,
-            error=result.error,
-            log_path=str(log_path),
-            log_tail=result.log_tail,
-            duration_s=result.duration_s,
-            details=details,
-        )
+        try:
+            result = run_notebook(
+                Path(notebook + ".py"),
+                python=env.python,
+                widgets=widgets,
+                requirements_key=env.key,
+                log_path=log_path,
+                workdir=Path(notebook).parent,
+                timeout=timeout_s,
+                on_start=started,
+                sandbox=sandbox,
+                on_line=stream,
+            )
+        except RunFailedError:
+            checkpoint({**progress, "_pending": False})  # nothing to re-attach to
+            raise
+        if not result.ok:
+            checkpoint({**progress, "_pending": False})  # a failed run is run again
+        return _outcome(result, log_path, details)
 
 
     # -- destroy ---------------------------------------------------------------------------
@@ -354,6 +374,52 @@ class LocalBackend:
             ) from exc
         self._prune(dest.parent)
         return Removal(removed=removed, left=sorted(filesync.tree_sizes(dest)))
+
+
+def _resume_run(previous, fingerprint, sandbox, log_path, timeout_s, log, stream):
+    """The result of the run a killed apply left in flight, waited for or adopted; None when
+    there is none to re-attach to (then the notebook runs). A kernel of other inputs (the
+    run's params or commit changed) is stopped first."""
+    from bricksmith.backends.kernels import find_kernel, stop_group
+    from bricksmith.backends.local_runner import adopt, attach
+
+    result_file = sandbox.result_file
+    pending = previous.get("_pending") and previous.get("_result") == str(result_file)
+    kernel = find_kernel(previous.get("_kernel"), result_file)
+    if kernel is None and previous.get("_pid"):  # recorded by an older bricksmith
+        kernel = find_kernel({"pid": previous["_pid"], "start": None}, None)
+    if kernel is not None and not (pending and previous.get("_fingerprint") == fingerprint):
+        stop_group(kernel)
+        log(f"stopped the kernel (pid {kernel.pid}) a killed apply left running: "
+            "the run's inputs changed since")
+        return None
+    if not pending or previous.get("_fingerprint") != fingerprint:
+        return None
+    started_at = previous.get("_started_at")
+    if kernel is not None:
+        log(f"re-attaching to the notebook kernel (pid {kernel.pid}) a killed apply left running")
+        return attach(kernel, result_file, log_path=log_path, started_at=started_at,
+                      timeout=timeout_s, sandbox=sandbox, on_line=stream)
+    result = adopt(result_file, log_path=log_path, started_at=started_at, sandbox=sandbox)
+    if result is not None:
+        log("adopted the result of the notebook run a killed apply started (not run again)")
+    else:
+        log("the notebook run a killed apply started ended without a result: running it again")
+    return result
+
+
+def _outcome(result, log_path: Path, details: dict[str, Any]) -> RunOutcome:
+    if result.collected:  # metrics bricksmith's Kedro hooks found, with their sources
+        details = {**details, "collected_metrics": result.collected}
+    return RunOutcome(
+        ok=result.ok,
+        exit_value=result.exit_value,
+        error=result.error,
+        log_path=str(log_path),
+        log_tail=result.log_tail,
+        duration_s=result.duration_s,
+        details=details,
+    )
 
 
 def _leftovers(files: dict[str, int]) -> list[str]:

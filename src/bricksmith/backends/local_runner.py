@@ -1,9 +1,10 @@
 """Run a notebook locally: the emulated cluster's "run now".
 
 The notebook runs in ``notebook_kernel.py`` under the run environment's Python (see
-``runtime_env``), in its own process group, with no standard input and telemetry off; its
-output goes to a log file. A notebook that fails is an ordinary outcome (``ok=False`` with the
-error and the end of the log); only a timeout or a kernel that cannot start raises.
+``runtime_env``), detached in its own session (``kernels`` says why and how a later apply
+re-attaches to it), with no standard input and telemetry off; its output goes to a log file.
+A notebook that fails is an ordinary outcome (``ok=False`` with the error and the end of the
+log); only a timeout or a kernel that cannot start raises.
 
 With a :class:`~bricksmith.backends.run_sandbox.RunSandbox` the run is one of the emulated
 cluster's: DBFS and volume paths map into the target root, Spark runs in local mode with its
@@ -12,24 +13,23 @@ files there too, and the metrics bricksmith's Kedro hooks found are in ``collect
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.kernels import KERNEL, KernelProcess, detached, stop_group, wait_for
 from bricksmith.backends.logtail import LogFollower
 from bricksmith.backends.run_sandbox import RunSandbox
 from bricksmith.errors import RunFailedError
 from bricksmith.logged import tail
 
-KERNEL = Path(__file__).with_name("notebook_kernel.py")
-KILL_GRACE_S = 5.0
+__all__ = ["KERNEL", "NotebookResult", "attach", "adopt", "run_notebook"]
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,23 @@ def run_notebook(
 
     ``widgets`` are the notebook's widget values (a job run's parameters), ``workdir`` its
     working directory. The kernel's output is appended to ``log_path``. ``on_start`` is called
-    with the kernel's process id once it runs (to record it, for example). ``sandbox``: the
-    emulated cluster's surroundings (raises RunFailedError when Spark needs a missing Java).
-    ``on_line``: called with each line the run logs, as it logs it (``apply -v``).
+    with the kernel's process id once it runs (to checkpoint it: a later apply re-attaches with
+    :func:`attach` or :func:`adopt`). ``sandbox``: the emulated cluster's surroundings; the
+    kernel's scratch files and its result (``sandbox.result_file``) are in its folder, else in a
+    temporary folder removed at the end (raises RunFailedError when Spark needs a missing
+    Java). ``on_line``: called with each line the run logs, as it logs it (``apply -v``).
+    A timeout or an exception in this thread (KeyboardInterrupt) stops the kernel's group.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     Path(workdir).mkdir(parents=True, exist_ok=True)
-    extra_env = sandbox.prepare(Path(python)) if sandbox is not None else {}
-    with tempfile.TemporaryDirectory(prefix="bricksmith-run-") as scratch:
-        result_path = Path(scratch) / "result.json"
+    with _scratch(sandbox) as scratch:
+        extra_env = sandbox.prepare(Path(python)) if sandbox is not None else {}
+        result_path = sandbox.result_file if sandbox is not None else scratch / "result.json"
         # widget values travel in a file only this user can read, never on the command line
-        # (any user can read /proc/<pid>/cmdline)
-        widgets_path = Path(scratch) / "widgets.json"
+        # (any user can read /proc/<pid>/cmdline); it lives as long as the scratch folder, so
+        # a kernel that outlives this apply has read it already
+        widgets_path = scratch / "widgets.json"
         fd = os.open(widgets_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(widgets, handle, ensure_ascii=False)
@@ -97,44 +101,123 @@ def run_notebook(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=workdir,
-                    env={**_kernel_env(Path(python), Path(scratch)), **extra_env},
-                    start_new_session=True,  # its own process group, killed as a whole
+                    env={**_kernel_env(Path(python), scratch), **extra_env},
+                    **detached(),
                 )
             except OSError as exc:
                 raise RunFailedError(
                     f"The notebook kernel could not start with {python}: {exc.strerror or exc}",
                     hint="The run environment may be gone; re-apply to rebuild it.",
                 ) from exc
-            if on_start is not None:
-                on_start(process.pid)
-            follower = LogFollower(log_path, on_line, offset=log.tell()) if on_line else None
+            kernel = KernelProcess.of(process.pid)
             try:
+                if on_start is not None:
+                    on_start(process.pid)
+                follower = LogFollower(log_path, on_line, offset=log.tell()) if on_line else None
                 if follower is not None:
                     with follower:
                         process.wait(timeout=timeout)
                 else:
                     process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _kill_group(process)
-                log.write(f"\n[bricksmith] the notebook run timed out after {timeout:g} s\n")
-                log.flush()
-                raise RunFailedError(
-                    f"The notebook run timed out after {timeout:g} s.",
-                    hint="Raise the run's timeout, or look at the log for the cell that hangs.",
-                    log_tail=tail(log_path),
-                ) from None
+                stop_group(kernel, process)
+                raise _timed_out(log_path, timeout) from None
             except BaseException:  # interrupted: leave no orphan behind
-                _kill_group(process)
+                stop_group(kernel, process)
                 raise
-        duration = time.monotonic() - start
-        try:
-            outcome = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise RunFailedError(
-                f"The notebook kernel ended (exit status {process.returncode}) without a result.",
-                hint="It could not start or was killed; the log tail shows why.",
-                log_tail=tail(log_path),
-            ) from None
+        return _finished(result_path, log_path, time.monotonic() - start, sandbox,
+                         f"exit status {process.returncode}")
+
+
+def attach(
+    kernel: KernelProcess,
+    result_path: Path,
+    *,
+    log_path: Path,
+    started_at: float | None = None,
+    timeout: float | None = None,
+    sandbox: RunSandbox | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> NotebookResult:
+    """Wait for ``kernel`` (started by an earlier, killed apply) to end, then read its result
+    from ``result_path``. ``started_at``: its start (``time.time()``) for the duration;
+    ``timeout``: seconds from now (then its group is stopped and RunFailedError raised), as is
+    an exception in this thread (KeyboardInterrupt)."""
+    log_path = Path(log_path)
+    begun = time.monotonic()
+    deadline = None if timeout is None else begun + timeout
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    follower = LogFollower(log_path, on_line, offset=offset) if on_line else None
+    try:
+        if follower is not None:
+            with follower:
+                ended = wait_for(kernel, deadline)
+        else:
+            ended = wait_for(kernel, deadline)
+    except BaseException:
+        stop_group(kernel)
+        raise
+    if not ended:
+        stop_group(kernel)
+        raise _timed_out(log_path, timeout)
+    duration = time.time() - started_at if started_at else time.monotonic() - begun
+    return _finished(Path(result_path), log_path, duration, sandbox, "re-attached")
+
+
+def adopt(
+    result_path: Path,
+    *,
+    log_path: Path,
+    started_at: float | None = None,
+    sandbox: RunSandbox | None = None,
+) -> NotebookResult | None:
+    """The result a kernel of an earlier, killed apply wrote to ``result_path`` before it
+    ended; None when there is none (the kernel died without one: the run must be repeated)."""
+    try:
+        written = Path(result_path).stat().st_mtime
+    except OSError:
+        return None
+    duration = max(0.0, written - started_at) if started_at else 0.0
+    try:
+        return _finished(Path(result_path), Path(log_path), duration, sandbox, "")
+    except RunFailedError:
+        return None
+
+
+@contextmanager
+def _scratch(sandbox: RunSandbox | None) -> Iterator[Path]:
+    """The kernel's scratch folder: the sandbox's (kept: it holds the result a re-attaching
+    apply reads) or a temporary one, removed at the end."""
+    if sandbox is not None:
+        yield sandbox.work
+        return
+    with tempfile.TemporaryDirectory(prefix="bricksmith-run-") as folder:
+        yield Path(folder)
+
+
+def _timed_out(log_path: Path, timeout: float | None) -> RunFailedError:
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n[bricksmith] the notebook run timed out after {timeout:g} s\n")
+    return RunFailedError(
+        f"The notebook run timed out after {timeout:g} s.",
+        hint="Raise the run's timeout, or look at the log for the cell that hangs.",
+        log_tail=tail(log_path),
+    )
+
+
+def _finished(result_path: Path, log_path: Path, duration: float, sandbox: RunSandbox | None,
+              how: str) -> NotebookResult:
+    try:
+        outcome = json.loads(result_path.read_text(encoding="utf-8"))
+        if not isinstance(outcome, dict):
+            raise ValueError(result_path)
+    except (OSError, ValueError):
+        raise RunFailedError(
+            f"The notebook kernel ended ({how}) without a result." if how else
+            "The notebook kernel ended without a result.",
+            hint="It could not start or was killed; the log tail shows why.",
+            log_tail=tail(log_path),
+        ) from None
     return NotebookResult(
         ok=bool(outcome.get("ok")),
         exit_value=outcome.get("exit_value"),
@@ -162,39 +245,3 @@ def _kernel_env(python: Path, scratch: Path) -> dict[str, str]:
     )
     env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
     return env
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    """Stop the kernel and everything it started: SIGTERM, then SIGKILL after a grace period."""
-    if process.poll() is not None:
-        return
-    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
-        process.kill()
-        process.wait()
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def stop_orphan(pid: int | None) -> bool:
-    """Kill the process group of a kernel left running by a killed apply (its pid was
-    checkpointed). Only a live process whose command line is this kernel is touched, so a
-    reused pid is left alone. Returns whether it killed one."""
-    if not pid or not hasattr(os, "killpg"):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
-    if KERNEL.name not in cmdline:
-        return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-        return True
-    return False

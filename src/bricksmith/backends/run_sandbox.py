@@ -8,7 +8,10 @@ A notebook kernel started with a :class:`RunSandbox` gets (as environment variab
   catalog's ``/dbfs/X``, ``dbfs:/X`` and ``/Volumes/...`` paths to, and outside which the kernel
   refuses writes to the machine's /dbfs, /FileStore and /Volumes;
 - a scratch folder under the target root (``<root>/cluster/<run>``, emptied when the run
-  starts): ``TMPDIR``, and the file the hooks write the run's metrics to;
+  starts, and only when bricksmith made it: a folder of that name the user had is refused,
+  never emptied; see ``bricksmith.made``): ``TMPDIR``, the kernel's IPython folder, the file
+  the hooks write the run's metrics to, and the kernel's result (``result.json``, read by the
+  apply that started the run or by the one that re-attaches to it);
 - when the run environment has pyspark: ``JAVA_HOME`` (a clear error when there is no Java),
   and a ``spark-defaults.conf`` for local mode (``local[*]`` unless the project sets a master)
   that keeps Spark's local dirs, warehouse, Derby metastore and JVM temp files in the scratch
@@ -27,6 +30,7 @@ from typing import Any
 
 from bricksmith.backends.runtime_env import has_package
 from bricksmith.errors import RunFailedError
+from bricksmith.made import Made
 
 HOOKS_PATH = Path(__file__).resolve().parent.parent / "kedro_run"
 JAVA_HINT = (
@@ -41,16 +45,23 @@ class RunSandbox:
     volumes: Path  # stands in for /Volumes
     work: Path  # this run's scratch folder, emptied when the run starts
     collect_metrics: bool = True  # the hooks write the run's metrics to metrics_file
+    root: Path | None = None  # the target root whose record (bricksmith.made) notes ``work``
 
     @classmethod
     def under(cls, root: Path, name: str, *, collect_metrics: bool = True) -> RunSandbox:
         """The sandbox of run ``name`` in the emulated workspace at ``root``."""
         root = Path(root).resolve()
-        return cls(root / "dbfs", root / "Volumes", root / "cluster" / name, collect_metrics)
+        return cls(root / "dbfs", root / "Volumes", root / "cluster" / name, collect_metrics,
+                   root)
 
     @property
     def metrics_file(self) -> Path:
         return self.work / "metrics.json"
+
+    @property
+    def result_file(self) -> Path:
+        """Where the kernel writes its outcome (``notebook_kernel.py --result``)."""
+        return self.work / "result.json"
 
     def prepare(self, python: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
         """Empty the scratch folder and return the kernel's environment variables for a run
@@ -58,7 +69,7 @@ class RunSandbox:
         env = os.environ if env is None else env
         spark = has_package(python, "pyspark")
         java = java_home(env) if spark else None
-        shutil.rmtree(self.work, ignore_errors=True)
+        self._empty_work()
         tmp = self.work / "tmp"
         tmp.mkdir(parents=True)
         values = {
@@ -73,6 +84,22 @@ class RunSandbox:
             values.update(spark_environment(self.work / "spark", tmp, python, java))
         return values
 
+    def _empty_work(self) -> None:
+        """Empty the scratch folder, made (and noted) by bricksmith; RunFailedError when a
+        folder of that name is someone else's."""
+        if self.root is None:  # the emulator's own folder
+            shutil.rmtree(self.work, ignore_errors=True)
+            return
+        made = Made(self.root)
+        if self.work.exists() and not made.owns(self.work) and not _scratch_only(self.work):
+            raise RunFailedError(
+                f"{self.work} already exists and bricksmith did not make it: a run empties its "
+                "scratch folder there, so it does not use this one",
+                hint="move that folder away, or give the target a root of its own",
+            )
+        shutil.rmtree(self.work, ignore_errors=True)
+        made.folder(self.work)
+
     def collected(self) -> dict[str, Any] | None:
         """What the hooks wrote: ``{"metrics": {...}, "sources": {...}}``; None if nothing."""
         try:
@@ -83,6 +110,19 @@ class RunSandbox:
             return None
         sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
         return {"metrics": data["metrics"], "sources": sources}
+
+
+SCRATCH_NAMES = frozenset({"tmp", "spark", "ipython", "metrics.json", "result.json"})
+
+
+def _scratch_only(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but what a run puts in its scratch folder (one from
+    before runs noted their folders): an empty folder, or a run's tmp, spark, result..."""
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+    except OSError:
+        return False
+    return all(n in SCRATCH_NAMES or n.startswith((".metrics-", ".result-")) for n in names)
 
 
 def java_home(env: Mapping[str, str]) -> str:

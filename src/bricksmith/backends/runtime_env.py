@@ -116,6 +116,8 @@ def ensure_environment(
             return RuntimeEnv(env_python(root), key, built=False)
         if root.exists():  # a leftover without its marker: never finished
             shutil.rmtree(root)
+        for leftover in cache_dir.glob(f".build-{key[:16]}-*"):  # of builds killed (the lock
+            shutil.rmtree(leftover, ignore_errors=True)  # is held: none of them is running)
         staging = cache_dir / f".build-{key[:16]}-{uuid.uuid4().hex[:8]}"
         extra = runtime_libraries(text)
         try:
@@ -156,7 +158,18 @@ def _find_uv() -> str | None:
 
 def _build(target: Path, requirements: Path, log_path: Path, extra: list[str]) -> None:
     """Create a virtualenv at ``target`` and install ``requirements``, IPython and ``extra``
-    (the runtime's libraries) into it."""
+    (the runtime's libraries) into it. The installers' temporary files go to ``<target>.tmp``
+    (removed at the end; a killed build's by the next build), never to the system's TMPDIR."""
+    scratch = target.with_name(target.name + ".tmp")
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        _install(target, requirements, log_path, extra, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _install(target: Path, requirements: Path, log_path: Path, extra: list[str],
+             scratch: Path) -> None:
     if extra:
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(
@@ -176,7 +189,8 @@ def _build(target: Path, requirements: Path, log_path: Path, extra: list[str]) -
             [uv, "venv", "--python", sys.executable, "--seed", "--relocatable", str(target)],
             install,
         ]
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1"}
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_NO_INPUT": "1",
+           "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"):
         env.pop(name, None)
     for command in steps:

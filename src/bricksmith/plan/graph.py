@@ -102,13 +102,18 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
         )
     )
     data_keys = tuple(u.key for u in uploads)
-    steps += [
+    runs = [
         RunNotebook(
             name=r.name, params=r.params, timeout_minutes=r.timeout_minutes, data_steps=data_keys
         )
         for r in wf.runs
     ]
-    return steps
+    # A run may first wait for the runs that write the same outputs (bricksmith.run_outputs):
+    # the engine's deadline for it covers theirs too.
+    total = sum(run.timeout_s for run in runs)
+    for run in runs:
+        run.timeout_s = total
+    return steps + runs
 
 
 def build_graph(spec: LoadedSpec, target: str) -> StepGraph:

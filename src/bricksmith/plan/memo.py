@@ -7,7 +7,8 @@ bytes and of those values, the code of this bricksmith, the state's (generation,
 or its absence — and the last as probes (``bricksmith.plan.probes``): the checked steps'
 observations plus the file-system facts the spec's validation relied on. The next plan of
 the same spec and target replays the memo when all of that still holds, without importing the
-models, reading the state or building a step: the same actions for the cost of a stat per
+models, reading the state or building a step: the same actions and warnings (the plan's
+notes, with the probes of the catalog files they came from) for the cost of a stat per
 file and a few git commands. A plan from scratch (no state) checks nothing, so its memo is
 the digests and the facts. Anything that does not match (or cannot be read) means the full
 plan, which writes a new memo. Plans that found drift are not remembered.
@@ -26,11 +27,11 @@ from collections.abc import Mapping
 
 from bricksmith.plan.probes import Probe, all_hold
 
-VERSION = 3  # 3: actions carry their conditional flag
+VERSION = 4  # 3: warnings (notes); 4: actions carry their conditional flag
 
 
-# the target's name, and (step, action, reasons) for every step in the plan's order
-Replayed = namedtuple("Replayed", "target actions")
+# the target's name, (step, action, reasons) for every step in the plan's order, its notes
+Replayed = namedtuple("Replayed", "target actions notes")
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -93,6 +94,7 @@ def write(
         "target": target,
         "state": [os.fspath(state_path), *(revision or (None, None))],
         "actions": [[a.step, a.action, list(a.reasons), a.conditional] for a in plan.actions],
+        "notes": list(plan.notes),
         "probes": probes,
     }
     try:
@@ -138,6 +140,6 @@ def replay(
             return None
         if refresh and not all_hold(memo["probes"]):
             return None
-        return Replayed(target=memo["target"], actions=memo["actions"])
+        return Replayed(target=memo["target"], actions=memo["actions"], notes=memo["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -57,27 +57,35 @@ class Action(namedtuple("_ActionFields", "step action reasons conditional",
 
 
 class Plan:
-    """An action per step, in the graph's order, and how many of each."""
+    """An action per step, in the graph's order, and how many of each; ``notes``: what the
+    user should know that is no action (runs that take turns, data no upload provides),
+    shown under the actions and as ``"warnings"`` in JSON."""
 
-    def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None) -> None:
+    def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None,
+                 notes: tuple[str, ...] = ()) -> None:
         self.actions = tuple(actions)
         self.summary = dict(summary or {})
+        self.notes = tuple(notes)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Plan) and (self.actions, self.summary) == (
-            other.actions, other.summary)
+        return isinstance(other, Plan) and (self.actions, self.summary, self.notes) == (
+            other.actions, other.summary, other.notes)
 
     def __repr__(self) -> str:
         return f"Plan({self.summary_line()!r})"
 
     @classmethod
-    def of(cls, actions) -> Plan:
-        """The plan of these actions, counted."""
+    def of(cls, actions, notes=()) -> Plan:
+        """The plan of these actions, counted, with ``notes``."""
         actions = tuple(actions)
         summary = {name: 0 for name in ACTIONS}
         for action in actions:
             summary[action.action] += 1
-        return cls(actions=actions, summary=summary)
+        return cls(actions=actions, summary=summary, notes=tuple(notes))
+
+    def with_notes(self, notes) -> Plan:
+        """This plan with ``notes`` added after its own."""
+        return Plan(self.actions, self.summary, (*self.notes, *notes))
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -88,7 +96,8 @@ class Plan:
         return bool(self.changes)
 
     def to_json(self) -> dict:
-        return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary)}
+        return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary),
+                "warnings": list(self.notes)}
 
     @property
     def removed(self) -> tuple[str, ...]:

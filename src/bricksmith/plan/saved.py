@@ -66,7 +66,8 @@ class SavedPlan:
                 target=str(data["target"]),
                 variables={str(k): str(v) for k, v in data["variables"].items()},
                 state_digest=str(data["state_digest"]),
-                plan=Plan(actions=actions, summary=dict(data["summary"])),
+                plan=Plan(actions=actions, summary=dict(data["summary"]),
+                          notes=tuple(str(n) for n in data.get("warnings", ()))),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(

@@ -49,9 +49,20 @@ def describe_starter(value: str, directory: str | None = None, checkout: str | N
 
 @contextmanager
 def starter_template(
-    value: str, base_dir: Path, *, directory: str | None = None, checkout: str | None = None
+    value: str, base_dir: Path, *, directory: str | None = None, checkout: str | None = None,
+    scratch: Path | None = None,
 ) -> Iterator[Path]:
-    """``resolve_starter`` whose cloned repository (if any) is deleted on exit."""
+    """``resolve_starter`` whose cloned repository (if any) is deleted on exit. ``scratch``:
+    the folder to clone in (a project's staging folder, removed by its owner), else a
+    temporary folder."""
+    if scratch is not None:
+        clone = Path(scratch) / "starter"
+        try:
+            yield resolve_starter(value, base_dir, directory=directory, checkout=checkout,
+                                  clone_into=clone)
+        finally:
+            shutil.rmtree(clone, ignore_errors=True)
+        return
     with tempfile.TemporaryDirectory(prefix="bricksmith-starter-") as folder:
         yield resolve_starter(
             value,

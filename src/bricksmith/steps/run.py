@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
+from bricksmith.made import Made
 from bricksmith.notebook import params_widgets
+from bricksmith.run_outputs import run_output_locks
 from bricksmith.run_params import (
     NotebookReport,
     compare,
@@ -160,7 +162,9 @@ class RunNotebook(Step):
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
         widgets = self.widgets(notebook.get("data_root", ""))
-        outcome = ctx.backend.run_notebook(
+        Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
+        # runs that write the same outputs take turns: the call holds their locks
+        outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
             notebook=notebook["path"],
             run_name=self.name,
             widgets=widgets,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import ScaffoldError
+from bricksmith.made import Made
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 
@@ -52,10 +53,17 @@ class ScaffoldProject(Step):
         return observe_all([ctx.project_dir / "pyproject.toml"])
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
-        from bricksmith.starters import create_project, describe_starter, starter_template
+        from bricksmith.starters import (
+            clean_staging,
+            create_project,
+            describe_starter,
+            project_staging,
+            starter_template,
+        )
 
         dest = ctx.project_dir
         if is_kedro_project(dest):
+            clean_staging(dest)  # of a creation killed while another one finished
             ctx.log(f"adopted the existing Kedro project at {dest}")
             return {"path": str(dest)}
         if dest.exists() and not dest.is_dir():
@@ -69,12 +77,16 @@ class ScaffoldProject(Step):
                 hint="point project.path at an empty or missing folder, or at a Kedro project",
             )
         directory, checkout = self._options(ctx)
-        ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-        with starter_template(
-            self.starter, ctx.spec.base_dir, directory=directory, checkout=checkout
+        log_path = Made(ctx.root).file(ctx.logs_dir / "scaffold.log")
+        # everything the creation writes (a starter's clone, kedro new's output and temporary
+        # files) is in one staging folder next to the project, which a later scaffold removes
+        # when a kill left it behind
+        with project_staging(dest) as staging, starter_template(
+            self.starter, ctx.spec.base_dir, directory=directory, checkout=checkout,
+            scratch=staging,
         ) as starter:
             create_project(
-                starter, dest, project_name=self.name, log_path=ctx.logs_dir / "scaffold.log"
+                starter, dest, project_name=self.name, log_path=log_path, staging=staging
             )
         shown = describe_starter(self.starter, directory, checkout)
         ctx.log(f"created the Kedro project {dest} from {shown}")
