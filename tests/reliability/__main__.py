@@ -63,6 +63,10 @@ def campaign(trials: int, rate: float) -> list[tuple[str, int, callable]]:
              lambda work, rng, i, g=group, b=backend, p=p: attacks.kill_apply(
                  work, rng, emulated=b == "emulator", parallelism=p, group=g))
             for label, group, backend, p in kills]
+    plan += [(f"kill at engine events, {backend}, -p 1", trials,
+              lambda work, rng, i, b=backend: attacks.kill_at_events(
+                  work, rng, emulated=b == "emulator"))
+             for backend in ("local", "emulator")]
     plan.append(("kill inside destroy, local", trials,
                  lambda work, rng, i: attacks.kill_destroy(work, rng, emulated=False)))
     plan.append(("kill inside destroy, emulator", max(1, trials // 2),
@@ -101,19 +105,21 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one trial per attack")
     parser.add_argument("--trials", type=int, default=5, help="trials per attack (full mode)")
     parser.add_argument("--diff-seeds", type=int, default=None,
-                        help="walks of the plan/apply differential test (quick 6, full 150)")
+                        help="walks of the plan/apply differential test (quick 2, full 40)")
     parser.add_argument("--rate", type=float, default=0.2, help="fault rate of lost answers")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--only", help="run only the attacks whose label contains this")
     parser.add_argument("--keep", action="store_true", help="keep the trial folders")
     args = parser.parse_args()
     trials = 1 if args.quick else args.trials
-    diff_seeds = args.diff_seeds if args.diff_seeds is not None else (6 if args.quick else 150)
+    diff_seeds = args.diff_seeds if args.diff_seeds is not None else (2 if args.quick else 40)
     console = Console(width=140)
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="bricksmith-reliability-"))
     rows: list[Row] = []
     started = time.monotonic()
+    diff = None
+    walks = attacks.start_diff_walks(diff_seeds) if diff_seeds and not args.only else None
     try:
         with measure.watching_command_lines() as command_lines:
             for label, count, trial in campaign(trials, args.rate):
@@ -133,12 +139,14 @@ def main() -> int:
                     if not args.keep:
                         shutil.rmtree(work, ignore_errors=True)
             leaked_lines = sorted(set(command_lines))
-        diff = None
-        if diff_seeds and not args.only:
-            console.print(f"plan/apply differential test, {diff_seeds} seeds")
-            diff = attacks.diff_walks(diff_seeds)
+        if walks is not None:
+            console.print(f"waiting for the plan/apply differential test ({diff_seeds} seeds)")
+            diff = attacks.diff_walks(walks)
         bad = run_bad_inputs() if not args.only else None
     finally:
+        if walks is not None and walks.poll() is None:  # interrupted: stop the walks too
+            walks.kill()
+            walks.wait()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -158,7 +166,8 @@ def main() -> int:
     table.add_row("secret on a process command line (scanned throughout)", "-", "-", "-", "-",
                   "-", str(len(leaked_lines)), "-")
     if diff is not None:
-        table.add_row(f"plan/apply differential: walks of {6} edits (failed = differences)",
+        table.add_row(f"plan/apply differential: {diff['walks']} walks, "
+                      f"{diff['walks'] * 6} edits, {diff['failed']} with a difference",
                       str(diff["walks"]), "-", str(diff["passed"]), "-", "-", "-", "-")
     if bad is not None:
         table.add_row("bad inputs rejected cleanly", str(bad[0]), "-", str(bad[1]), "-", "-",

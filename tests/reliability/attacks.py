@@ -136,6 +136,30 @@ def kill_apply(work: Path, rng: random.Random, *, emulated: bool, parallelism: i
         target.stop()
 
 
+def kill_at_events(work: Path, rng: random.Random, *, emulated: bool) -> Outcome:
+    """SIGKILL at engine events (``tests/reliability/killer.py``): three step boundaries or
+    in-step moments, on three different steps in the order a ``-p 1`` apply meets them."""
+    from tests.reliability.harness import SEED_STEPS, KillPoint, run_trial
+
+    target = Target(work, emulated=emulated)
+    outcome = Outcome()
+    try:
+        steps = sorted(rng.sample(SEED_STEPS, 3), key=SEED_STEPS.index)
+        points = [KillPoint(rng.choice(("started", "succeeded")), step,
+                            round(rng.uniform(0.05, 1.5), 2) if rng.random() < 0.3 else 0.0)
+                  for step in steps]
+        points = [p if p.event == "started" else KillPoint(p.event, p.step) for p in points]
+        trial = run_trial(target.spec, points, target.env, max_applies=4)
+        outcome.hit = bool(trial.killed)
+        outcome.notes.append("killed at " + ", ".join(trial.killed))
+        outcome.converged += trial.problems
+        measure.wait_for_processes(work)
+        outcome.converged += measure.converge(target.env, target.spec, target.outputs)
+        return target.check(outcome)
+    finally:
+        target.stop()
+
+
 def kill_destroy(work: Path, rng: random.Random, *, emulated: bool) -> Outcome:
     """Destroy killed at a random moment, then destroy again: everything bricksmith made is
     gone, everything the user put in the target root and the project stays, and a new apply
@@ -298,28 +322,32 @@ def _under_faults(target: Target, outcome: Outcome) -> list[str]:
     return []
 
 
-def diff_walks(seeds: int) -> dict[str, int]:
-    """Run the plan/apply differential test (tests/e2e/test_plan_apply_agree.py) with
-    ``seeds`` walks; counts of walks passed and failed, and the differences' first lines."""
+def start_diff_walks(seeds: int):
+    """Start the plan/apply differential test (tests/e2e/test_plan_apply_agree.py) with
+    ``seeds`` walks per spec (a sixth of them for the spec with runs) in the background."""
     import subprocess
     import sys
 
     env = {**os.environ, "BRICKSMITH_DIFF_SEEDS": str(seeds), "DO_NOT_TRACK": "1",
            "KEDRO_DISABLE_TELEMETRY": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/e2e/test_plan_apply_agree.py", "-m", "e2e"],
-                          cwd=measure.REPO, env=env, capture_output=True, text=True,
-                          check=False)
-    passed = failed = 0
-    for line in done.stdout.splitlines()[-5:]:
-        for count, word in ((int(n), w) for n, w in re.findall(r"(\d+) (passed|failed)", line)):
-            if word == "passed":
-                passed = count
-            else:
-                failed = count
-    differences = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
-    return {"walks": passed + failed, "passed": passed, "failed": failed,
-            "differences": differences, "output": done.stdout[-2000:]}
+    return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/e2e/test_plan_apply_agree.py", "-m", "e2e"],
+                            cwd=measure.REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def diff_walks(process) -> dict:
+    """The figures of a finished :func:`start_diff_walks`: walks, passed, failed, and the
+    failing walks' names (each a difference between plan and apply)."""
+    out, _ = process.communicate()
+    counts = dict.fromkeys(("passed", "failed", "error"), 0)
+    for number, word in re.findall(r"(\d+) (passed|failed|error)", "\n".join(
+            out.splitlines()[-3:])):
+        counts[word] = int(number)
+    differences = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    walks = counts["passed"] + counts["failed"] + counts["error"]
+    return {"walks": walks, "passed": counts["passed"], "failed": walks - counts["passed"],
+            "differences": differences}
 
 
 def fresh(folder: Path, name: str) -> Path:
