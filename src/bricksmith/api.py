@@ -155,28 +155,52 @@ class Workflow:
 
     def records(self) -> dict[str, StepRecord]:
         """The saved step records of this target ({} before the first apply). No lock needed."""
+        from bricksmith.engine.state import check_owner
+
         store = StateStore.open_readonly(self.state_path)
         if store is None:
             return {}
         try:
+            check_owner(self.state_path, store.owner(), *self.owner)
             return store.all()
         finally:
             store.close()
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """(workflow name, spec path): what a state this workflow applies records as its
+        owner; another workflow sharing the target root is refused."""
+        return self.spec.workflow.name, str(self.spec.path.resolve())
+
+    def working_apply(self) -> str | None:
+        """"apply <pid> on <host> (started ...)" while another apply holds this target's lock,
+        else None."""
+        from bricksmith.engine.lock import TargetLock
+
+        holder = TargetLock(self.root, self.target).working()
+        if holder is None:
+            return None
+        return f"apply {holder.pid} on {holder.host} (started {holder.started})"
 
     def plan(self, *, refresh: bool = True) -> Plan:
         """What apply would do. ``refresh=False`` compares the spec with the saved state only,
         without asking each step whether what it made is still there (faster; blind to
         drift, which apply still finds)."""
-        from bricksmith.engine.revision import read_revision
+        from bricksmith.engine.revision import read_revision, signature
         from bricksmith.plan import memo
 
         # A plan whose checks all passed is remembered (bricksmith.plan.memo) with the
-        # state's revision, read before the records (a change in between never matches), or
-        # with no state at all; a state of an older schema has no revision: not remembered.
+        # state's revision and file signature, read before the records (a change in between
+        # never matches), or with no state at all; a state of an older schema has no
+        # revision: not remembered. Neither is a plan made while another apply works.
+        stamp = signature(self.state_path)
         revision = read_revision(self.state_path) if refresh else None
         memoable = refresh and memo.enabled(self.environ) and (
             revision is not None or not self.state_path.exists())
         records = self.records()
+        working = self.working_apply()
+        if working is not None:
+            memoable = False
         probes: list[list] | None = [] if memoable else None
         # what the plan says of each run's catalog (runs that take turns, data not uploaded)
         from bricksmith.plan.catalog_notes import catalog_notes
@@ -202,8 +226,8 @@ class Workflow:
                 probes = None  # what a drift check saw is not remembered
             return drift
 
-        plan = make_plan(self.graph, records, check)
-        if probes is not None:
+        plan = make_plan(self.graph, records, check, working=working)
+        if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
                 spec=self.spec.path,
@@ -215,6 +239,7 @@ class Workflow:
                 revision=revision,
                 plan=plan.with_notes(notes),
                 probes=facts + probes,
+                signature=stamp,
             )
         return plan.with_notes(notes)
 
@@ -247,7 +272,11 @@ class Workflow:
         return out
 
     def status(self) -> dict[str, Any]:
+        """What the state records of every step and run; ``apply``: who works on the target
+        right now (None when nobody does); a step recorded as running gets a ``note``
+        saying whether it is in progress there or was interrupted."""
         records = self.records()
+        working = self.working_apply()
         steps = []
         for key in self.graph.order:
             record = records.get(key)
@@ -255,6 +284,9 @@ class Workflow:
                 steps.append({"step": key, "status": "pending"})
             else:
                 steps.append(record.to_json())
+                if record.status == "running":
+                    steps[-1]["note"] = (f"running in {working}" if working else
+                                         "interrupted: apply again to resume")
         runs = []
         project_params = self.spec.workflow.project.params
         for run in self.spec.workflow.runs:
@@ -283,7 +315,7 @@ class Workflow:
                     "error": record.error if record else None,
                 }
             )
-        return {"target": self.target, "steps": steps, "runs": runs}
+        return {"target": self.target, "apply": working, "steps": steps, "runs": runs}
 
     def unlock(self, *, force: bool = False) -> str:
         from bricksmith.engine.lock import TargetLock
@@ -291,15 +323,14 @@ class Workflow:
         return TargetLock(self.root, self.target).unlock(force=force)
 
     def restore_state(self) -> str:
+        """Put the copy the last apply kept back; says when it was taken and which steps the
+        next apply will do again because the copy does not know their result."""
         from bricksmith.engine.lock import TargetLock
-        from bricksmith.engine.state import backup_path, restore
+        from bricksmith.engine.restore import describe, restore
 
         with TargetLock(self.root, self.target):
-            aside = restore(self.state_path)
-        return (
-            f"restored {self.state_path} from {backup_path(self.state_path).name}"
-            + (f"; the replaced file is {aside.name}" if aside.exists() else "")
-        )
+            restored = restore(self.state_path)
+        return describe(self.state_path, restored)
 
     def statuses(self) -> dict[str, str]:
         """{step: last status} of the steps this target has a record of."""
@@ -328,6 +359,8 @@ class Workflow:
         since it was saved or planning again now gives other actions."""
         from bricksmith.engine.executor import LOG, Event, execute
         from bricksmith.engine.lock import TargetLock
+        from bricksmith.engine.statefile import backup_path
+        from bricksmith.errors import StateError
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
@@ -339,8 +372,10 @@ class Workflow:
             existed = self.state_path.exists()
             state = StateStore(self.state_path)  # refuses a damaged database
             try:
-                if existed:
-                    state.backup()  # the previous good copy, for `bricksmith state restore`
+                state.check_rows()  # refuses damaged records before anything is written
+                state.claim(*self.owner)  # refuses the state of another workflow
+                if existed and not state.revision_matches(backup_path(self.state_path)):
+                    state.backup()  # the latest good copy, for `bricksmith state restore`
                 apply_id = state.begin_apply(lock.read_holder().describe())
 
                 def make_context(step: Step, previous: Outputs, fingerprint: str) -> StepContext:
@@ -358,6 +393,7 @@ class Workflow:
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
+                        on_interrupt=getattr(self.backend, "interrupt", None),
                     )
                     gone = sorted(state.keys() - set(self.graph.steps))
                     if gone:  # steps taken out of the spec: `-` in the plan
@@ -367,8 +403,14 @@ class Workflow:
                     report.removed = gone
                     status = "succeeded"
                     return report
+                except StateError:
+                    status = "stopped"  # damaged or unwritable: never copied over the backup
+                    raise
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    raise
                 finally:
-                    state.end_apply(apply_id, status)
+                    _end_apply(state, apply_id, status)
             finally:
                 state.close()
 
@@ -399,3 +441,27 @@ def _ran_with(
     return _deep_merge(
         outputs.get("project_params", project_params), outputs.get("params", params)
     )
+
+
+def _end_apply(state: StateStore, apply_id: int, status: str) -> None:
+    """Record how the apply ended and copy the state as it leaves it (what ``state restore``
+    brings back). A state that cannot be written any more fails a succeeded apply; after a
+    failure, the first error is the one reported."""
+    from contextlib import suppress
+
+    from bricksmith.engine.statefile import backup_path
+    from bricksmith.errors import StateError
+
+    try:
+        state.end_apply(apply_id, status if status != "stopped" else "failed")
+    except StateError:
+        if status == "succeeded":
+            raise
+        return
+    if status == "stopped":
+        return
+    # when it cannot be made, the copy taken at the start stays (restore says what it lacks);
+    # an apply that changed no step has nothing new to copy
+    with suppress(StateError):
+        if not state.revision_matches(backup_path(state.path)):
+            state.backup(f"at the end of apply {apply_id} ({status})", check=True)

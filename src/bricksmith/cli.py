@@ -152,7 +152,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         )
         unlock.add_argument("--force", action="store_true", help="break a lock that looks alive")
         spec_command(
-            "restore", "put back the state saved at the start of the last apply", state_commands
+            "restore", "put back the copy of the state the last apply left; lists what the "
+            "next apply repeats", state_commands
         )
     if want("schema"):
         schema = commands.add_parser("schema", help="print the JSON Schema of workflow specs")
@@ -571,8 +572,10 @@ def _status(args, workflow) -> int:
     table = Table(title=f"Steps (target {workflow.target})")
     for column in ("step", "status", "finished", "error"):
         table.add_column(column)
+    if status.get("apply"):
+        console.print(f"in progress: {status['apply']}", markup=False)
     for step in status["steps"]:
-        error = (step.get("error") or "").splitlines()
+        error = (step.get("error") or step.get("note") or "").splitlines()
         table.add_row(
             step["step"],
             step["status"],

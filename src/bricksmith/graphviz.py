@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from bricksmith.atomic import temporary_path
 from bricksmith.errors import BricksmithError, UsageError
 
 __all__ = ["DOT_TIMEOUT_SECONDS", "GraphvizError", "find_dot", "render_png"]
@@ -52,10 +52,10 @@ def render_png(
         )
     tmp: Path | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = temporary_path(out)  # fits the file system's limit on a name
         _run_dot(dot, dot_source, tmp, timeout)
+        with open(tmp, "rb+") as written:  # on disk before it takes the name
+            os.fsync(written.fileno())
         os.replace(tmp, out)
     except OSError as exc:
         raise GraphvizError(

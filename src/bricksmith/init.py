@@ -252,11 +252,16 @@ def write_spec(
             hint="use --force to overwrite, or run init in another folder",
         )
     created = not folder.exists()
-    temps = {path: path.with_name(f".{path.name}.init.tmp") for path in files}
+    from bricksmith.atomic import temporary_path
+
+    temps = {path: temporary_path(path, ".init.tmp") for path in files}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, text in files.items():
-            temps[path].write_text(text, encoding="utf-8")
+            with open(temps[path], "w", encoding="utf-8") as out:  # whole on disk before
+                out.write(text)  # any file takes its name
+                out.flush()
+                os.fsync(out.fileno())
         _check_validates(temps[folder / SPEC_FILE])
         for path, tmp in temps.items():
             os.replace(tmp, path)

@@ -17,6 +17,7 @@ from bricksmith.run_params import (
     read_exit_value,
     same_value,
 )
+from bricksmith.spec.models import LocalTarget
 from bricksmith.steps.base import StepContext
 from bricksmith.steps.run import RunNotebook
 
@@ -119,7 +120,8 @@ class FakeBackend:
 
 def apply(tmp_path, params, project_params, exit_value):
     spec = SimpleNamespace(
-        workflow=SimpleNamespace(project=SimpleNamespace(params=project_params)),
+        workflow=SimpleNamespace(project=SimpleNamespace(params=project_params), name="w",
+                                 data=[], targets={"local": LocalTarget()}),
         project_dir=tmp_path / "project",
     )
     backend = FakeBackend(exit_value)

@@ -759,10 +759,13 @@ class DatabricksBackend:
                                  or f"the job run ended {result or run.state.life_cycle_state}")
         trace = output.error_trace or ""
         exit_value = output.notebook_output.result if output.notebook_output else None
-        log_path.write_text(
+        from bricksmith.atomic import write_text_atomically
+
+        write_text_atomically(
+            log_path,
             f"job run {run_id} ({url})\nresult: {result}\n"
             + (f"exit value: {exit_value}\n" if exit_value else "")
-            + (f"error: {error}\n{trace}\n" if error else "")
+            + (f"error: {error}\n{trace}\n" if error else ""),
         )
         # a finished run stays pending until the step records its result (adopted on resume);
         # a failed one is given up now, and the next apply submits the run anew

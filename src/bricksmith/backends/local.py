@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bricksmith.atomic import copy_atomically, write_text_atomically
 from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.backends.kernels import KernelProcess
@@ -183,10 +184,7 @@ class LocalBackend:
 
     def deploy_notebook(self, path: str, source: str) -> dict[str, Any]:
         file = Path(path + ".py")
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(file.name + TMP_SUFFIX)
-        tmp.write_text(source)
-        os.replace(tmp, file)
+        write_text_atomically(file, source, create_folder=True, suffix=TMP_SUFFIX)
         return {"path": path, "file": str(file), "sha256": filesync.file_sha256(file)}
 
     def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
@@ -430,7 +428,5 @@ def _leftovers(files: dict[str, int]) -> list[str]:
 def _copy_atomically(source: Path, dest: Path) -> None:
     """Copy to a temporary name beside ``dest``, then rename: the file lands whole or not."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + TMP_SUFFIX)
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)
+    copy_atomically(source, dest, suffix=TMP_SUFFIX, hidden=False, unique=False)
 

@@ -98,6 +98,8 @@ class Layout:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before it takes the name
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

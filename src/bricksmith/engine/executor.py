@@ -8,11 +8,16 @@ anything else runs. Every result is committed to the state store the moment the 
 up to date is written in batches.
 
 Failure policy: on the first failure no new step starts, running steps finish, and the apply
-ends with :class:`ApplyFailed` naming what failed and how to resume.
+ends with :class:`ApplyFailed` naming what failed and how to resume. A state that cannot be
+read or written (damaged, full disk, read-only, locked) is not a step's failure: no new step
+starts, running steps finish (their own writes fail as fast), and the apply ends with that
+:class:`StateError`. A worker never dies with an exception, so the apply never waits for a
+result that cannot come.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import queue
 import threading
@@ -21,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bricksmith.engine.state import SUCCEEDED, StateStore
-from bricksmith.errors import ApplyFailed, BricksmithError, StepError
+from bricksmith.errors import ApplyFailed, BricksmithError, StateError, StepError
 from bricksmith.plan.fingerprint import fingerprint, material
 from bricksmith.plan.graph import StepGraph
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 CHECKED_BATCH = 500  # skipped steps per "found up to date" write
+WAKE_S = 0.25  # the longest the main thread waits without looking for a signal (Ctrl-C)
 
 # Event kinds sent to the ``on_event`` callback.
 STARTED, SKIPPED, LOG = "started", "skipped", "log"
@@ -80,7 +86,12 @@ class _Workers:
     def _work(self) -> None:
         while (job := self.jobs.get()) is not None:
             key = job[0].key
-            self.results.put((key, *self._run(job)))
+            try:
+                outcome = self._run(job)
+            except BaseException as exc:  # noqa: BLE001 - the apply waits for every result
+                outcome = ("state", exc if isinstance(exc, StateError) else StateError(
+                    f"step {key} stopped: {type(exc).__name__}: {exc}"))
+            self.results.put((key, *outcome))
             if key in self.abandoned:
                 return
 
@@ -102,8 +113,16 @@ def execute(
     parallelism: int = 4,
     on_event: Callable[[Event], None] = lambda event: None,
     only: frozenset[str] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> ApplyReport:
-    """Apply every step of ``graph``. Raises ApplyFailed on failure.
+    """Apply every step of ``graph``. Raises ApplyFailed on failure, StateError when the state
+    cannot be read or written, KeyboardInterrupt on Ctrl-C.
+
+    Ctrl-C (SIGINT, in the main thread) starts no new step, calls ``on_interrupt`` (the
+    backend stops the processes it started in their own sessions, which the terminal's
+    signal does not reach) and leaves every running step recorded as running: interrupted,
+    resumed by the next apply; a step whose child process died of the same signal is not
+    recorded as failed.
 
     ``only``: the steps a reviewed (saved) plan changes; any other step that succeeded before
     is taken as it is, without checking it again.
@@ -122,11 +141,13 @@ def execute(
     checked: list[str] = []  # skipped steps not yet recorded as checked
     running: dict[str, float] = {}  # key -> deadline (monotonic)
     slots = max(1, parallelism)
-    workers = _Workers(slots, lambda job: _run_one(*job))
+    interrupted = threading.Event()
+    workers = _Workers(slots, lambda job: _run_one(*job, interrupted=interrupted))
+    broken: list[StateError] = []  # the state cannot be read or written: stop
 
     try:
         while ready or running:
-            while ready and len(running) < slots and not report.failures:
+            while ready and len(running) < slots and not report.failures and not broken:
                 key = graph.order[heapq.heappop(ready)]
                 started.add(key)
                 step = graph.step(key)
@@ -138,9 +159,9 @@ def execute(
             if not running:
                 break
             try:
-                key, outcome, payload = workers.results.get(
-                    timeout=_until(min(running.values()))
-                )
+                key, outcome, payload = workers.results.get(  # in slices: a Ctrl-C that
+                    timeout=min(WAKE_S, _until(min(running.values())))  # lands in a worker
+                )  # thread is seen by this one within WAKE_S
             except queue.Empty:
                 for key in [k for k, deadline in running.items() if deadline <= time.monotonic()]:
                     step = graph.step(key)
@@ -152,13 +173,20 @@ def execute(
                         hint="look at what it waits on (network, remote run); "
                         "apply again to resume",
                     )
-                    state.mark_failed(key, failure.error)
+                    try:
+                        state.mark_failed(key, failure.error)
+                    except StateError as exc:
+                        broken.append(exc)
                     on_event(Event(FAILED_EVT, key, failure.error, step.timeout_s))
                     report.failures.append(failure)
                 continue
             if key not in running:  # a step that already timed out finished after all
                 continue
             del running[key]
+            if outcome == "state":
+                broken.append(payload)
+                on_event(Event(FAILED_EVT, key, payload.message, 0.0))
+                continue
             if outcome == "failed":
                 report.failures.append(payload)
                 continue
@@ -167,19 +195,30 @@ def execute(
                 report.skipped.append(key)
                 checked.append(key)
                 if len(checked) >= CHECKED_BATCH:
-                    state.mark_checked(checked)
-                    checked.clear()
+                    batch, checked = checked, []
+                    state.mark_checked(batch)
             else:
                 report.ran.append(key)
             for after in graph.dependents[key]:
                 waiting[after] -= 1
                 if waiting[after] == 0:
                     heapq.heappush(ready, position[after])
+    except KeyboardInterrupt:
+        interrupted.set()
+        if on_interrupt is not None:
+            with contextlib.suppress(Exception):
+                on_interrupt()
+        raise
     finally:
         workers.stop()
         if checked:
-            state.mark_checked(checked)
+            try:
+                state.mark_checked(checked)
+            except StateError as exc:  # an optimisation's record: never hides the first error
+                broken.append(exc)
     report.not_started = [key for key in graph.order if key not in started]
+    if broken:
+        raise broken[0]
     if report.failures:
         raise ApplyFailed(_failure_message(report), hint=_resume_hint(report), report=report)
     return report
@@ -189,7 +228,8 @@ def _until(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-def _run_one(step, upstream, record, state, make_context, on_event, trusted=False):
+def _run_one(step, upstream, record, state, make_context, on_event, trusted=False, *,
+             interrupted: threading.Event | None = None):
     """Decide whether ``step`` is up to date; if not, apply it. Never raises. ``trusted``: a
     reviewed plan leaves the step as it is (when it succeeded before)."""
     key = step.key
@@ -200,7 +240,7 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
     try:
         snapshot = material(step.inputs(), upstream)
         fp = fingerprint(snapshot)
-        previous = dict(record.outputs) if record else {}
+        previous = record.outputs.copy() if record else {}
         ctx = make_context(step, previous, fp)
         if record and record.status == SUCCEEDED and record.fingerprint == fp:
             drift = step.check(ctx, record.outputs)
@@ -213,9 +253,16 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
         state.mark_succeeded(key, outputs)
         on_event(Event(SUCCEEDED_EVT, key, elapsed_s=time.monotonic() - started))
         return "succeeded", outputs
+    except StateError as exc:  # the state cannot be read or written: not the step's fault
+        return "state", exc
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then reported
+        if interrupted is not None and interrupted.is_set():
+            return "interrupted", None  # its record stays "running": interrupted, not failed
         failure = _describe(key, exc)
-        state.mark_failed(key, failure.error)
+        try:
+            state.mark_failed(key, failure.error)
+        except StateError as broken:
+            return "state", broken
         on_event(Event(FAILED_EVT, key, failure.error, time.monotonic() - started))
         return "failed", failure
 

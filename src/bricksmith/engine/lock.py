@@ -15,8 +15,9 @@ import socket
 import sys
 from pathlib import Path
 
+from bricksmith.atomic import write_text_atomically
 from bricksmith.engine.state import now
-from bricksmith.errors import LockedError, LockHolder
+from bricksmith.errors import LockedError, LockHolder, StateError
 
 
 class TargetLock:
@@ -53,7 +54,7 @@ class TargetLock:
         holder = self.read_holder()
         who = holder.describe() if holder else "an unknown process"
         if self.is_free():
-            if holder is None and not self.path.exists():
+            if holder is None:  # a finished apply leaves the lock file, free and unnamed
                 return f"target {self.target!r} is not locked"
             self.holder_path.unlink(missing_ok=True)
             return f"removed the stale lock of target {self.target!r} left by {who}"
@@ -74,9 +75,9 @@ class TargetLock:
     def acquire(self) -> None:
         from filelock import FileLock, Timeout
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.path), timeout=0)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             holder = self.read_holder()
@@ -84,6 +85,11 @@ class TargetLock:
             raise LockedError(
                 f"target {self.target!r} is locked by an apply in progress: {who}",
                 hint="wait for it to finish; only one apply per target runs at a time",
+            ) from None
+        except OSError as exc:
+            raise StateError(
+                f"cannot take the lock {self.path}: {exc.strerror or exc}",
+                hint="make the target root writable (or free space on it), then apply again",
             ) from None
         self._lock = lock
         self.stale = self.read_holder()  # a holder file left behind by a killed apply
@@ -93,15 +99,36 @@ class TargetLock:
             started=now(),
             command=" ".join(["bricksmith", *sys.argv[1:]])[:200],
         )
-        tmp = self.holder_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(holder._asdict()))
-        os.replace(tmp, self.holder_path)
+        try:
+            write_text_atomically(self.holder_path, json.dumps(holder._asdict()))
+        except OSError as exc:
+            self.release()
+            raise StateError(
+                f"cannot write {self.holder_path}: {exc.strerror or exc}",
+                hint="free space on that file system or make the folder writable, "
+                "then apply again",
+            ) from None
+
+    def working(self) -> LockHolder | None:
+        """Who holds the lock right now (a live apply), without waiting; None when nobody
+        does or it cannot be told (the lock file cannot be opened)."""
+        try:
+            if self.is_free():
+                return None
+        except OSError:
+            return None
+        holder = self.read_holder()
+        if holder and holder.pid == os.getpid() and holder.host == socket.gethostname():
+            return None  # this process's own apply (planning a saved plan again)
+        return holder or LockHolder(pid="?", host="?", started="?")
 
     def release(self) -> None:
         if self._lock is None:
             return
         try:
             self.holder_path.unlink(missing_ok=True)
+        except OSError:
+            pass
         finally:
             self._lock.release()
             self._lock = None

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import cached_property
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.revision import revision_of
+from bricksmith.engine import statefile
+from bricksmith.engine.records import DamagedRecord as DamagedRecord
+from bricksmith.engine.records import Recorded as Recorded
+from bricksmith.engine.records import StepRecord as StepRecord
+from bricksmith.engine.records import now as now
+from bricksmith.engine.records import record_of
+from bricksmith.engine.revision import revision_of, sound
+from bricksmith.engine.statefile import backup_path as backup_path
+from bricksmith.engine.statefile import check_owner as check_owner
+from bricksmith.engine.statefile import damaged as damaged
 from bricksmith.engine.status import FAILED as FAILED
 from bricksmith.engine.status import PENDING as PENDING
 from bricksmith.engine.status import RUNNING as RUNNING
@@ -73,154 +80,200 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    key: str
-    fingerprint: str
-    status: str
-    inputs_json: str = "{}"  # what the fingerprint was computed from; decoded when asked
-    outputs_json: str = "{}"  # decoded when asked: a plan reads few of 10,000 manifests
-    started_at: str | None = None
-    finished_at: str | None = None
-    attempt: int = 0
-    error: str | None = None
-    checked_at: str | None = None  # when an apply last found it up to date
-
-    @cached_property
-    def inputs(self) -> dict[str, Any]:
-        """The step's inputs and upstream outputs at its last start (only a plan that finds
-        the step changed reads them, to say what changed)."""
-        return json.loads(self.inputs_json)
-
-    @cached_property
-    def outputs(self) -> dict[str, Any]:
-        """What the step made, as its last apply recorded it."""
-        return json.loads(self.outputs_json)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.key,
-            "status": self.status,
-            "fingerprint": self.fingerprint,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "attempt": self.attempt,
-            "error": self.error,
-            "checked_at": self.checked_at,
-            "outputs": self.outputs,
-        }
-
-
 class StateStore:
-    """SQLite-backed step records for one target. Safe to share between threads."""
+    """SQLite-backed step records for one target. Safe to share between threads.
+
+    Every failure of SQLite is a :class:`StateError`: damage (a page, a table or column gone,
+    rows that are not what bricksmith wrote) names the file and the way out; a database that
+    cannot be written (full disk, read-only, locked by another process for more than
+    ``BUSY_TIMEOUT_S``) says so, so the apply stops at once instead of hanging."""
+
+    BUSY_TIMEOUT_S = 5.0
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._lock = threading.Lock()
+        if not readonly and (not path.exists() or self._blank()):
+            statefile.create(path, _CREATE, {"schema_version": str(SCHEMA_VERSION)})
         try:
-            existed = path.exists()
             if readonly:
                 uri = f"file:{path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                           timeout=self.BUSY_TIMEOUT_S)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            if existed:
-                self._verify()
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                if not existed:
-                    self._db.executescript(
-                        _SCHEMA + "".join(f"{sql};\n" for m in MIGRATIONS.values() for sql in m)
-                    )
-                    self._db.execute(
-                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),),
-                    )
-            self._check_version(migrate=not readonly)
-        except sqlite3.DatabaseError as exc:
-            raise damaged(path, str(exc)) from None
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                           timeout=self.BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise (damaged(path, str(exc)) if readonly else statefile.unwritable(path, exc)
+                   ) from None
+        try:
+            version = statefile.verify(self._db, path)
+            try:
+                if not readonly:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, writing=True) from None
+            self._check_version(version, migrate=not readonly)
+        except BaseException:
+            self._db.close()  # refused: no connection left open on it
+            raise
 
     @classmethod
     def open_readonly(cls, path: Path) -> StateStore | None:
-        """The state for reading (plan, status), or None when no apply has happened yet."""
+        """The state for reading (plan, status), or None when no apply has happened yet (no
+        file, or a blank one a killed first apply left)."""
         if not path.exists():
+            return None
+        store = cls.__new__(cls)
+        store.path = path
+        if store._blank():
             return None
         return cls(path, readonly=True)
 
-    def _verify(self) -> None:
-        """Refuse a damaged database (truncated, overwritten) with a way out."""
-        problems = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
-        if problems != ["ok"]:
-            raise damaged(self.path, "; ".join(problems[:3]))
+    def _blank(self) -> bool:
+        """Whether the file holds nothing to lose (see statefile.is_blank); False when it
+        cannot be read (then opening it names the damage)."""
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return False
+        try:
+            return statefile.is_blank(db)
+        except sqlite3.Error:
+            return False
+        finally:
+            db.close()
 
-    def _check_version(self, *, migrate: bool) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            raise damaged(self.path, "it has no schema version")
-        version = int(row[0])
+    def _fault(self, exc: sqlite3.Error, *, writing: bool) -> StateError:
+        text = str(exc).lower()
+        if any(word in text for word in ("no such", "malformed", "not a database", "corrupt")):
+            return damaged(self.path, str(exc))
+        if writing:
+            return statefile.unwritable(self.path, exc)
+        return StateError(f"the state database {self.path} cannot be read: {exc}",
+                          hint="fix the cause (permissions, another process), then try again")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise self._fault(exc, writing=False) from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (the caller may BEGIN for several statements)."""
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.Error as exc:
+                try:
+                    if self._db.in_transaction:
+                        self._db.rollback()
+                except sqlite3.Error:
+                    pass
+                raise self._fault(exc, writing=True) from None
+
+    def _check_version(self, version: int, *, migrate: bool) -> None:
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"state database {self.path} has schema version {version}, newer than this "
                 f"bricksmith understands ({SCHEMA_VERSION})",
                 hint="upgrade bricksmith",
             )
+        self._version = version
         # a read-only look at an older database (not migrated) has no ``checked`` table
         self._select = _SELECT if version >= 3 or migrate else _SELECT_V2
         if version < SCHEMA_VERSION and migrate:
-            with self._db:  # one transaction: all migrations or none
-                self._db.execute("BEGIN")
+            with self._writing() as db:  # one transaction: all migrations or none
+                db.execute("BEGIN")
                 for target in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[target]:
-                        self._db.execute(statement)
-                self._db.execute(
+                        db.execute(statement)
+                db.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
+            self._version = SCHEMA_VERSION
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0])
+        return self._version
 
     def revision(self) -> tuple[str, int] | None:
         """(generation, revision) of the steps table; None before schema version 4."""
-        with self._lock:
-            return revision_of(self._db)
+        with self._reading() as db:
+            try:
+                return revision_of(db)
+            except ValueError:
+                raise damaged(self.path, "its revision is not a number") from None
 
-    def backup(self) -> Path:
+    # -- which workflow the state belongs to -------------------------------------------------
+
+    def owner(self) -> tuple[str, str] | None:
+        """(workflow name, spec path) of the workflow whose applies wrote this state; None
+        when no apply recorded it (a state of an older bricksmith)."""
+        with self._reading() as db:
+            rows = dict(db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('workflow', 'spec')").fetchall())
+        return (rows["workflow"], rows.get("spec", "")) if "workflow" in rows else None
+
+    def claim(self, workflow: str, spec: str) -> None:
+        """Record that ``workflow`` (its spec at ``spec``) owns this state; refuses
+        (StateError) a state another workflow owns."""
+        check_owner(self.path, self.owner(), workflow, spec)
+        with self._writing() as db:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                           [("workflow", workflow), ("spec", spec)])
+
+    def backup(self, taken: str = "at the start of an apply", *, check: bool = False) -> Path:
         """Copy the database (consistently, via SQLite's backup API) beside it, as the
-        previous good copy that ``restore`` brings back."""
+        latest good copy that ``restore`` brings back; ``taken`` says when (kept in the
+        copy's meta table). ``check``: first make sure it is sound (a damaged state never
+        replaces a good copy). Raises StateError when the copy cannot be written."""
         target = backup_path(self.path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        with self._lock:
-            copy = sqlite3.connect(tmp)
-            try:
-                self._db.backup(copy)
-            finally:
-                copy.close()
-        os.replace(tmp, target)
+        if check:
+            with self._reading() as db:
+                if not sound(db):
+                    raise damaged(self.path, "SQLite's quick_check failed")
+            self.check_rows()
+        try:
+            tmp.unlink(missing_ok=True)
+            with self._lock:
+                copy = sqlite3.connect(tmp)
+                try:
+                    self._db.backup(copy)
+                    copy.execute("PRAGMA journal_mode=DELETE")
+                    with copy:
+                        copy.execute("INSERT OR REPLACE INTO meta(key, value) VALUES "
+                                     "('backup_taken', ?)", (f"{taken} ({now()})",))
+                finally:
+                    copy.close()
+            statefile._fsync(tmp)
+            os.replace(tmp, target)
+        except (OSError, sqlite3.Error) as exc:
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise statefile.unwritable(target, exc) from None
         return target
 
     # -- applies (history) -------------------------------------------------------------------
 
     def begin_apply(self, holder: str) -> int:
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self._writing() as db:
+            cursor = db.execute(
                 "INSERT INTO applies(started_at, status, holder) VALUES (?, 'running', ?)",
                 (now(), holder),
             )
             return int(cursor.lastrowid)
 
     def end_apply(self, apply_id: int, status: str) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self._writing() as db:
+            db.execute(
                 "UPDATE applies SET finished_at=?, status=? WHERE id=?", (now(), status, apply_id)
             )
 
@@ -231,28 +284,56 @@ class StateStore:
     # -- reading ---------------------------------------------------------------------------
 
     def all(self) -> dict[str, StepRecord]:
-        with self._lock:
-            rows = self._db.execute(self._select).fetchall()
-        return {row[0]: _record(row) for row in rows}
+        with self._reading() as db:
+            rows = db.execute(self._select).fetchall()
+        return {row[0]: self._record(row) for row in rows}
 
     def keys(self) -> set[str]:
-        with self._lock:
-            return {row[0] for row in self._db.execute("SELECT key FROM steps")}
+        with self._reading() as db:
+            return {row[0] for row in db.execute("SELECT key FROM steps")}
 
     def get(self, key: str) -> StepRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"{self._select} WHERE key = ?",
-                (key,),
-            ).fetchone()
-        return _record(row) if row else None
+        with self._reading() as db:
+            row = db.execute(f"{self._select} WHERE key = ?", (key,)).fetchone()
+        return self._record(row) if row else None
+
+    def check_rows(self) -> None:
+        """Refuse (StateError naming the step and column) a record whose inputs or outputs are
+        not a JSON object; SQLite's JSON functions do it without decoding in Python. Apply
+        calls it before it writes anything (a backup of a damaged state, its owner)."""
+        shape = ("CASE WHEN json_valid({0}) THEN json_type({0}) ELSE 'not JSON' END "
+                 "!= 'object'")
+        try:
+            with self._reading() as db:
+                row = db.execute(
+                    f"{self._select} WHERE {shape.format('inputs')} OR "
+                    f"{shape.format('outputs')} LIMIT 1").fetchone()
+        except StateError:
+            raise
+        if row is not None:
+            record = self._record(row)
+            record.inputs, record.outputs  # noqa: B018 - raises the precise error
+            raise damaged(self.path, f"the record of step {record.key} is not a JSON object")
+
+    def revision_matches(self, other: Path) -> bool:
+        """Whether the database at ``other`` (a backup) holds the same steps, by revision."""
+        from bricksmith.engine.revision import read_revision
+
+        mine = self.revision()
+        return mine is not None and read_revision(other) == mine
+
+    def _record(self, row: tuple) -> StepRecord:
+        if not all(isinstance(v, str) for v in row[:5]):
+            raise damaged(self.path, f"the record of step {row[0]} holds a value of the "
+                          "wrong type")
+        return record_of(row, str(self.path))
 
     # -- writing: one transaction per call -------------------------------------------------
 
     def mark_running(self, key: str, fingerprint: str, inputs: dict[str, Any]) -> None:
         """Record that a step started. Keeps previous outputs (a resumed step may need them)."""
-        with self._lock, self._db:
-            self._db.execute(
+        with self._writing() as db:
+            db.execute(
                 "INSERT INTO steps(key, fingerprint, status, inputs, outputs, started_at,"
                 " finished_at, attempt, error) VALUES (?, ?, 'running', ?, '{}', ?, NULL, 1, NULL)"
                 " ON CONFLICT(key) DO UPDATE SET fingerprint=excluded.fingerprint,"
@@ -263,14 +344,12 @@ class StateStore:
 
     def checkpoint(self, key: str, outputs: dict[str, Any]) -> None:
         """Save partial outputs of a running step (e.g. an external run id) right away."""
-        with self._lock, self._db:
-            self._db.execute(
-                "UPDATE steps SET outputs = ? WHERE key = ?", (_dump(outputs), key)
-            )
+        with self._writing() as db:
+            db.execute("UPDATE steps SET outputs = ? WHERE key = ?", (_dump(outputs), key))
 
     def mark_succeeded(self, key: str, outputs: dict[str, Any]) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self._writing() as db:
+            db.execute(
                 "UPDATE steps SET status='succeeded', outputs=?, finished_at=?, error=NULL"
                 " WHERE key = ?",
                 (_dump(outputs), now(), key),
@@ -279,92 +358,41 @@ class StateStore:
     def mark_checked(self, keys: list[str]) -> None:
         """Record that an apply found ``keys`` up to date: one transaction for the batch."""
         stamp = now()
-        with self._lock, self._db:
-            self._db.execute("BEGIN")  # autocommit otherwise: one fsync per row
-            self._db.executemany(
+        with self._writing() as db:
+            db.execute("BEGIN")  # autocommit otherwise: one fsync per row
+            db.executemany(
                 "INSERT OR REPLACE INTO checked(key, at) VALUES (?, ?)",
                 [(key, stamp) for key in keys],
             )
 
     def forget(self, keys: list[str]) -> None:
         """Drop the records of steps the spec no longer has, in one transaction."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM steps WHERE key = ?", [(key,) for key in keys])
-            self._db.executemany("DELETE FROM checked WHERE key = ?", [(key,) for key in keys])
+        with self._writing() as db:
+            db.execute("BEGIN")
+            db.executemany("DELETE FROM steps WHERE key = ?", [(key,) for key in keys])
+            db.executemany("DELETE FROM checked WHERE key = ?", [(key,) for key in keys])
 
     def mark_failed(self, key: str, error: str) -> None:
         """Record a failure; the outputs checkpointed so far (a log, a run id) are kept."""
-        with self._lock, self._db:
-            self._db.execute(
+        with self._writing() as db:
+            db.execute(
                 "UPDATE steps SET status='failed', finished_at=?, error=? WHERE key = ?",
                 (now(), error, key),
             )
 
 
-def backup_path(path: Path) -> Path:
-    return path.with_name(path.name + ".bak")
-
-
-def damaged(path: Path, detail: str) -> StateError:
-    backup = backup_path(path)
-    if backup.exists():
-        hint = (
-            f"the previous good copy is {backup.name} (saved at the start of the last apply): "
-            "run `bricksmith state restore SPEC` to bring it back"
-        )
-    else:
-        hint = "there is no previous copy; move the file aside to start from an empty state"
-    return StateError(f"the state database {path} is damaged: {detail}", hint=hint)
-
-
 def restore(path: Path) -> Path:
-    """Put the previous good copy back in place of a damaged (or any) state database.
-    The replaced file is kept beside it; returns its new name."""
-    backup = backup_path(path)
-    if not backup.exists():
-        raise StateError(f"there is no backup of {path} to restore ({backup.name} is missing)")
-    try:
-        check = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            ok = check.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        finally:
-            check.close()
-    except sqlite3.DatabaseError:
-        ok = False
-    if not ok:
-        raise StateError(f"the backup {backup} is damaged too", hint="move both files aside")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    aside = path.with_name(f"{path.name}.replaced-{stamp}")
-    if path.exists():
-        os.replace(path, aside)
-    for suffix in ("-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    tmp = path.with_name(path.name + ".restore-tmp")
-    shutil.copyfile(backup, tmp)
-    os.replace(tmp, path)
-    return aside
+    """Put the latest good copy back; see :func:`bricksmith.engine.restore.restore`."""
+    from bricksmith.engine.restore import restore as _restore
+
+    return _restore(path).aside
 
 
 _COLUMNS = "key, fingerprint, status, inputs, outputs, started_at, finished_at, attempt, error"
 _SELECT = f"SELECT {_COLUMNS}, at FROM steps LEFT JOIN checked USING (key)"
 _SELECT_V2 = f"SELECT {_COLUMNS}, NULL FROM steps"
+_CREATE = _SCHEMA + "".join(f"{sql};\n" for m in MIGRATIONS.values() for sql in m)
 
 
 def _dump(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, default=str)
-
-
-def _record(row: tuple) -> StepRecord:
-    return StepRecord(
-        key=row[0],
-        fingerprint=row[1],
-        status=row[2],
-        inputs_json=row[3],
-        outputs_json=row[4],
-        started_at=row[5],
-        finished_at=row[6],
-        attempt=row[7],
-        error=row[8],
-        checked_at=row[9],
-    )

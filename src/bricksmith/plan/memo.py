@@ -83,9 +83,11 @@ def write(
     revision: tuple[str, int] | None,
     plan,
     probes: list[Probe],
+    signature: list | None = None,
 ) -> None:
     """Remember ``plan`` (whose checks all passed) made with the state at ``revision`` (None:
-    there was no state). Never fails: a memo is an optimisation."""
+    there was no state), whose file had ``signature`` (``revision.signature``) when it was
+    found sound. Never fails: a memo is an optimisation."""
     from bricksmith.atomic import write_text_atomically
 
     memo = {
@@ -93,6 +95,7 @@ def write(
         "key": key,
         "target": target,
         "state": [os.fspath(state_path), *(revision or (None, None))],
+        "signature": signature or [],
         "actions": [[a.step, a.action, list(a.reasons), a.conditional] for a in plan.actions],
         "notes": list(plan.notes),
         "probes": probes,
@@ -117,7 +120,7 @@ def replay(
     (which all passed when the memo was written, so it would say the same)."""
     if not enabled(environ):
         return None
-    from bricksmith.engine.revision import read_revision
+    from bricksmith.engine.revision import read_revision, signature
     from bricksmith.spec.cache import SpecCache
 
     try:
@@ -136,8 +139,12 @@ def replay(
         if generation is None:
             if os.path.lexists(state):
                 return None  # applied since (or damaged): plan in full
-        elif read_revision(state) != (generation, revision):
-            return None
+        else:
+            # a state written since the memo (an apply that changed no step) is checked
+            # whole again before its revision is believed: never answer for a damaged file
+            unchanged = signature(state) == memo["signature"]
+            if read_revision(state, check=not unchanged) != (generation, revision):
+                return None
         if refresh and not all_hold(memo["probes"]):
             return None
         return Replayed(target=memo["target"], actions=memo["actions"], notes=memo["notes"])

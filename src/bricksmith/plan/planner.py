@@ -123,14 +123,23 @@ def make_plan(
     graph: StepGraph,
     records: Mapping[str, StepRecord],
     check: Callable[[str, StepRecord], list[str]],
+    *,
+    working: str | None = None,
 ) -> Plan:
-    """Plan every step of ``graph`` against the saved ``records``."""
+    """Plan every step of ``graph`` against the saved ``records``. ``working``: who holds the
+    target's lock right now (an apply at work), so a step recorded as running is in progress
+    there, not interrupted."""
     actions: dict[str, Action] = {}
     new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
     for key in graph.order:
         step = graph.step(key)
         record = records.get(key)
+        if working and record is not None and record.status == RUNNING:
+            actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
+                                                "plan again when that apply has finished",))
+            new_outputs[key] = False
+            continue
         actions[key], new_outputs[key] = _decide(
             key, step, graph, record, records, actions, new_outputs, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):

@@ -98,12 +98,10 @@ class SpecCache:
                 accepted = json.loads(path.read_text()).get("accepted", [])
             digest = self.inputs_digest(raw, environ, variables)
             accepted = [d for d in accepted if d != digest][-(_KEEP - 1):] + [digest]
-            import tempfile
+            from bricksmith.atomic import write_text_atomically
 
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f'{{"accepted": {json.dumps(accepted)}, "data": {text}}}')
-            os.replace(tmp, path)
+            write_text_atomically(
+                path, f'{{"accepted": {json.dumps(accepted)}, "data": {text}}}',
+                create_folder=True)
         except (OSError, ValueError, TypeError):
             return  # a cache is never a reason to fail
