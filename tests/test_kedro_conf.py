@@ -230,3 +230,17 @@ def test_loading_writes_nothing_into_the_project(tmp_path):
 def test_key_paths_every_level():
     assert key_paths({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == [
         ("a",), ("a", "b"), ("a", "c"), ("a", "c", "d"), ("e",)]
+
+
+def test_conf_source_set_inside_an_if(tmp_path, monkeypatch):
+    settings = '''
+        import os
+        if os.environ.get("DEMO_PACKAGED_CONF"):
+            CONF_SOURCE = "packaged"
+        else:
+            CONF_SOURCE = "conf"
+    '''
+    project = make_project(tmp_path / "p", settings)
+    assert read_project_conf(project).conf_source == project / "conf"
+    monkeypatch.setenv("DEMO_PACKAGED_CONF", "1")
+    assert read_project_conf(project).conf_source == project / "packaged"

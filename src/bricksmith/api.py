@@ -194,6 +194,7 @@ class Workflow:
         # never matches), or with no state at all; a state of an older schema has no
         # revision: not remembered. Neither is a plan made while another apply works.
         stamp = signature(self.state_path)
+        checked = self.check_params()  # refuses unknown parameter names (SpecError)
         revision = read_revision(self.state_path) if refresh else None
         memoable = refresh and memo.enabled(self.environ) and (
             revision is not None or not self.state_path.exists())
@@ -201,13 +202,13 @@ class Workflow:
         working = self.working_apply()
         if working is not None:
             memoable = False
-        probes: list[list] | None = [] if memoable else None
+        probes: list[list] | None = checked if memoable else None
         # what the plan says of each run's catalog (runs that take turns, data not uploaded)
         from bricksmith.plan.catalog_notes import catalog_notes
 
         notes, note_probes = catalog_notes(self.spec)
         if probes is not None:
-            probes = None if note_probes is None else note_probes
+            probes = None if note_probes is None else [*probes, *note_probes]
 
         def check(key: str, record: StepRecord) -> list[str]:
             nonlocal probes
@@ -227,6 +228,11 @@ class Workflow:
             return drift
 
         plan = make_plan(self.graph, records, check, working=working)
+        for action in plan.changes if refresh else ():  # refused now what a step cannot do
+            vet = getattr(self.graph.steps.get(action.step), "vet", None)
+            if vet is not None:  # (a data folder holding a symlink out of the project)
+                found = vet(self.context(self.graph.step(action.step), {}))
+                probes = None if probes is None or found is None else probes + found
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
@@ -242,6 +248,35 @@ class Workflow:
                 signature=stamp,
             )
         return plan.with_notes(notes)
+
+    def check_params(self) -> list[list] | None:
+        """Refuse parameter names of ``project.params`` and the runs that the project does
+        not define (``bricksmith.param_names``), when the project exists; else the params
+        step and each run check them at apply. Returns probes of what it read, for the plan
+        memo (None: a file changed too recently to be trusted). Raises :class:`SpecError`
+        (the spec keys, file:line:col, did-you-mean) or :class:`ProjectConfError` (Kedro
+        refuses the project's parameters: a key defined twice, a broken file)."""
+        from bricksmith.param_names import check_spec_params, files_to_watch, project_exists
+        from bricksmith.plan.probes import kind_probe, observe_all, observe_folder
+
+        workflow = self.spec.workflow
+        if not workflow.project.params and not any(run.params for run in workflow.runs):
+            return []
+        project = self.spec.project_dir
+        if not project_exists(project):
+            return [kind_probe(project / "pyproject.toml")]
+        from bricksmith.kedro_conf import read_project_conf
+
+        conf = read_project_conf(project)
+        files, folders = files_to_watch(conf)
+        probes = observe_all(files)
+        seen = [observe_folder(folder) for folder in folders]
+        record = self.records().get("project.params")  # what bricksmith itself added
+        check_spec_params(self.spec, conf=conf,
+                          originals=record.outputs.get("originals") or [] if record else [])
+        if probes is None or any(probe is None for probe in seen):
+            return None
+        return probes + seen
 
     def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
         """Write ``plan`` for ``apply FILE``, with what it was made from."""
@@ -364,6 +399,7 @@ class Workflow:
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
+        self.check_params()  # unknown parameter names: refused before anything changes
         self.backend.preflight()  # fail before anything changes when the backend is unusable
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:
@@ -390,6 +426,7 @@ class Workflow:
 
                 status = "failed"
                 try:
+                    self._remove_dropped_uploads(state, on_event)
                     report = execute(
                         self.graph, state, make_context, parallelism=parallelism,
                         on_event=on_event, only=only,
@@ -413,6 +450,25 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def _remove_dropped_uploads(self, state: StateStore, on_event: Callable) -> None:
+        """An upload taken out of the spec takes its files with it, as a moved target does
+        (the plan says so): removed before any step runs (another upload may now write to
+        that folder), and before its record is forgotten, so no state forgets a file."""
+        from bricksmith.engine.executor import LOG, Event
+
+        for key in sorted(state.keys() - set(self.graph.steps)):
+            record = state.get(key)
+            if not key.startswith("data.upload[") or not record or not record.outputs.get(
+                    "target"):
+                continue
+            if record.outputs.get("_workflow") not in (None, self.spec.workflow.name):
+                continue  # another workflow's upload (a state two shared): not ours to remove
+            removal = self.backend.remove_upload(record.outputs)
+            left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
+                removal.left) else ""
+            on_event(Event(LOG, key, f"removed {removal.removed} file(s) it uploaded to "
+                                     f"{record.outputs['target']}{left}"))
 
     def _check_saved_plan(self, saved: SavedPlan) -> frozenset[str]:
         """The steps ``saved`` changes, once it is known to be what apply would do now."""

@@ -105,7 +105,13 @@ def destroy_plan(workflow) -> DestroyPlan:
     if found:
         backend.preflight()  # a wrong host or token fails here, before anything is asked
     items = []
+    name = workflow.spec.workflow.name
     for kind, key, outputs in found:
+        writer = outputs.get("_workflow") if kind == DATA else None
+        if writer not in (None, name):  # a state another workflow's apply wrote over
+            notes.append(f"not removed: data {outputs['target']} ({key}) was uploaded by "
+                         f"workflow {writer!r}, not {name!r}")
+            continue
         item = _remote_item(backend, kind, key, outputs)
         clash = _overlap(item, backend, protected)
         if clash:

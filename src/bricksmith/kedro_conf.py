@@ -12,17 +12,16 @@ merged by Kedro's own ``OmegaConfigLoader``.
 ``settings.py`` is read without importing the project (its hooks may import pyspark): only the
 statements that define ``CONF_SOURCE``, ``CONFIG_LOADER_ARGS`` and ``CONFIG_LOADER_CLASS`` (and
 the assignments, functions and ``pathlib``/``os`` imports they use) are evaluated, with
-``__file__`` set to the settings file. Kedro is imported lazily and writes nothing into the
-project here (no session, no CLI, so no telemetry).
+``__file__`` set to the settings file (``bricksmith.kedro_settings``). Kedro is imported
+lazily and writes nothing into the project here (no session, no CLI, so no telemetry).
 
 A bottom-layer module: it imports nothing of plan/, engine/, steps/ or backends/.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from bricksmith.errors import ProjectConfError
+from bricksmith.kedro_settings import read_settings
 
 __all__ = [
     "DEFAULT_CONFIG_PATTERNS",
     "ProjectConf",
+    "config_loader",
     "defining_file",
+    "key_paths",
     "load_parameters",
     "parameter_files",
+    "parameter_folders",
     "read_project_conf",
 ]
 
@@ -51,19 +54,8 @@ DEFAULT_CONFIG_PATTERNS: dict[str, tuple[str, ...]] = {
 DEFAULT_CONF_SOURCE = "conf"
 DEFAULT_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}
 CONFIG_SUFFIXES = (".yml", ".yaml", ".json")  # OmegaConfigLoader._is_valid_config_path
+_LOADING = threading.Lock()  # OmegaConf's resolver registry is process-global
 
-_SETTINGS_NAMES = ("CONF_SOURCE", "CONFIG_LOADER_ARGS", "CONFIG_LOADER_CLASS")
-_STDLIB_MODULES = ("pathlib", "os", "os.path")
-_SAFE_BUILTINS = {
-    name: getattr(builtins, name)
-    for name in (
-        "str", "int", "float", "bool", "dict", "list", "tuple", "set", "frozenset", "len",
-        "sorted", "min", "max", "sum", "abs", "round", "range", "zip", "enumerate", "map",
-        "filter", "any", "all", "repr", "isinstance", "None", "True", "False",
-        "Exception", "ValueError", "KeyError", "TypeError",
-    )
-    if hasattr(builtins, name)
-}
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,7 @@ def read_project_conf(project_dir: str | os.PathLike) -> ProjectConf:
     warnings: list[str] = []
     if settings_file.is_file():
         files_read.append(settings_file)
-        values, warnings = _read_settings(settings_file)
+        values, warnings = read_settings(settings_file)
     else:
         settings_file = None
 
@@ -210,6 +202,24 @@ def parameter_folders(conf: ProjectConf, env: str | None = None) -> list[Path]:
     return found
 
 
+def config_loader(conf: ProjectConf, env: str | None = None, runtime_params=None):
+    """Kedro's own ``OmegaConfigLoader`` for the project, built as a Kedro session builds it
+    (kedro/framework/session/session.py ``_get_config_loader``): ``conf_source``, ``env``
+    (None: the project's ``default_run_env``), the project's ``CONFIG_LOADER_ARGS``. Reading
+    a key (``loader["catalog"]``) raises Kedro's own errors."""
+    from kedro.config import OmegaConfigLoader
+
+    return OmegaConfigLoader(
+        conf_source=str(conf.conf_source),
+        env=env,
+        runtime_params=runtime_params,
+        base_env=conf.base_env,
+        default_run_env=conf.default_run_env,
+        config_patterns={k: list(v) for k, v in conf.config_patterns.items()},
+        **dict(conf.loader_args),
+    )
+
+
 def load_parameters(conf: ProjectConf, env: str | None = None) -> dict[str, Any]:
     """The project's parameters as Kedro loads them: base merged with environment ``env``
     (default: the project's ``default_run_env``), by Kedro's own ``OmegaConfigLoader``.
@@ -227,22 +237,14 @@ def load_parameters(conf: ProjectConf, env: str | None = None) -> dict[str, Any]
                 f"{conf.describe(folder)}: Kedro would load no parameters at all",
                 hint=f"create {conf.describe(folder)} (with a .gitkeep, so git keeps it)",
             )
+    from kedro.config import MissingConfigException
+
     try:
-        from kedro.config import MissingConfigException, OmegaConfigLoader
-    except ImportError as exc:  # pragma: no cover - kedro is a dependency
-        raise ProjectConfError(f"Kedro cannot be imported: {exc}") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # OmegaConf's deprecation notes are not the user's
-            loader = OmegaConfigLoader(
-                conf_source=str(conf.conf_source),
-                env=env,
-                base_env=conf.base_env,
-                default_run_env=conf.default_run_env,
-                config_patterns={k: list(v) for k, v in conf.config_patterns.items()},
-                **dict(conf.loader_args),
-            )
-            params = loader["parameters"]
+        # OmegaConf's resolvers are process-global: runs checked in parallel threads load
+        # one at a time (as Kedro's own loader notes); the warnings are OmegaConf's own
+        with _LOADING, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            params = config_loader(conf, env)["parameters"]
     except MissingConfigException:
         return {}
     except Exception as exc:  # noqa: BLE001 - Kedro's and OmegaConf's errors, mapped here
@@ -286,171 +288,6 @@ def key_paths(params: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[t
         if isinstance(value, Mapping):
             found += key_paths(value, path)
     return found
-
-
-# -- settings.py ------------------------------------------------------------------------------
-
-
-def _read_settings(file: Path) -> tuple[dict[str, Any], list[str]]:
-    """The values of ``_SETTINGS_NAMES`` that ``file`` sets, and warnings."""
-    try:
-        source = file.read_text(encoding="utf-8")
-        tree = ast.parse(source, filename=str(file))
-    except OSError as exc:
-        raise ProjectConfError(f"{file} cannot be read: {exc.strerror or exc}") from None
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise ProjectConfError(
-            f"{file}{f':{line}' if line else ''}: not valid Python: {getattr(exc, 'msg', exc)}",
-            hint="Kedro imports this file too: fix it",
-        ) from None
-    statements = _needed_statements(tree.body)
-    namespace: dict[str, Any] = {
-        "__builtins__": _SAFE_BUILTINS, "__file__": str(file), "__name__": "settings"}
-    imported: dict[str, int] = {}  # names imported from modules bricksmith does not load
-    loader_names: set[str] = set()  # names imported from kedro.config
-    warnings: list[str] = []
-    for statement in statements:
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            _import(statement, namespace, imported, loader_names)
-            continue
-        if _is_loader_class(statement):
-            warning = _loader_class_warning(file, statement, loader_names)
-            if warning:
-                warnings.append(warning)
-            continue
-        code = compile(ast.Module(body=[statement], type_ignores=[]), str(file), "exec")
-        try:
-            exec(code, namespace)  # noqa: S102 - the project's own settings, a few statements
-        except Exception as exc:  # noqa: BLE001 - whatever the statement raises
-            names = _assigned(statement)
-            if not names & set(_SETTINGS_NAMES) and not _is_call_on_setting(statement):
-                for name in names:  # a helper value we cannot have: its users will say so
-                    namespace.pop(name, None)
-                continue
-            raise ProjectConfError(
-                f"{file}:{statement.lineno}: bricksmith cannot evaluate "
-                f"`{_source_line(source, statement)}` without importing the project: "
-                f"{_why(exc, imported)}",
-                hint="bricksmith reads CONF_SOURCE and CONFIG_LOADER_ARGS without importing "
-                "settings.py; compute them from pathlib/os and literals only (e.g. "
-                "CONF_SOURCE = str(Path(__file__).parent / \"conf\"))",
-            ) from None
-    values = {name: namespace[name] for name in _SETTINGS_NAMES if name in namespace}
-    return values, warnings
-
-
-def _needed_statements(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The top-level statements that define the settings bricksmith reads, in order, with the
-    imports, assignments and functions they refer to (by name, transitively)."""
-    needed = set(_SETTINGS_NAMES)
-    chosen: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for index, statement in enumerate(body):
-            if index in chosen or not _defines(statement) & needed:
-                continue
-            if isinstance(statement, ast.FunctionDef) and statement.decorator_list:
-                continue
-            chosen.add(index)
-            changed = True
-            if not isinstance(statement, (ast.Import, ast.ImportFrom)):
-                needed |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
-    return [statement for index, statement in enumerate(body) if index in chosen]
-
-
-def _defines(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, ast.Import):
-        return {(a.asname or a.name).split(".")[0] for a in statement.names}
-    if isinstance(statement, ast.ImportFrom):
-        return {a.asname or a.name for a in statement.names}
-    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
-        return {statement.name}
-    if _is_call_on_setting(statement):  # CONFIG_LOADER_ARGS.update(...)
-        return {statement.value.func.value.id}  # type: ignore[attr-defined]
-    return _assigned(statement)
-
-
-def _assigned(statement: ast.stmt) -> set[str]:
-    targets: list[ast.expr] = []
-    if isinstance(statement, ast.Assign):
-        targets = statement.targets
-    elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and statement.value is not None:
-        targets = [statement.target]
-    names = set()
-    for target in targets:
-        while isinstance(target, (ast.Subscript, ast.Attribute)):  # X["k"] = ..., X.a = ...
-            target = target.value
-        if isinstance(target, ast.Name):
-            names.add(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            names |= {e.id for e in target.elts if isinstance(e, ast.Name)}
-    return names
-
-
-def _is_call_on_setting(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Call)
-        and isinstance(statement.value.func, ast.Attribute)
-        and isinstance(statement.value.func.value, ast.Name)
-        and statement.value.func.value.id in _SETTINGS_NAMES
-    )
-
-
-def _import(statement, namespace: dict, imported: dict[str, int], loader_names: set) -> None:
-    import importlib
-
-    if isinstance(statement, ast.Import):
-        for alias in statement.names:
-            bound = (alias.asname or alias.name).split(".")[0]
-            if alias.name in _STDLIB_MODULES:
-                module = importlib.import_module(alias.name if alias.asname else bound)
-                namespace[bound] = module
-            else:
-                imported[bound] = statement.lineno
-        return
-    module_name = statement.module or ""
-    for alias in statement.names:
-        bound = alias.asname or alias.name
-        if statement.level == 0 and module_name in _STDLIB_MODULES:
-            module = importlib.import_module(module_name)
-            if hasattr(module, alias.name):
-                namespace[bound] = getattr(module, alias.name)
-                continue
-        if module_name == "kedro.config":
-            loader_names.add(bound)
-        imported[bound] = statement.lineno
-
-
-def _is_loader_class(statement: ast.stmt) -> bool:
-    return "CONFIG_LOADER_CLASS" in _assigned(statement)
-
-
-def _loader_class_warning(file: Path, statement: ast.stmt, loader_names: set[str]) -> str:
-    value = getattr(statement, "value", None)
-    name = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
-    if name == "OmegaConfigLoader":
-        return ""
-    return (
-        f"{file}:{statement.lineno}: CONFIG_LOADER_CLASS is {name or 'an expression'}, not "
-        "Kedro's OmegaConfigLoader: bricksmith reads the configuration with OmegaConfigLoader "
-        "and the same CONF_SOURCE, patterns and environments"
-    )
-
-
-def _why(exc: BaseException, imported: Mapping[str, int]) -> str:
-    if isinstance(exc, NameError) and getattr(exc, "name", None) in imported:
-        return (f"{exc.name!r} comes from the import at line {imported[exc.name]}, "  # type: ignore[attr-defined]
-                "which bricksmith does not run")
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _source_line(source: str, statement: ast.stmt) -> str:
-    text = ast.get_source_segment(source, statement) or ""
-    first = text.splitlines()[0] if text else ""
-    return first if len(first) <= 80 else first[:77] + "..."
 
 
 # -- reading parameter files ------------------------------------------------------------------

@@ -185,11 +185,17 @@ def defining_file(
 
     A plain YAML scan of every environment folder under ``<conf>`` with Kedro's default
     parameters patterns (``parameters*``, ``parameters*/**``, ``**/parameters*``: a file some
-    part of whose path starts with ``parameters``); bricksmith.kedro_conf reads a project's real
-    config settings (CONF_SOURCE, patterns, run environment)."""
+    part of whose path starts with ``parameters``) under the project's ``CONF_SOURCE`` (read
+    by bricksmith.kedro_conf; ``<conf>`` when settings.py cannot be read)."""
     import yaml
 
-    root = Path(project_dir) / conf
+    from bricksmith.errors import BricksmithError
+    from bricksmith.kedro_conf import read_project_conf
+
+    try:  # the project's CONF_SOURCE, as its settings.py sets it
+        root = read_project_conf(Path(project_dir)).conf_source
+    except BricksmithError:
+        root = Path(project_dir) / conf
     if not root.is_dir():
         return None
     envs = sorted(
@@ -210,7 +216,8 @@ def defining_file(
             found = lookup(data, path) if isinstance(data, Mapping) else _MISSING
             if found is _MISSING:
                 continue
-            name = file.relative_to(project_dir).as_posix()
+            name = (file.relative_to(project_dir).as_posix()
+                     if file.is_relative_to(project_dir) else str(file))
             setting = name
             if value is not _MISSING and same_value(found, value):
                 matching = name

@@ -100,3 +100,27 @@ def test_wait_for_gives_up_at_the_deadline_and_stop_group_ends_the_group(tmp_pat
     assert wait_for(grandchild, None)  # what the kernel started went with it
     assert not kernel.alive() and process.returncode is not None
     assert not stop_group(kernel)  # nothing left to stop
+
+
+def test_ctrl_c_stops_the_kernels_the_local_backend_started(tmp_path):
+    """The engine calls ``backend.interrupt()`` on Ctrl-C: kernels run detached (the
+    terminal's SIGINT does not reach them), so the backend stops the ones it started."""
+    import subprocess
+    import sys
+
+    from bricksmith.backends.kernels import KernelProcess, detached
+    from bricksmith.backends.local import LocalBackend
+
+    backend = LocalBackend(tmp_path / "root", "me", cache_dir=tmp_path / "cache")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                             **detached())
+    try:
+        kernel = KernelProcess.of(child.pid)
+        backend._kernels[child.pid] = kernel  # as run_notebook's on_start records it
+        assert kernel.alive()
+        assert backend.interrupt() == [child.pid]
+        assert child.wait(timeout=30) != 0
+        assert not kernel.alive()
+    finally:
+        if child.poll() is None:
+            child.kill()

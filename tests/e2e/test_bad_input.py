@@ -201,3 +201,55 @@ def test_a_credential_in_the_remote_url_is_refused_and_never_shown(cli, seed, mo
         assert tree(seed.parent) == before
     cache = Path(os.environ["BRICKSMITH_CACHE_DIR"]) / "specs"
     assert not [p for p in cache.glob("*.json") if token in p.read_text()]
+
+
+def _heads(folder):
+    project, remote = folder / "iris-databricks", folder / "iris-databricks.git"
+    return git.Repo(project).head.commit.hexsha, git.Repo(remote).heads.main.commit.hexsha
+
+
+def test_unknown_param_names_and_a_broken_project_are_refused_before_anything(cli, seed):
+    assert cli("apply", seed).code == 0
+    folder = seed.parent
+    good = seed.read_text()
+    heads = _heads(folder)
+
+    seed.write_text(good.replace("    train_fraction: 0.8", "    train_fractoin: 0.8")
+                    .replace("params: {train_fraction: 0.7}", "params: {random_stat: 4}"))
+    before = tree(folder)
+    for command in ("plan", "apply"):
+        result = cli(command, seed)
+        assert_clean_error(
+            result, "2 problems in the workflow spec",
+            f"{seed}:14:5: project.params.train_fractoin: the project defines no parameter "
+            "train_fractoin",
+            "did you mean train_fraction?",
+            f"{seed}:33:14: runs[1].params.random_stat",
+            "did you mean random_state?",
+            "allow_new_params: true on run split-70",
+        )
+    assert tree(folder) == before and _heads(folder) == heads
+
+    # the project itself broken: a key defined in two files of the base environment
+    seed.write_text(good)
+    extra = folder / "iris-databricks/conf/base/parameters_extra.yml"
+    extra.write_text("train_fraction: 0.5\n")
+    before = tree(folder)
+    for command in ("plan", "apply"):
+        assert_clean_error(cli(command, seed), "Kedro cannot load the parameters",
+                           "Duplicate keys", "parameters_extra.yml", "conf/base/parameters.yml")
+    assert tree(folder) == before and _heads(folder) == heads
+    assert "parameters_extra.yml" not in git.Repo(folder / "iris-databricks").git.ls_files()
+
+
+def test_unknown_param_name_in_a_new_project_fails_before_the_commit(cli, seed):
+    seed.write_text(seed.read_text().replace("    train_fraction: 0.8", "    train_fractoin: 0.8"))
+    assert cli("plan", seed).code == 0  # no project yet: the params step checks
+    failed = cli("apply", seed)
+    assert_clean_error(failed, "step project.params failed",
+                       f"{seed}:14:5: project.params.train_fractoin",
+                       "did you mean train_fraction?")
+    project = seed.parent / "iris-databricks"
+    assert "train_fractoin" not in (project / "conf/base/parameters.yml").read_text()
+    assert not (seed.parent / "iris-databricks.git").exists()  # never pushed
+    assert not (project / ".git").exists() or not git.Repo(project).heads  # never committed

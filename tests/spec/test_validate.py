@@ -166,7 +166,8 @@ def test_unknown_key_without_match_lists_valid_keys(write_spec):
     diag = only(write_spec(MINIMAL.replace("  path: demo\n", "  path: demo\n  zzz: 1\n")))
     assert diag.path == "project.zzz"
     assert diag.hint == (
-        "valid keys here: starter, starter_directory, starter_checkout, path, params")
+        "valid keys here: starter, starter_directory, starter_checkout, path, params, "
+        "allow_new_params")
 
 
 def test_wrong_type_says_what_is_expected(write_spec):

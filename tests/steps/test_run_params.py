@@ -121,7 +121,7 @@ class FakeBackend:
 def apply(tmp_path, params, project_params, exit_value):
     spec = SimpleNamespace(
         workflow=SimpleNamespace(project=SimpleNamespace(params=project_params), name="w",
-                                 data=[], targets={"local": LocalTarget()}),
+                                 data=[], runs=[], targets={"local": LocalTarget()}),
         project_dir=tmp_path / "project",
     )
     backend = FakeBackend(exit_value)

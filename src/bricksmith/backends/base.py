@@ -64,16 +64,33 @@ class Backend(Protocol):
         """``dbfs:/X`` or ``/Volumes/...`` as notebooks see it (``/dbfs/X`` on Databricks)."""
 
     def upload(
-        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
+        self,
+        source: Path,
+        target: str,
+        previous: dict[str, Any],
+        log: Callable[[str], None],
+        *,
+        within: Path | None = None,
+        checkpoint: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Copy the ``source`` folder to ``target``, skipping what is unchanged since
-        ``previous`` (the outputs of the last upload). Files land whole or not at all."""
+        ``previous`` (the outputs of the last upload). Files land whole, verified, or not at
+        all. Symlinks are followed while they stay inside ``within`` (the project), else
+        refused (DataSyncError naming them). When ``previous`` went to another target, what it
+        wrote there is removed first. ``checkpoint`` receives what the upload may write
+        before it writes it (so destroy can find an interrupted upload's files)."""
 
-    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
-        """What changed since the upload recorded in ``outputs`` (source or target side)."""
+    def upload_drift(
+        self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
+    ) -> list[str]:
+        """What changed since the upload recorded in ``outputs`` (source or target side):
+        content, not size alone (a copy whose modification time moved is compared by
+        checksum)."""
 
     # -- notebooks and runs ----------------------------------------------------------------
-    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> list | None:
+    def upload_probes(
+        self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
+    ) -> list | None:
         """Probes standing for ``upload_drift``; None: none can."""
         ...
 

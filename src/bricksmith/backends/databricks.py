@@ -18,25 +18,20 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from bricksmith.backends import databricks_http, filesync
+from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
+from bricksmith.backends.databricks_data import UPLOAD_WORKERS, DatabricksData
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
-TMP_MARKER = ".bricksmith-tmp-"  # uploads land under <name><marker><random>, then are moved
-BLOCK_SIZE = 1 << 20  # DBFS add-block takes at most 1 MB of data per call
-PUT_LIMIT = 1 << 20  # DBFS put takes at most 1 MB of contents: smaller files go in one call
-UPLOAD_WORKERS = 32  # concurrent uploads (and listings): each call waits on the network
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
 PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
 CANCEL_WAIT_S = 10 * 60  # a cancelled job run stops within this long
@@ -56,7 +51,7 @@ def git_provider(url: str) -> str:
     return next((p for h, p in GIT_PROVIDERS.items() if host.endswith(h)), "gitHub")
 
 
-class DatabricksBackend:
+class DatabricksBackend(DatabricksData):
     name = "databricks"
 
     def __init__(
@@ -266,9 +261,6 @@ class DatabricksBackend:
     def repo_probes(self, outputs: dict[str, Any]) -> None:
         return None
 
-    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> None:
-        return None
-
     def notebook_probes(self, outputs: dict[str, Any]) -> None:
         return None
 
@@ -290,167 +282,7 @@ class DatabricksBackend:
             reasons.append(f"workspace repo is on branch {repo.branch}, not {outputs['branch']}")
         return reasons
 
-    # -- DBFS and volumes ------------------------------------------------------------------------
-
-    def data_path(self, target: str) -> str:
-        if target.startswith("dbfs:/"):
-            return "/dbfs/" + target[len("dbfs:/") :].strip("/")
-        if target.startswith("/Volumes/"):
-            return target.rstrip("/")
-        raise BackendError(
-            f"unsupported data target {target!r}", hint="use dbfs:/... or /Volumes/..."
-        )
-
-    @staticmethod
-    def _api_path(target: str, rel: str = "") -> str:
-        base = target[len("dbfs:") :] if target.startswith("dbfs:/") else target
-        path = str(PurePosixPath(base.rstrip("/"), rel)) if rel else base.rstrip("/")
-        if ".." in PurePosixPath(path).parts:
-            raise BackendError(f"path {path!r} escapes its data folder")
-        return path
-
-    def _remote_sizes(self, target: str) -> dict[str, int]:
-        """{relative path: size} of every file under ``target`` ({} when it does not exist).
-        Each level of folders is listed concurrently."""
-        return self._remote_tree(target)[0]
-
-    def _remote_tree(self, target: str) -> tuple[dict[str, int], list[str]]:
-        """The files under ``target`` ({relative path: size}) and its folders (relative
-        paths, parents before children), listed one level at a time, concurrently."""
-        root = self._api_path(target)
-        sizes: dict[str, int] = {}
-        folders: list[str] = []
-        level = [root]
-        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-            while level:
-                below = []
-                for entries in pool.map(lambda folder: self._list(target, folder), level):
-                    for path, is_dir, size in entries:
-                        path = path.rstrip("/")
-                        rel = str(PurePosixPath(path).relative_to(root))
-                        if is_dir:
-                            below.append(path)
-                            folders.append(rel)
-                        else:
-                            sizes[rel] = size
-                level = below
-        return sizes, folders
-
-    def _list(self, target: str, folder: str) -> list[tuple[str, bool, int]]:
-        """(path, is folder, size) of the entries of ``folder`` ([] when it does not exist)."""
-        from databricks.sdk import errors as sdk
-
-        try:
-            if target.startswith("/Volumes/"):
-                return [
-                    (e.path, bool(e.is_directory), e.file_size or 0)
-                    for e in self.client.files.list_directory_contents(folder)
-                ]
-            from databricks.sdk.service.files import DbfsAPI
-
-            # the plain API call: the client's dbfs.list first asks for the folder's status
-            listed = DbfsAPI.list(self.client.dbfs, folder)
-            return [(e.path, bool(e.is_dir), e.file_size or 0) for e in listed]
-        except sdk.NotFound:
-            return []
-
-    def _delete(self, target: str, rel: str) -> None:
-        if target.startswith("/Volumes/"):
-            self.client.files.delete(self._api_path(target, rel))
-        else:
-            self.client.dbfs.delete(self._api_path(target, rel))
-
-    def _upload_dbfs(self, source: Path, dest: str, *, exists: bool) -> None:
-        """Upload so that the file lands whole or not at all. A file under 1 MB is one put:
-        the workspace writes it from the complete request or not at all. A larger one streams
-        in 1 MB blocks to a temporary name, which is then moved over ``dest``."""
-        from databricks.sdk import errors as sdk
-
-        dbfs = self.client.dbfs
-        if source.stat().st_size <= PUT_LIMIT:
-            dbfs.put(dest, contents=base64.b64encode(source.read_bytes()).decode(), overwrite=True)
-            return
-        tmp = f"{dest}{TMP_MARKER}{uuid.uuid4().hex[:8]}"
-        handle = dbfs.create(tmp, overwrite=True).handle
-        with source.open("rb") as data:
-            for block in iter(lambda: data.read(BLOCK_SIZE), b""):
-                dbfs.add_block(handle, base64.b64encode(block).decode())
-        dbfs.close(handle)
-        # move refuses an existing target: replace it (the old file stays whole until here)
-        if exists:
-            with contextlib.suppress(sdk.NotFound):
-                dbfs.delete(dest)
-        try:
-            dbfs.move(tmp, dest)
-        except sdk.ResourceAlreadyExists:  # appeared since the listing
-            dbfs.delete(dest)
-            dbfs.move(tmp, dest)
-
-    def _upload_volume(self, source: Path, dest: str, *, exists: bool) -> None:
-        from databricks.sdk.service.files import FilesAPI
-
-        FilesAPI(self.client.api_client).upload(
-            dest, io.BytesIO(source.read_bytes()), overwrite=True
-        )
-
-    def upload(
-        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
-    ) -> dict[str, Any]:
-        old = previous.get("_manifest", {}) if previous.get("target") == target else {}
-        manifest, stamps = filesync.scan_stamped(source, old)
-        with self.errors(f"upload data to {target}"):
-            there = self._remote_sizes(target)
-            # temporary files of an upload that was killed before its move: never data
-            for rel in [rel for rel in there if TMP_MARKER in rel]:
-                self._delete(target, rel)
-                del there[rel]
-            todo = [
-                rel
-                for rel, entry in manifest.items()
-                if not (
-                    old.get(rel, {}).get("sha256") == entry["sha256"]
-                    and there.get(rel) == entry["size"]
-                )
-            ]
-            put = self._upload_volume if target.startswith("/Volumes/") else self._upload_dbfs
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                for future in [
-                    pool.submit(put, source / rel, self._api_path(target, rel),
-                                exists=rel in there)
-                    for rel in todo
-                ]:
-                    future.result()
-            for rel in old:
-                if rel not in manifest and rel in there:
-                    self._delete(target, rel)
-        log(f"uploaded {len(todo)} file(s), {len(manifest) - len(todo)} unchanged, to {target}")
-        return {
-            "target": target,
-            "location": self.data_path(target),
-            "files": len(manifest),
-            "bytes": sum(e["size"] for e in manifest.values()),
-            "digest": filesync.content_digest(manifest, old, previous.get("digest")),
-            "_manifest": manifest,
-            "_stamps": stamps,
-            "_copied": len(todo),
-        }
-
-    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
-        old = outputs.get("_manifest", {})
-        reasons = filesync.source_drift(source, old, outputs.get("_stamps"))
-        if not source.is_dir():
-            return reasons
-        with self.errors(f"list {outputs['target']}"):
-            there = self._remote_sizes(outputs["target"])
-        for rel, entry in old.items():
-            if there.get(rel) != entry["size"]:
-                reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
-                if len(reasons) > 20:
-                    break
-        leftovers = [rel for rel in there if TMP_MARKER in rel]
-        if leftovers:
-            reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
-        return reasons
+    # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
 
     # -- notebooks -------------------------------------------------------------------------------
 
@@ -546,62 +378,6 @@ class DatabricksBackend:
                     if not list(self.client.workspace.list(dot)):
                         self.client.workspace.delete(dot)
         return Removal(removed=int(existed))
-
-    def _upload_files(self, outputs: dict[str, Any]) -> tuple[list[str], dict, list[str]]:
-        """The recorded (or temporary) files of the upload there now, every file, folders."""
-        there, folders = self._remote_tree(outputs["target"])
-        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
-        return ours + [rel for rel in there if TMP_MARKER in rel], there, folders
-
-    def uploaded_present(self, outputs: dict[str, Any]) -> int:
-        with self.errors(f"list {outputs['target']}"):
-            return len(self._upload_files(outputs)[0])
-
-    def _remove_file(self, target: str, rel: str) -> None:
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        with contextlib.suppress(sdk.NotFound):
-            if target.startswith("/Volumes/"):
-                self.client.files.delete(self._api_path(target, rel))
-            else:  # the plain call: the client's dbfs.delete first asks for the status
-                DbfsAPI.delete(self.client.dbfs, self._api_path(target, rel))
-
-    def _remove_folder(self, target: str, folder: str) -> bool:
-        """Delete the empty ``folder``; False when it is not empty after all (or not ours)."""
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        volume = target.startswith("/Volumes/")
-        # never a volume's root (/Volumes/c/s/v) nor a top folder of DBFS (/FileStore, /mnt)
-        if len(PurePosixPath(folder).parts) <= (5 if volume else 2):
-            return False
-        try:
-            if volume:
-                self.client.files.delete_directory(folder)
-            else:
-                DbfsAPI.delete(self.client.dbfs, folder, recursive=False)
-        except sdk.NotFound:
-            return True
-        except sdk.DatabricksError:  # not empty: someone else wrote there meanwhile
-            return False
-        return True
-
-    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
-        target = outputs["target"]
-        with self.errors(f"remove the files uploaded to {target}"):
-            doomed, there, folders = self._upload_files(outputs)
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                for future in [pool.submit(self._remove_file, target, rel) for rel in doomed]:
-                    future.result()
-            gone = set(doomed)
-            left = sorted(rel for rel in there if rel not in gone)
-            # folders (deepest first, the destination last) that no file is left in
-            for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True) + ["."]:
-                prefix = "" if rel == "." else rel + "/"
-                if not any(f.startswith(prefix) for f in left):
-                    self._remove_folder(target, self._api_path(target, "" if rel == "." else rel))
-        return Removal(removed=len(doomed), left=left)
 
     # -- runs ------------------------------------------------------------------------------------
 

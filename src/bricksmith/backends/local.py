@@ -11,32 +11,43 @@ environment built from the repo's requirements.txt and cached by its hash (the "
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bricksmith.atomic import copy_atomically, write_text_atomically
+from bricksmith.atomic import write_text_atomically
 from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal, RunOutcome
-from bricksmith.backends.kernels import KernelProcess
+from bricksmith.backends.kernels import KernelProcess, stop_group
+from bricksmith.backends.local_data import TMP_SUFFIX, LocalData
 from bricksmith.cachedir import default_cache_dir
-from bricksmith.errors import BackendError, DataSyncError, RunFailedError
+from bricksmith.errors import BackendError, RunFailedError
 from bricksmith.made import Made
 
-TMP_SUFFIX = ".bricksmith-tmp"
 
-
-class LocalBackend:
+class LocalBackend(LocalData):
     name = "local"
 
     def __init__(self, root: Path, user: str, cache_dir: Path | None = None) -> None:
         self.root = root
         self.user = user
         self.cache_dir = cache_dir or default_cache_dir()
+        # kernels this backend started that are still running (Ctrl-C stops them: they run in
+        # a session of their own, which the terminal's signal does not reach)
+        self._kernels: dict[int, KernelProcess] = {}
+        self._kernels_lock = threading.Lock()
+
+    def interrupt(self) -> list[int]:
+        """Stop every notebook kernel this backend started and that still runs (the engine
+        calls it on Ctrl-C). Returns their process ids."""
+        with self._kernels_lock:
+            running = list(self._kernels.values())
+        for kernel in running:
+            stop_group(kernel)
+        return [kernel.pid for kernel in running]
 
     def describe(self) -> str:
         return f"local workspace at {self.root}"
@@ -97,88 +108,7 @@ class LocalBackend:
 
         return folder_probes(Path(outputs["path"]))
 
-    # -- DBFS ------------------------------------------------------------------------------
-
-    def upload(
-        self, source: Path, target: str, previous: dict[str, Any], log: Callable[[str], None]
-    ) -> dict[str, Any]:
-        dest = Path(self.data_path(target))
-        old = previous.get("_manifest", {}) if previous.get("target") == target else {}
-        manifest, stamps = filesync.scan_stamped(source, old)
-        there = filesync.tree_sizes(dest)  # one pass over what is already uploaded
-        copied, skipped = 0, 0
-        try:
-            for rel, entry in manifest.items():
-                was = old.get(rel)
-                if was and was["sha256"] == entry["sha256"] and there.get(rel) == entry["size"]:
-                    skipped += 1
-                    continue
-                _copy_atomically(source / rel, dest / rel)
-                copied += 1
-            for rel in old:
-                if rel not in manifest:
-                    (dest / rel).unlink(missing_ok=True)
-            for rel in _leftovers(there):  # of a copy killed before its rename
-                (dest / rel).unlink(missing_ok=True)
-        except OSError as exc:
-            raise DataSyncError(
-                f"copying {source} to {target} failed: {exc}",
-                hint=f"check free space and permissions under {dest}",
-            ) from exc
-        log(f"uploaded {copied} file(s), {skipped} unchanged, to {target}")
-        return {
-            "target": target,
-            "location": str(dest),
-            "files": len(manifest),
-            "bytes": sum(e["size"] for e in manifest.values()),
-            "digest": filesync.content_digest(manifest, old, previous.get("digest")),
-            "_manifest": manifest,
-            "_stamps": stamps,
-            "_copied": copied,
-        }
-
-    def upload_drift(self, source: Path, outputs: dict[str, Any]) -> list[str]:
-        """Why the upload is stale. When the source's folder stamps and every copy's size hold,
-        that is one stat per folder and file (temporary files of an interrupted upload are
-        then not looked for: an interrupted upload leaves its step unfinished, which resumes)."""
-        old = outputs.get("_manifest", {})
-        stamps = outputs.get("_stamps")
-        if filesync.unchanged(source, old, stamps) and filesync.copies_present(
-            outputs["location"], old
-        ):
-            return []
-        reasons = filesync.source_drift(source, old)
-        if not os.path.isdir(source):
-            return reasons
-        there = filesync.tree_sizes(outputs["location"])
-        for rel, entry in old.items():
-            if there.get(rel) != entry["size"]:
-                reasons.append(f"uploaded file missing or changed: {outputs['target']}/{rel}")
-                if len(reasons) > 20:
-                    break
-        leftovers = _leftovers(there)
-        if leftovers:
-            reasons.append(f"temporary files of an interrupted upload: {', '.join(leftovers[:3])}")
-        return reasons
-
-    def upload_probes(self, source: Path, outputs: dict[str, Any]) -> list | None:
-        """What ``upload_drift`` relies on: the source's folders and files — as the upload
-        stamped them while they are so (one stat each), else as they are now — and each
-        copy's size."""
-        manifest, root, there = outputs.get("_manifest", {}), str(source), outputs["location"]
-        stamps = outputs.get("_stamps")
-        if filesync.unchanged(source, manifest, stamps):
-            files = {rel: (e["size"], e["mtime_ns"]) for rel, e in manifest.items()}
-        else:
-            observed = filesync.observe_tree(source)
-            if observed is None:
-                return None
-            files, stamps = observed
-        return [
-            *(["dir", f"{root}/{rel}" if rel else root, mtime] for rel, mtime in stamps.items()),
-            *(["file", f"{root}/{rel}", size, mtime] for rel, (size, mtime) in files.items()),
-            *(["size", f"{there}/{rel}", e["size"]] for rel, e in manifest.items()),
-        ]
+    # -- DBFS and volumes: upload, upload_drift, upload_probes, remove_upload (LocalData) --
 
     # -- notebooks -------------------------------------------------------------------------
 
@@ -259,8 +189,14 @@ class LocalBackend:
                     **{f"_{k}": v for k, v in details.items()}}
         checkpoint(progress)
 
+        ours: list[int] = []
+
         def started(pid: int) -> None:
-            checkpoint({**progress, "_kernel": KernelProcess.of(pid).to_json()})
+            kernel = KernelProcess.of(pid)
+            with self._kernels_lock:
+                self._kernels[pid] = kernel
+            ours.append(pid)
+            checkpoint({**progress, "_kernel": kernel.to_json()})
 
         try:
             result = run_notebook(
@@ -278,6 +214,10 @@ class LocalBackend:
         except RunFailedError:
             checkpoint({**progress, "_pending": False})  # nothing to re-attach to
             raise
+        finally:
+            with self._kernels_lock:
+                for pid in ours:
+                    self._kernels.pop(pid, None)
         if not result.ok:
             checkpoint({**progress, "_pending": False})  # a failed run is run again
         return _outcome(result, log_path, details)
@@ -342,37 +282,6 @@ class LocalBackend:
         self._prune(folder)
         return Removal(removed=int(existed))
 
-    def _upload_files(self, outputs: dict[str, Any]) -> tuple[Path, list[str]]:
-        """The destination and the recorded (or temporary) files of the upload there now."""
-        dest = self._owned(self.data_path(outputs["target"]), ".")
-        there = filesync.tree_sizes(dest)
-        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
-        return dest, ours + _leftovers(there)
-
-    def uploaded_present(self, outputs: dict[str, Any]) -> int:
-        return len(self._upload_files(outputs)[1])
-
-    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
-        dest, files = self._upload_files(outputs)
-        removed = 0
-        try:
-            for rel in files:
-                file = dest / rel
-                if not file.parent.resolve().is_relative_to(dest):  # a symlinked folder
-                    continue
-                file.unlink(missing_ok=True)
-                removed += 1
-            for folder, _dirs, _files in os.walk(dest, topdown=False):
-                with contextlib.suppress(OSError):  # not empty: someone else's files
-                    Path(folder).rmdir()
-        except OSError as exc:
-            raise DataSyncError(
-                f"removing the files uploaded to {outputs['target']} failed: {exc}",
-                hint=f"check permissions under {dest}",
-            ) from exc
-        self._prune(dest.parent)
-        return Removal(removed=removed, left=sorted(filesync.tree_sizes(dest)))
-
 
 def _resume_run(previous, fingerprint, sandbox, log_path, timeout_s, log, stream):
     """The result of the run a killed apply left in flight, waited for or adopted; None when
@@ -418,15 +327,4 @@ def _outcome(result, log_path: Path, details: dict[str, Any]) -> RunOutcome:
         duration_s=result.duration_s,
         details=details,
     )
-
-
-def _leftovers(files: dict[str, int]) -> list[str]:
-    """The temporary files (of copies killed before their rename) among ``files``."""
-    return [rel for rel in files if rel.endswith(TMP_SUFFIX)]
-
-
-def _copy_atomically(source: Path, dest: Path) -> None:
-    """Copy to a temporary name beside ``dest``, then rename: the file lands whole or not."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    copy_atomically(source, dest, suffix=TMP_SUFFIX, hidden=False, unique=False)
 

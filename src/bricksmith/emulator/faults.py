@@ -2,10 +2,11 @@
 
 A :class:`FaultPolicy` says how often a request fails and how. Faults are decided *before* a
 request is processed, so a failed request changes nothing and the client may simply retry it.
-The exceptions are ``drop_after_rate``: a ``jobs/runs/submit`` that was processed and whose
-answer is then lost, the case idempotency tokens exist for; and ``error_after_rate``: any
-request that was processed and whose answer a gateway then replaces with a 502 or 504 page (the
-client cannot tell it from one that never reached the workspace).
+The exceptions are ``drop_after_rate``: a ``jobs/runs/submit`` (or a route named in
+``drop_after_on``) that was processed and whose answer is then lost, the case idempotency
+tokens exist for; and ``error_after_rate``: any request that was processed and whose answer a
+gateway then replaces with a 502 or 504 page (the client cannot tell it from one that never
+reached the workspace).
 
 Kinds "500", "502", "504" are what a gateway (or a workspace in trouble) answers: 500 as the
 workspace does (JSON ``INTERNAL_ERROR``), 502 and 504 as an HTML page of the proxy in front of
@@ -38,6 +39,9 @@ class FaultPolicy:
     drop_after_rate: float = 0.0  # share of runs/submit answers lost after processing
     max_faults: int | None = None  # stop injecting after this many (e.g. 1: only the first)
     error_after_rate: float = 0.0  # share of processed requests answered 502/504 nonetheless
+    # further routes ("METHOD /api/path") whose answers drop_after_rate may lose after they
+    # were processed, e.g. ("POST /api/2.0/dbfs/add-block",): a retried block lands twice
+    drop_after_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("rate", "drop_after_rate", "error_after_rate"):

@@ -133,6 +133,7 @@ class Gateway:
             response = Response.of_json(
                 {"error_code": "INTERNAL_ERROR", "message": f"emulator error: {exc!r}"}, 500
             )
+        drop_after = drop_after or f"{req.method} {req.path}" in injector.policy.drop_after_on
         if drop_after and response.status == 200 and injector.drop_after_submit():
             self._fault()
             return None

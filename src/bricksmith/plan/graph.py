@@ -75,7 +75,7 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
     settings = workspace_settings(spec, target)
     steps: list[Step] = [
         ScaffoldProject(starter=wf.project.starter, path=wf.project.path, name=wf.name),
-        WriteParams(wf.project.params),
+        WriteParams(wf.project.params, allow_new=wf.project.allow_new_params),
         CommitProject(
             branch=wf.repo.branch,
             message=wf.repo.message,

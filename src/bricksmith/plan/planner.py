@@ -11,7 +11,8 @@ Per step it decides an action and the reasons for it:
   step's outputs come out different, which only running it tells;
 - ``noop``    nothing to do;
 - ``remove``  a step the state knows that the spec no longer has (a run taken out of ``runs``):
-  apply forgets its record; what it made stays (``bricksmith destroy`` removes everything).
+  apply forgets its record; what it made stays (``bricksmith destroy`` removes everything),
+  except an upload's files, which apply removes first.
 
 The planner does no I/O of its own; the ``check`` callable it is given does the reading, and is
 called only for steps that would otherwise be ``noop``.
@@ -143,7 +144,7 @@ def make_plan(
         actions[key], new_outputs[key] = _decide(
             key, step, graph, record, records, actions, new_outputs, check, fingerprints)
     for key in sorted(set(records) - set(graph.steps)):
-        actions[key] = Action(key, REMOVE, (REMOVED_REASON,))
+        actions[key] = Action(key, REMOVE, (_removed_reason(key, records[key]),))
     return Plan.of(actions.values())
 
 
@@ -184,7 +185,8 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
         why = "that step's outputs" if len(moving) == 1 else "their outputs"
         return Action(key, UPDATE, (*upstream, f"runs only if {why} change"), True), False
     snapshot = material(inputs, {d: records[d].outputs for d in recorded})
-    reasons = differences(record.inputs.get("inputs", {}), snapshot["inputs"])
+    reasons = step.annotate(
+        differences(record.inputs.get("inputs", {}), snapshot["inputs"]), record.outputs)
     if moving:
         reasons += upstream
         return Action(key, UPDATE, tuple(reasons)), True
@@ -207,6 +209,16 @@ def _interrupted(key, step, graph, record, decided) -> list[str]:
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
     left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
     return [*left, *changes, *moving]
+
+
+def _removed_reason(key: str, record: StepRecord) -> str:
+    """What apply does with a step the spec no longer has; an upload's files go with it."""
+    target = record.outputs.get("target") if key.startswith("data.upload[") else None
+    if not target:
+        return REMOVED_REASON
+    files = len(record.outputs.get("_manifest", {}))
+    return (f"no longer in the spec: apply removes the {files} file(s) it uploaded to "
+            f"{target} and forgets its record")
 
 
 def _first_line(text: str | None) -> str:

@@ -46,6 +46,20 @@ def observe(path: str | os.PathLike) -> Probe | None:
     return ["file", str(path), st.st_size, st.st_mtime_ns]
 
 
+def observe_folder(path: str | os.PathLike) -> Probe | None:
+    """What folder ``path`` is now: a "dir" probe (an entry added, removed or renamed changes
+    its mtime), else a "kind" probe; None when it changed too recently to be trusted."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return ["kind", str(path), "missing"]
+    if not stat.S_ISDIR(st.st_mode):
+        return ["kind", str(path), path_kind(path)]
+    if is_racy(st.st_mtime_ns, time.time_ns()):
+        return None
+    return ["dir", str(path), st.st_mtime_ns]
+
+
 def observe_all(paths: Iterable[str | os.PathLike]) -> list[Probe] | None:
     probes = [observe(path) for path in paths]
     return None if any(probe is None for probe in probes) else probes  # type: ignore[return-value]

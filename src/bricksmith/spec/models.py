@@ -68,8 +68,17 @@ class Project(_Model):
     )
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
-        description="Written into conf/base/parameters.yml (top-level keys merged) and committed.",
+        description="Written where Kedro reads them and committed: each key in the parameters "
+        "file of the base environment that defines it (CONF_SOURCE and config patterns from "
+        "the project's settings.py), nested mappings merged key by key, comments kept; a new "
+        "key in <conf>/base/parameters.yml. Removing a key restores the project's own value. "
+        "Every key must be a parameter the project defines, unless allow_new_params is true.",
         examples=[{"train_fraction": 0.8}],
+    )
+    allow_new_params: bool = Field(
+        default=False,
+        description="Allow project.params keys the project's parameters do not define yet "
+        "(they are added). Off: an unknown key is an error with a did-you-mean.",
     )
 
 
@@ -175,8 +184,14 @@ class Run(_Model):
     name: Name = Field(json_schema_extra={"examples": ["baseline", "split-70"]})
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
-        description="Runtime parameters (kedro --params), not committed.",
+        description="Runtime parameters (kedro --params), not committed. Every key must be a "
+        "parameter the project (or project.params) defines, unless allow_new_params is true.",
         examples=[{"train_fraction": 0.7}],
+    )
+    allow_new_params: bool = Field(
+        default=False,
+        description="Allow this run's params to hold keys the project's parameters do not "
+        "define. Off: an unknown key is an error with a did-you-mean.",
     )
     timeout_minutes: float = Field(default=60, gt=0, description="The run fails after this.")
 

@@ -71,6 +71,12 @@ class Step(ABC):
         upstream step changed since. Reads nothing but its arguments ([] = nothing)."""
         return []
 
+    def annotate(self, reasons: list[str], outputs: Outputs) -> list[str]:
+        """The plan's reasons for updating this step because its inputs changed (lines such
+        as ``params.x: 0.6 → (none)``), said more exactly with what the last apply recorded
+        in ``outputs``. Pure: no I/O."""
+        return reasons
+
     @abstractmethod
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         """Make it so. Safe to repeat. Returns the outputs downstream steps and status read."""

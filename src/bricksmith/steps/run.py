@@ -159,6 +159,9 @@ class RunNotebook(Step):
         return effective_of(asked, report.effective_params)
 
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
+        from bricksmith.param_names import check_spec_params
+
+        check_spec_params(ctx.spec, project=False, runs=(self.name,))  # unknown names: refused
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
         widgets = self.widgets(notebook.get("data_root", ""))
