@@ -77,6 +77,9 @@ def campaign(trials: int, rate: float) -> list[tuple[str, int, callable]]:
                      work, rng, kind=i % kinds if trials > 1 else (2, 5, 8)[i])))
     plan.append((f"lost answers, emulator, {rate:.0%}", trials,
                  lambda work, rng, i: attacks.lost_answers(work, rng, rate=rate)))
+    plan.append((f"lost answers, emulator, {rate:.0%}, answers of every POST dropped", trials,
+                 lambda work, rng, i: attacks.lost_answers(work, rng, rate=rate,
+                                                           every_post=True)))
     return plan
 
 

@@ -267,15 +267,30 @@ def damage_state(work: Path, rng: random.Random, *, kind: int) -> Outcome:
 BIG = 2_500_000  # bytes: more than one 1 MiB DBFS block
 
 
-def lost_answers(work: Path, rng: random.Random, *, rate: float) -> Outcome:
+# every POST the seed workflow's apply makes: a dropped connection after processing is retried
+# by databricks-sdk itself, so each must be safe to repeat or checked (a DBFS block lands twice)
+PROCESSED_THEN_DROPPED = (
+    "POST /api/2.0/dbfs/create", "POST /api/2.0/dbfs/add-block", "POST /api/2.0/dbfs/close",
+    "POST /api/2.0/dbfs/put", "POST /api/2.0/dbfs/mkdirs", "POST /api/2.0/dbfs/delete",
+    "POST /api/2.0/dbfs/move", "POST /api/2.0/workspace/import",
+    "POST /api/2.0/workspace/mkdirs", "POST /api/2.0/repos", "POST /api/2.1/clusters/start",
+)
+
+
+def lost_answers(work: Path, rng: random.Random, *, rate: float,
+                 every_post: bool = False) -> Outcome:
     """Apply under faults on every endpoint, then change the data (a multi-block file added,
-    one changed) and apply again under faults; DBFS must end byte for byte the sources."""
+    one changed) and apply again under faults; DBFS must end byte for byte the sources.
+    Before processing: 429/503/500/502/504 and dropped connections at ``rate``; after
+    processing: 502/504 pages at ``rate / 2`` on any request, and dropped answers at ``rate``
+    on ``runs/submit`` (``every_post``: on every POST the apply makes)."""
     from bricksmith.emulator import FaultPolicy
 
     seed = rng.randrange(1 << 30)
     faults = FaultPolicy(rate=rate, kinds=("429", "503", "drop", "500", "502", "504"),
                          retry_after_s=0, seed=seed, drop_after_rate=rate,
-                         error_after_rate=rate / 2)
+                         error_after_rate=rate / 2,
+                         drop_after_on=PROCESSED_THEN_DROPPED if every_post else ())
     target = Target(work, emulated=True, faults=faults)
     outcome = Outcome(notes=[f"fault seed {seed}"])
     try:
