@@ -51,7 +51,7 @@ class Row:
         self.findings += [f"{label}: {f}" for f in outcome.findings()]
 
 
-def campaign(trials: int, rate: float) -> list[tuple[str, int, callable]]:
+def campaign(trials: int, rate: float, quick: bool) -> list[tuple[str, int, callable]]:
     """(row label, trials, trial function(work, rng, index))."""
     kills = [
         (f"kill {'group' if group else 'pid'}, {backend}, -p {p}", group, backend, p)
@@ -72,9 +72,9 @@ def campaign(trials: int, rate: float) -> list[tuple[str, int, callable]]:
     plan.append(("kill inside destroy, emulator", max(1, trials // 2),
                  lambda work, rng, i: attacks.kill_destroy(work, rng, emulated=True)))
     kinds = len(attacks.DAMAGE)
-    plan.append(("state damage (9 kinds), local", max(kinds, trials) if trials > 1 else 3,
+    plan.append((f"state damage ({kinds} kinds), local", 3 if quick else max(kinds, trials),
                  lambda work, rng, i: attacks.damage_state(
-                     work, rng, kind=i % kinds if trials > 1 else (2, 5, 8)[i])))
+                     work, rng, kind=(2, 5, 8)[i] if quick else i % kinds)))
     plan.append((f"lost answers, emulator, {rate:.0%}", trials,
                  lambda work, rng, i: attacks.lost_answers(work, rng, rate=rate)))
     plan.append((f"lost answers, emulator, {rate:.0%}, answers of every POST dropped", trials,
@@ -126,7 +126,7 @@ def main() -> int:
     walks = attacks.start_diff_walks(diff_seeds) if diff_seeds and not args.only else None
     try:
         with measure.watching_command_lines() as command_lines:
-            for label, count, trial in campaign(trials, args.rate):
+            for label, count, trial in campaign(trials, args.rate, args.quick):
                 if args.only and args.only not in label:
                     continue
                 row = Row(label)

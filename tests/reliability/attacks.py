@@ -103,8 +103,12 @@ class Target:
                                                  executions_before=executions_before,
                                                  submitted_before=submitted_before,
                                                  folders_before=folders_before)
-        outcome.lost += measure.same_tree(self.project / "data",
-                                          self.dbfs / "FileStore/iris-databricks/data")
+        dbfs = measure.same_tree(self.project / "data",
+                                 self.dbfs / "FileStore/iris-databricks/data")
+        if outcome.converged:  # an apply that never succeeded has not uploaded the change
+            outcome.notes += dbfs
+        else:
+            outcome.lost += dbfs
         outcome.lost += measure.project_intact(self.project, self.remote)
         measure.wait_for_processes(self.work, timeout=5)
         outcome.leftovers += measure.leftovers(self.work)

@@ -57,7 +57,10 @@ def test_leftovers_name_staging_folders_temp_files_and_processes(tmp_path):
     assert len(found) == 4 and found[3].startswith(f"process {sleeper.pid}:")
 
 
-def test_the_command_line_watcher_and_file_scan_see_the_secrets(tmp_path):
+def test_the_command_line_watcher_and_file_scan_see_the_secrets(tmp_path, monkeypatch):
+    # its own values: a report running at the same time must not see this test's command line
+    monkeypatch.setattr(measure, "SECRET", "dapiTEST0ONLY0" + tmp_path.name)
+    monkeypatch.setattr(measure, "CANARY", "CANARY-test-only-" + tmp_path.name)
     with measure.watching_command_lines() as found:
         holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)",
                                    measure.SECRET])
