@@ -99,8 +99,7 @@ def run_bad_inputs() -> tuple[int, int]:
 
     counter = Count()
     corpus = Path(__file__).resolve().parents[1] / "spec" / "test_corpus.py"
-    pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:terminal", str(corpus)],
-                plugins=[counter])
+    pytest.main(["-qq", "-p", "no:cacheprovider", str(corpus)], plugins=[counter])
     return counter.tried, counter.clean
 
 
