@@ -29,7 +29,7 @@ def test_emulator_serve_answers_the_real_sdk_and_checks_its_token(tmp_path):
 
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.config import Config
-    from databricks.sdk.errors import Unauthenticated
+    from databricks.sdk.errors import PermissionDenied
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
     env.update(EMU_TOKEN="t0ken", DATABRICKS_CONFIG_FILE=str(tmp_path / "none"))
@@ -46,7 +46,7 @@ def test_emulator_serve_answers_the_real_sdk_and_checks_its_token(tmp_path):
         try:
             WorkspaceClient(config=Config(host=url, token="nope")).current_user.me()
             raise AssertionError("a wrong token was accepted")
-        except Unauthenticated:
+        except PermissionDenied:  # 403 "Invalid access token.", as a real workspace
             pass
     finally:
         server.terminate()
@@ -73,13 +73,13 @@ def test_the_databricks_spec_validates_once_its_cluster_is_named(capsys, monkeyp
 def test_bad_arguments_exit_1_naming_the_argument(capsys):
     import pytest
 
-    for argv in (["plan"], ["apply", "w.yaml", "--parallelism", "zero"], ["nonsense"]):
+    for argv in (["apply", "w.yaml", "--parallelism", "zero"], ["nonsense"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 1
     err = capsys.readouterr().err
-    assert "the following arguments are required: spec" in err
     assert "argument --parallelism/-p: invalid int value: 'zero'" in err
+    assert "invalid choice: 'nonsense'" in err
     assert "Traceback" not in err
 
 
@@ -141,3 +141,25 @@ def test_only_the_command_given_gets_a_parser():
     with pytest.raises(SystemExit):
         plan_only.parse_args(["apply", "x.yaml"])  # not built
     assert cli._parser().parse_args(["apply", "x.yaml", "-p", "2"]).parallelism == 2
+
+
+def test_the_spec_defaults_to_workflow_yaml_here(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--no-color", "plan"]) == 1  # no ./workflow.yaml: said, no traceback
+    err = capsys.readouterr().err
+    assert "workflow.yaml not found" in err and "Traceback" not in err
+    assert main(["init", ".", "--non-interactive", "--name", "demo", "--remote", "d.git"]) == 0
+    capsys.readouterr()
+    assert main(["--no-color", "validate"]) == 0
+    assert "workflow.yaml: valid — workflow 'demo'" in capsys.readouterr().out
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"bricksmith {version('bricksmith')}\n"

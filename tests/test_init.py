@@ -51,6 +51,9 @@ def test_databricks_spec_validates_and_keeps_a_local_target(tmp_path):
     assert wf.repo.token_env == "GITHUB_TOKEN"
     text = (tmp_path / SPEC_FILE).read_text()
     assert "cluster_id: ${env.DATABRICKS_CLUSTER_ID}" in text
+    # Unity Catalog volume first: new accounts have no DBFS root (issue 16.1)
+    assert wf.data[0].target == "/Volumes/main/default/demo/data"
+    assert "CREATE VOLUME main.default.demo" in text and "# serverless: true" in text
     gh = load_spec(tmp_path / SPEC_FILE, environ=ENV, variables={"github_user": "me"})
     assert gh.workflow.repo.remote == "https://github.com/me/demo.git"
 
@@ -223,3 +226,9 @@ def test_a_spec_that_would_not_validate_is_not_written(tmp_path):
         write_spec(folder, answers)
     assert "nothing was written" in caught.value.message
     assert not folder.exists()  # not even the folder it would have created
+
+
+def test_a_volume_name_is_made_of_letters_digits_and_underscores(tmp_path):
+    write_spec(tmp_path, make_answers(name="iris-Databricks", target="databricks"))
+    wf = load_spec(tmp_path / SPEC_FILE, environ=ENV).workflow
+    assert wf.data[0].target == "/Volumes/main/default/iris_databricks/data"

@@ -126,7 +126,11 @@ class Workflow:
         from bricksmith.backends.databricks import DatabricksBackend
 
         return DatabricksBackend(
-            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id
+            host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id,
+            git_folder_parent=settings.git_folder_parent,
+            discard_git_folder_edits=settings.discard_git_folder_edits,
+            keep_dir=self.root / "workspace-edits",
+            serverless=settings.serverless,
         )
 
     def context(
@@ -163,6 +167,24 @@ class Workflow:
         try:
             check_owner(self.state_path, store.owner(), *self.owner)
             return store.all()
+        finally:
+            store.close()
+
+    def run_history(self) -> list[dict[str, Any]]:
+        """Every recorded execution of this spec's runs, oldest first: dicts of ``run``,
+        ``execution`` (1 = the run's first), status, started_at, finished_at and what the run
+        kept (params, effective_params, metrics, commit, duration_s, log; error when it
+        failed). [] before the first apply. Raises StateError on damage."""
+        from bricksmith.engine.state import check_owner
+
+        store = StateStore.open_readonly(self.state_path)
+        if store is None:
+            return []
+        try:
+            check_owner(self.state_path, store.owner(), *self.owner)
+            names = {f"run.{run.name}": run.name for run in self.spec.workflow.runs}
+            return [{"run": names[e.step], **e.to_json()} for e in store.executions()
+                    if e.step in names]
         finally:
             store.close()
 
@@ -227,7 +249,18 @@ class Workflow:
                 probes = None  # what a drift check saw is not remembered
             return drift
 
-        plan = make_plan(self.graph, records, check, working=working)
+        def adopting(key: str) -> str | None:  # a step never applied: what it will find
+            nonlocal probes
+            step = self.graph.step(key)
+            if not step.may_adopt:
+                return None
+            ctx = self.context(step, {})
+            if probes is not None:
+                found = step.probes(ctx, {})
+                probes = None if found is None else [*probes, *found]
+            return step.adopts(ctx)
+
+        plan = make_plan(self.graph, records, check, working=working, adopting=adopting)
         for action in plan.changes if refresh else ():  # refused now what a step cannot do
             vet = getattr(self.graph.steps.get(action.step), "vet", None)
             if vet is not None:  # (a data folder holding a symlink out of the project)

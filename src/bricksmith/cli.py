@@ -38,6 +38,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"Error: {message}\nhint: run `{self.prog} --help` for the arguments\n")
 
 
+DEFAULT_SPEC = "workflow.yaml"
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version (read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("bricksmith")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        sys.stdout.write(f"bricksmith {found}\n")
+        parser.exit(0)
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (checked before the spec is read)."""
     try:
@@ -71,11 +91,13 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Plan and apply a Kedro-on-Databricks workflow described in one YAML spec.",
     )
     parser.add_argument("--no-color", action="store_true", help="plain output (also NO_COLOR=1)")
+    parser.add_argument("--version", action=_Version, help="print bricksmith's version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def spec_command(name: str, help_text: str, group=commands) -> argparse.ArgumentParser:
         sub = group.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("spec", help="the workflow spec (YAML)")
+        sub.add_argument("spec", nargs="?", default=DEFAULT_SPEC,
+                         help=f"the workflow spec (YAML; default: ./{DEFAULT_SPEC})")
         sub.add_argument("--target", "-t", help="target to use (default: the spec's `target`)")
         sub.add_argument(
             "--var",
@@ -128,8 +150,12 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         )
         destroy.add_argument("--yes", "-y", action="store_true", help="remove without asking")
     if want("runs"):
-        spec_command("runs",
-                     "all runs side by side: params that differ, metrics, duration, status")
+        runs = spec_command("runs", "the latest execution of every run side by side: params "
+                            "that differ, metrics, duration, status")
+        runs.add_argument("name", nargs="?", help="one run: every execution of it")
+        runs.add_argument("--history", action="store_true",
+                          help="every recorded execution, and what changed between the last two")
+        runs.add_argument("--json", action="store_true", help="machine-readable runs")
     if want("report"):
         report = spec_command("report",
                               "write the runs and a chart of each metric as one HTML page")
@@ -259,6 +285,8 @@ def _dispatch(args) -> int:
 
     from bricksmith import api
 
+    if args.command == "runs" and args.name is None and _is_run_name(args.spec):
+        args.spec, args.name = DEFAULT_SPEC, args.spec  # `bricksmith runs NAME`
     if args.command == "apply" and api.is_saved_plan_file(args.spec):
         if args.target or args.var:
             raise UsageError(
@@ -286,6 +314,10 @@ def _dispatch(args) -> int:
 
         return run_destroy_command(workflow, yes=args.yes, console=_console(args))
     if args.command == "runs":
+        if args.json or args.history or args.name:
+            from bricksmith.runs_command import show_runs
+
+            return show_runs(workflow, _console(args), name=args.name, as_json=args.json)
         return _runs(args, workflow)
     if args.command == "report":
         return _report(args, workflow)
@@ -427,6 +459,9 @@ def _show_plan(args, plan, target: str) -> int:
             symbol, colour = SYMBOLS[action.action]
             label = f"{action.action} if upstream outputs change" if action.conditional \
                 else action.action
+            if action.action == "create" and action.reasons[:1] and \
+                    action.reasons[0].startswith("adopt the existing"):
+                label = "adopt"  # it takes over what exists: nothing is created
             lines.add((f"{symbol} {action.step}", colour), (f" ({label})", "dim"))
             for reason in action.reasons:
                 lines.add((f"      {reason}", None))
@@ -524,7 +559,8 @@ def _runs_table(console, workflow, status=None) -> bool:
     status = workflow.status() if status is None else status
     comparison = _comparison(workflow, status)
     if comparison.runs:
-        console.print(rich_table(comparison, title=f"Runs (target {workflow.target})"))
+        console.print(rich_table(comparison, title=f"Runs (target {workflow.target})",
+                                 width=console.width))
     for run in status["runs"]:
         for warning in run.get("warnings") or ():  # raised by Kedro during the run
             console.print(f"warning in run {run['name']}: {warning}", markup=False)
@@ -538,15 +574,25 @@ def _runs(args, workflow) -> int:
     return 0
 
 
+def _is_run_name(text: str) -> bool:
+    """``runs WORD``: a run of ./workflow.yaml when WORD names no file and is no YAML path."""
+    from pathlib import Path
+
+    return (not text.endswith((".yaml", ".yml")) and not Path(text).exists()
+            and Path(DEFAULT_SPEC).is_file())
+
+
 def _report(args, workflow) -> int:
     from datetime import datetime, timezone
 
     from bricksmith.report import render_html, write_report
+    from bricksmith.run_history import before_after
 
     page = render_html(
         _comparison(workflow),
         title=workflow.spec.workflow.name,
         generated_at=datetime.now(timezone.utc),
+        changes=before_after(workflow.run_history()),
     )
     out = _output_path(args.out, "report.html") if args.out else workflow.root / "report.html"
     try:
@@ -565,23 +611,19 @@ def _status(args, workflow) -> int:
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
-    from rich.markup import escape
-    from rich.table import Table
+    from bricksmith.runs import fit, shorten_middle
 
     console = _console(args)
-    table = Table(title=f"Steps (target {workflow.target})")
-    for column in ("step", "status", "finished", "error"):
-        table.add_column(column)
     if status.get("apply"):
         console.print(f"in progress: {status['apply']}", markup=False)
-    for step in status["steps"]:
-        error = (step.get("error") or step.get("note") or "").splitlines()
-        table.add_row(
-            step["step"],
-            step["status"],
-            step.get("finished_at") or "-",
-            escape(error[0]) if error else "",
-        )
+    most = 40 if console.width < 100 else 50  # a longer step name loses its middle
+    rows = [[shorten_middle(step["step"], most), step["status"], step.get("finished_at") or "-",
+             ((step.get("error") or step.get("note") or "").splitlines() or [""])[0]]
+            for step in status["steps"]]
+    heads = [("", "step", "run"), ("", "status", "status"), ("", "finished", "finished"),
+             ("", "error", "error")]
+    table = fit(f"Steps (target {workflow.target})", heads, rows,
+                [step["status"] for step in status["steps"]], width=console.width)
     console.print(table)
     _runs_table(console, workflow, status)
     _metric_sources(console, status["runs"])

@@ -206,11 +206,10 @@ def render_spec(answers: Answers, schema_ref: str = f"./{SCHEMA_FILE}") -> str:
     ]
     lines += _targets(databricks)
     lines += [
-        "# Folders of the project copied to DBFS (dbfs:/...) or a Unity Catalog volume",
-        "# (/Volumes/<catalog>/<schema>/<volume>/...); unchanged files are skipped.",
+        *_data_comment(databricks, a.name),
         "data:",
         _line("  - source: data", "a folder of the project"),
-        _line(f"    target: dbfs:/FileStore/{a.name}/data", "where the copy lands"),
+        _line(f"    target: {_data_target(databricks, a.name)}", "where the copy lands"),
         "",
         "# Executions of the project notebook, each with its own runtime parameters",
         "# (kedro --params: not committed). Add runs to compare settings side by side.",
@@ -330,10 +329,39 @@ def _targets(databricks: bool) -> list[str]:
             _line("  databricks:", "a real workspace, through databricks-sdk"),
             "    backend: databricks",
             _line("    profile: DEFAULT", "in ~/.databrickscfg; or DATABRICKS_HOST"),
-            _line("    cluster_id: ${env.DATABRICKS_CLUSTER_ID}", "omit for serverless"),
+            _line("    cluster_id: ${env.DATABRICKS_CLUSTER_ID}", "an all-purpose cluster"),
+            _line("    # serverless: true", "instead of cluster_id, where enabled"),
             _line("    root: .bricksmith/databricks", "this target's state, on this machine"),
         ]
     return [*lines, ""]
+
+
+def _volume(name: str) -> str:
+    """A Unity Catalog volume name for ``name`` (letters, digits, underscores)."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name.lower()) or "bricksmith"
+
+
+def _data_target(databricks: bool, name: str) -> str:
+    """A Databricks workflow's data lands in a Unity Catalog volume (new accounts have no DBFS
+    root); a local-only one in the emulated DBFS."""
+    if databricks:
+        return f"/Volumes/main/default/{_volume(name)}/data"
+    return f"dbfs:/FileStore/{name}/data"
+
+
+def _data_comment(databricks: bool, name: str) -> list[str]:
+    lines = [
+        "# Folders of the project copied to a Unity Catalog volume",
+        "# (/Volumes/<catalog>/<schema>/<volume>/...) or DBFS (dbfs:/...); unchanged files are",
+        "# skipped.",
+    ]
+    if databricks:
+        lines += [
+            f"# Create the volume first (SQL: CREATE VOLUME main.default.{_volume(name)}), or",
+            "# name one you can write to. dbfs:/FileStore/... works where the workspace still",
+            "# has a DBFS root (new accounts do not; serverless targets cannot use it).",
+        ]
+    return lines
 
 
 def _remote_comment(remote: str) -> str:

@@ -23,6 +23,7 @@ STYLES = {WAITING: "dim", RUNNING: "cyan", DONE: "green", SKIPPED_STATE: "dim", 
 MARKS = {WAITING: "·", DONE: "✓", SKIPPED_STATE: "=", FAILED: "✗"}
 FULL_TABLE_UP_TO = 30  # steps; a larger apply shows what runs, what failed and the counts
 RECENT = 5  # finished steps kept in view in the compact table
+NAME_WIDTH = 50  # the most a step name takes; a longer one loses its middle
 LIST_SKIPPED_UP_TO = 100  # the plain log lists up-to-date steps one by one up to this size
 
 
@@ -145,36 +146,49 @@ class ApplyProgress:
             waiting = [k for k in self.order if self.rows[k].state == WAITING][:RECENT]
         return recent + active + waiting
 
-    def __rich__(self):
+    def __rich_console__(self, console, options):
+        """The table for ``options.max_width`` columns: step names whole (a name longer
+        than NAME_WIDTH loses its middle, never an end), the message column cut first (…)."""
         from rich.console import Group
         from rich.spinner import Spinner
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(box=None, show_header=False, pad_edge=False, expand=False)
-        table.add_column(width=1)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
-        table.add_column(overflow="ellipsis", no_wrap=True, max_width=70)
+        from bricksmith.runs import shorten_middle
+
         now = time.monotonic()
+        rows = []
         for key in self.shown():
             row = self.rows[key]
-            style = STYLES[row.state]
             if row.state == RUNNING:
-                mark = Spinner("dots", style=style)
                 elapsed = now - row.started if row.started else 0.0
             else:
-                mark = Text(MARKS[row.state], style=style)
                 elapsed = row.elapsed
-            table.add_row(
-                mark,
-                Text(key, style=style if row.state != RUNNING else "bold"),
-                Text(row.state, style=style),
-                Text(f"{elapsed:.1f}s" if elapsed is not None else "", style="dim"),
-                Text(row.detail, style="dim"),
-            )
-        return Group(table, Text(self.counts_line(), style="bold"))
+            rows.append((key, row, f"{elapsed:.1f}s" if elapsed is not None else ""))
+        most = NAME_WIDTH if options.max_width >= 100 else 40
+        names = [shorten_middle(key, most) for key, _row, _t in rows]
+        name_w = max([len(n) for n in names] + [1])
+        time_w = max([len(t) for _k, _r, t in rows] + [1])
+        # 1 (mark) + name + state ("running") + time + 2 spaces between each of 5 columns
+        room = options.max_width - (1 + name_w + len(RUNNING) + time_w + 8)
+        table = Table(box=None, show_header=False, pad_edge=False, expand=False)
+        table.add_column(width=1)
+        table.add_column(no_wrap=True, min_width=name_w)
+        table.add_column(no_wrap=True, min_width=len(RUNNING))
+        table.add_column(justify="right", no_wrap=True, min_width=time_w)
+        if room >= 4:
+            table.add_column(overflow="ellipsis", no_wrap=True, max_width=min(room, 70))
+        for (_key, row, took), name in zip(rows, names, strict=True):
+            style = STYLES[row.state]
+            mark = Spinner("dots", style=style) if row.state == RUNNING else Text(
+                MARKS[row.state], style=style)
+            cells = [mark, Text(name, style=style if row.state != RUNNING else "bold"),
+                     Text(row.state, style=style), Text(took, style="dim")]
+            if room >= 4:
+                detail = row.detail if len(row.detail) <= room else row.detail[:room - 1] + "…"
+                cells.append(Text(detail, style="dim"))
+            table.add_row(*cells)
+        yield Group(table, Text(self.counts_line(), style="bold"))
 
 
 def use_live_display(console, *, plain: bool) -> bool:

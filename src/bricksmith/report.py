@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from pathlib import Path
 
 from bricksmith.atomic import write_text_atomically
+from bricksmith.run_history import Change, delta, metric_text
 from bricksmith.runs import MISSING, Column, Comparison, RunRow, cell, columns, format_value
 
 # the page may load nothing at all: its only styles are inline, it has no script
@@ -50,6 +52,8 @@ td.error { color: #b42318; white-space: normal; max-width: 420px; }
           gap: 16px; }
 figure { margin: 0; padding: 12px; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { font-weight: 600; margin-bottom: 6px; }
+caption { text-align: left; padding: 4px 0 8px; }
+.change { margin-bottom: 16px; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: var(--ink); }
 svg.chart .tick text, svg.chart .no-value { fill: var(--muted); }
@@ -58,8 +62,11 @@ svg.chart .axis { stroke: #8c959f; }
 """
 
 
-def render_html(comparison: Comparison, *, title: str, generated_at: str | datetime) -> str:
-    """The whole report page: heading, runs table, one bar chart per numeric metric."""
+def render_html(comparison: Comparison, *, title: str, generated_at: str | datetime,
+                changes: Sequence[Change] = ()) -> str:
+    """The whole report page: heading, runs table, the before/after of each run that ran
+    again (``changes``, from ``bricksmith.run_history.before_after``; the section only when
+    there is one), one bar chart per numeric metric."""
     if isinstance(generated_at, datetime):
         generated_at = generated_at.isoformat(timespec="seconds")
     count = len(comparison.runs)
@@ -83,6 +90,8 @@ def render_html(comparison: Comparison, *, title: str, generated_at: str | datet
             '<section id="runs"><h2>Runs</h2>',
             _table(comparison),
             "</section>",
+            *([f'<section id="changes"><h2>Before / after</h2>{_changes(changes)}</section>']
+              if changes else []),
             '<section id="metrics"><h2>Metrics</h2>',
             _charts(comparison),
             "</section>",
@@ -156,6 +165,28 @@ def _td(index: int, run: RunRow, column: Column) -> str:
         return f'<td class="num" title="{full}">{escape(text)}</td>'
     klass = ' class="num"' if column.kind == "duration" else ""
     return f"<td{klass}>{escape(text)}</td>"
+
+
+def _changes(changes: Sequence[Change]) -> str:
+    """One table per run that ran again: each metric before and after, with the change of
+    params that caused it in its caption."""
+    parts = []
+    for change in changes:
+        rows = "".join(
+            f'<tr data-metric="{escape(name)}"><td>{escape(name)}</td>'
+            f'<td class="num before">{escape(metric_text(old))}</td>'
+            f'<td class="num after">{escape(metric_text(new))}</td>'
+            f'<td class="num delta">{escape(delta(old, new))}</td></tr>'
+            for name, old, new in change.metrics
+        )
+        parts.append(
+            f'<div class="table-wrap change" data-run="{escape(change.run)}"><table>'
+            f"<caption>run <b>{escape(change.run)}</b>, execution {change.before} → "
+            f'{change.after}: <span class="cause">{escape(change.describe())}</span></caption>'
+            "<thead><tr><th>metric</th><th>before</th><th>after</th><th>change</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></div>"
+        )
+    return "".join(parts)
 
 
 def _colour(index: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ class Comparison:
     shared_params: Mapping[str, Any] = field(default_factory=dict)  # same value in every run
     metric_names: tuple[str, ...] = ()  # every metric any run recorded, first seen first
     numeric_metrics: tuple[str, ...] = ()  # those with a number somewhere: one chart each
+    also_params: tuple[str, ...] = ()  # metrics that are params too (shown once, marked)
 
     @property
     def errors(self) -> bool:
@@ -55,7 +56,7 @@ class Comparison:
         if self.shared_params:
             pairs = ", ".join(f"{k}={format_value(v)}" for k, v in self.shared_params.items())
             return f"All runs share: {pairs}"
-        if not self.varying_params:
+        if not self.varying_params and not self.also_params:
             return "No parameters set."
         return ""
 
@@ -117,6 +118,15 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
         for run, params in zip(runs, effective, strict=True)
     )
     names = _first_seen(row.metrics for row in rows)
+    # a param that is also a metric is shown once: in the metric column, marked
+    both = tuple(key for key in names if key in keys)
+    varying = [key for key in varying if key not in both]
+    shared = {key: value for key, value in shared.items() if key not in both}
+    rows = tuple(
+        RunRow(**{**row.__dict__, "params": {k: v for k, v in row.params.items()
+                                             if k not in both}})
+        for row in rows
+    )
     numeric = tuple(n for n in names if any(row.number(n) is not None for row in rows))
     return Comparison(
         target=str(status.get("target", "")),
@@ -125,6 +135,7 @@ def compare_runs(status: Mapping[str, Any], project_params: Mapping[str, Any]) -
         shared_params=shared,
         metric_names=names,
         numeric_metrics=numeric,
+        also_params=both,
     )
 
 
@@ -151,6 +162,25 @@ def _reads_otherwise(text: str) -> bool:
         return yaml.safe_load(text) != text
     except yaml.YAMLError:
         return False
+
+
+def compact_number(value: Any, digits: int = 4) -> str:
+    """A metric for a narrow column: a number rounded (never cut) to ``digits`` significant
+    digits (0.96666 → 0.967 with 3), anything else as :func:`format_value` shows it."""
+    if is_number(value) and isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else \
+            f"{value:.{max(digits - 1, 1)}e}"
+    return format_value(value)
+
+
+def shorten_middle(name: str, width: int) -> str:
+    """``name`` in at most ``width`` characters: both ends kept, the middle replaced by …
+    (a run or step is told apart by its start and its end)."""
+    if len(name) <= width or width < 5:
+        return name
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return f"{name[:head]}…{name[len(name) - tail:]}"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -215,28 +245,100 @@ def cell(run: RunRow, column: Column) -> str:
 STATUS_STYLES = {"succeeded": "green", "failed": "red", "running": "yellow", "pending": "dim"}
 
 
-def rich_table(comparison: Comparison, *, title: str = "Runs"):
-    """A rich Table of the comparison (cells are plain Text: no markup is interpreted)."""
+NAME_WIDTH = 40  # the most a run name takes in the terminal; longer ones lose their middle
+
+
+def rich_table(comparison: Comparison, *, title: str = "Runs", width: int | None = None):
+    """The comparison for a terminal of ``width`` columns (see :func:`fit`): run names are
+    never cut (one longer than the room loses its middle), numbers are rounded (3
+    significant digits under 100 columns, else 4), never cut."""
+    narrow = width is not None and width < 100
+    digits, name_width = (3, 30) if narrow else (4, NAME_WIDTH)
+    cols = columns(comparison)
+    texts = [[_terminal_cell(run, column, digits, name_width) for column in cols]
+             for run in comparison.runs]
+    heads = [(*_header(comparison, column), column.kind) for column in cols]
+    return fit(title, heads, texts, [run.status for run in comparison.runs], width=width,
+               caption=comparison.shared_note() or None)
+
+
+FIXED = ("run", "status", "metric", "duration", "number")  # never wrapped, never cut
+NUMERIC = ("metric", "duration", "number")
+
+
+def fit(title: str, heads: Sequence[tuple[str, str, str]], rows: Sequence[Sequence[str]],
+        statuses: Sequence[str], *, width: int | None, caption: str | None = None):
+    """A rich renderable of ``rows`` under ``heads`` ((mark, name, kind) each: kind in
+    run, status, param, metric, duration, number, finished, error, page...) for ``width``
+    columns: one table when the names and numbers fit side by side, the other columns
+    wrapping and the error giving way first (one line, …); else one small table per row (a
+    key per line), so that nothing is ever cut."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, caption=comparison.shared_note() or None)
-    cols = columns(comparison)
-    for column in cols:
-        numeric = column.kind in ("metric", "duration")
-        header = Text(column.name)
-        if column.kind in ("param", "metric"):
-            header = Text.assemble((f"{column.kind}\n", "dim"), column.name)
+    fixed = [kind in FIXED for _m, _n, kind in heads]
+    need = [max([len(row[i]) for row in rows] + [len(heads[i][1]), len(heads[i][0])])
+            for i in range(len(heads))]
+    room = sum(n + 3 for n, f in zip(need, fixed, strict=True) if f) + 1 + 12 * fixed.count(False)
+    if width is not None and room > width:
+        return _cards(title, heads, rows, statuses, width, caption)
+    # the error takes what the rest leaves, on one line (…): it gives way first
+    others = sum(need[i] + 3 for i, (_m, _n, kind) in enumerate(heads) if kind != "error")
+    budget = max(12, (width or 10**6) - others - 4)
+    table = Table(title=title, caption=caption)
+    for index, (mark, name, kind) in enumerate(heads):
         table.add_column(
-            header,
-            justify="right" if numeric else "left",
-            overflow="fold",
-            no_wrap=column.kind in ("status", "metric", "duration", "finished"),
+            Text.assemble((f"{mark}\n", "dim"), name) if mark else Text(name),
+            justify="right" if kind in NUMERIC else "left",
+            overflow="ellipsis" if kind == "error" else "fold",
+            no_wrap=fixed[index],
+            min_width=need[index] if fixed[index] else None,
         )
-    for run in comparison.runs:
-        row = []
-        for column in cols:
-            style = STATUS_STYLES.get(run.status, "") if column.kind == "status" else ""
-            row.append(Text(cell(run, column), style=style))
-        table.add_row(*row)
+    for status, row in zip(statuses, rows, strict=True):
+        table.add_row(*(
+            Text(_clip(text, budget) if kind == "error" else text,
+                 style=STATUS_STYLES.get(status, "") if kind == "status" else "")
+            for text, (_m, _n, kind) in zip(row, heads, strict=True)))
     return table
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _header(comparison: Comparison, column: Column) -> tuple[str, str]:
+    if column.kind not in ("param", "metric"):
+        return "", column.name
+    return ("metric=param" if column.name in comparison.also_params else column.kind,
+            column.name)
+
+
+def _cards(title, heads, rows, statuses, width: int, caption: str | None):
+    """One two-column table per row (key, value), for a terminal too narrow for the rows."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list = [Text(title, style="italic", justify="center")]
+    keys = max(len(f"{mark} {name}".strip()) for mark, name, _kind in heads)
+    for status, row in zip(statuses, rows, strict=True):
+        card = Table(show_header=False, title=None, width=min(width, 100))
+        card.add_column("key", no_wrap=True, style="dim", min_width=keys)
+        card.add_column("value", overflow="fold")
+        for (mark, name, kind), text in zip(heads, row, strict=True):
+            style = STATUS_STYLES.get(status, "") if kind == "status" else ""
+            card.add_row(Text(f"{mark} {name}".strip()), Text(text, style=style))
+        parts.append(card)
+    if caption:
+        parts.append(Text(caption, style="dim"))
+    return Group(*parts)
+
+
+def _terminal_cell(run: RunRow, column: Column, digits: int, name_width: int) -> str:
+    if column.kind == "run":
+        return shorten_middle(run.name, name_width)
+    if column.kind == "metric" and column.name in run.metrics:
+        return compact_number(run.metrics[column.name], digits)
+    if column.kind == "error":
+        return first_line(run.error) or MISSING
+    return cell(run, column)

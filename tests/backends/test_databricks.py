@@ -3,16 +3,30 @@ against the emulator (tests/e2e/test_databricks_emulator.py)."""
 
 import pytest
 
-from bricksmith.backends.databricks import DatabricksBackend, _source_digest, git_provider
-from bricksmith.errors import BackendError
+from bricksmith.backends.databricks import DatabricksBackend, _source_digest
+from bricksmith.backends.databricks_repos import provider_for
+from bricksmith.errors import BackendError, GitError
 
 
-def test_git_provider_from_the_remote_url():
-    assert git_provider("https://github.com/me/x.git") == "gitHub"
-    assert git_provider("git@gitlab.com:me/x.git") == "gitLab"
-    assert git_provider("https://bitbucket.org/me/x.git") == "bitbucketCloud"
-    assert git_provider("https://dev.azure.com/org/p/_git/x") == "azureDevOpsServices"
-    assert git_provider("/srv/git/x.git") == "gitHub"
+def test_git_provider_from_the_remote_url_never_guessed():
+    """Terraform's GetGitProviderFromUrl: exact known hosts only; http(s) only."""
+    assert provider_for("https://github.com/me/x.git", None) == "gitHub"
+    assert provider_for("https://gitlab.com/me/x.git", None) == "gitLab"
+    assert provider_for("https://bitbucket.org/me/x.git", None) == "bitbucketCloud"
+    assert provider_for("https://dev.azure.com/org/p/_git/x", None) == "azureDevOpsServices"
+    assert provider_for("https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/x",
+                        None) == "awsCodeCommit"
+    assert provider_for("https://github.example.com/me/x.git",
+                        "gitHubEnterprise") == "gitHubEnterprise"
+    with pytest.raises(GitError, match="does not know the Git provider of github.example.com"):
+        provider_for("https://github.example.com/me/x.git", None)
+    with pytest.raises(GitError, match="does not know"):
+        provider_for("https://mygithub.com/me/x.git", None)  # no suffix matching
+    with pytest.raises(GitError, match="SSH URL"):
+        provider_for("git@gitlab.com:me/x.git", None)
+    with pytest.raises(GitError, match="SSH URL"):
+        provider_for("ssh://git@github.com/me/x.git", "gitHub")
+    assert provider_for("/srv/git/x.git", None) == "gitHub"  # the emulator's local remotes
 
 
 def test_paths_as_notebooks_and_the_api_see_them():

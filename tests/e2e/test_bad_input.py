@@ -253,3 +253,35 @@ def test_unknown_param_name_in_a_new_project_fails_before_the_commit(cli, seed):
     assert "train_fractoin" not in (project / "conf/base/parameters.yml").read_text()
     assert not (seed.parent / "iris-databricks.git").exists()  # never pushed
     assert not (project / ".git").exists() or not git.Repo(project).heads  # never committed
+
+
+def _with_databricks_target(seed: Path, settings: str) -> None:
+    seed.write_text(seed.read_text().replace(
+        "targets:\n", f"targets:\n  cloud:\n    backend: databricks\n{settings}", 1))
+
+
+def test_a_databricks_target_without_compute_is_refused_and_writes_nothing(cli, seed):
+    _with_databricks_target(seed, "    host: https://adb-1.2.azuredatabricks.net\n")
+    before = tree(seed.parent)
+    for command in ("validate", "plan", "apply"):
+        result = cli(command, seed, "--target", "cloud")
+        assert_clean_error(result, "targets.cloud: databricks target 'cloud' has no cluster_id",
+                           "serverless: true")
+    assert tree(seed.parent) == before
+
+
+def test_a_serverless_target_refuses_dbfs_data_and_writes_nothing(cli, seed):
+    _with_databricks_target(seed, "    serverless: true\n")
+    before = tree(seed.parent)
+    result = cli("apply", seed, "--target", "cloud")
+    assert_clean_error(result, "data[0].target: target 'dbfs:/FileStore/iris-databricks/data': "
+                       "serverless target 'cloud' has only limited DBFS access",
+                       "/Volumes/<catalog>/<schema>/<volume>/data")
+    assert tree(seed.parent) == before
+    seed.write_text(seed.read_text().replace("target: dbfs:/FileStore/iris-databricks/data",
+                                             "target: /Volumes/main/default/iris/data"))
+    assert cli("validate", seed).code == 0  # a volume is what serverless reads
+
+    seed.write_text(seed.read_text().replace("    serverless: true\n",
+                                             "    serverless: true\n    cluster_id: c-1\n"))
+    assert_clean_error(cli("validate", seed), "sets both cluster_id and serverless: true")

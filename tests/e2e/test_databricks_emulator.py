@@ -219,7 +219,7 @@ def test_a_forbidden_path_is_a_clear_permission_error(cli, spec, emulator):
 def test_data_to_a_unity_catalog_volume_lands_whole_and_syncs_incrementally(cli, spec, emulator):
     text = spec.read_text().replace(
         "target: dbfs:/FileStore/iris-databricks/data", "target: /Volumes/main/default/iris/data"
-    ).replace(f"    cluster_id: {DEFAULT_CLUSTER_ID}\n", "")  # and serverless: no cluster
+    ).replace(f"    cluster_id: {DEFAULT_CLUSTER_ID}\n", "    serverless: true\n")  # no cluster
     spec.write_text(text.split("runs:")[0] + "runs:\n  - name: baseline\n")
     first = cli("apply", spec)
     assert first.code == 0, first.err
@@ -251,3 +251,38 @@ def test_temp_files_of_a_killed_upload_are_drift_and_cleaned(cli, spec, emulator
     ]
     assert cli("apply", spec).code == 0
     assert not leftover.exists() and (data / "iris.csv").is_file()
+
+
+def test_a_resizing_cluster_is_waited_for_then_runs(cli, spec, emulator, monkeypatch):
+    from bricksmith.backends.databricks import DatabricksBackend
+
+    ensure = DatabricksBackend._ensure_cluster
+
+    def resizing_first(self, log):  # the cluster resizes just as the run is about to start
+        emulator.set_cluster_state(DEFAULT_CLUSTER_ID, "RUNNING")
+        emulator.clusters.settle(DEFAULT_CLUSTER_ID, "RESIZING")
+        return ensure(self, log)
+
+    monkeypatch.setattr(DatabricksBackend, "_ensure_cluster", resizing_first)
+    spec.write_text(spec.read_text().split("runs:")[0] + "runs:\n  - name: baseline\n")
+    result = cli("apply", spec, "-v")
+    assert result.code == 0, result.err
+    shown = result.out + result.err
+    assert f"cluster {DEFAULT_CLUSTER_ID} is RESIZING; waiting until it is RUNNING" in shown
+    assert emulator.calls["POST /api/2.1/clusters/start"] == 0  # never started: it settled
+    assert runs_by_name(cli, spec)["baseline"]["metrics"]["n_train"] == 120
+
+
+def test_a_truncated_notebook_output_is_a_warning_and_the_run_keeps_its_status(
+        cli, spec, emulator, monkeypatch):
+    from bricksmith.emulator import jobs
+
+    monkeypatch.setattr(jobs, "MAX_OUTPUT", 16)  # 5 MB, made small: every exit value is cut
+    spec.write_text(spec.read_text().split("runs:")[0] + "runs:\n  - name: baseline\n")
+    result = cli("apply", spec)
+    assert result.code == 0, result.err
+    assert "5 MB limit (notebook_output.truncated)" in result.out + result.err
+    run = runs_by_name(cli, spec)["baseline"]
+    assert run["metrics"] == {}  # lost, not misread from the first 16 bytes
+    assert any("notebook_output.truncated" in w for w in run["warnings"])
+    assert state_rows(spec)["run.baseline"][0] == "succeeded"

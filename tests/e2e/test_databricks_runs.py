@@ -28,10 +28,10 @@ KILL_BEFORE_RECORDING_A_RUN = """
 import os, signal, sys
 from bricksmith.engine.state import StateStore
 recorded = StateStore.mark_succeeded
-def mark_succeeded(self, key, outputs):
+def mark_succeeded(self, key, outputs, entry=None):
     if key.startswith("run."):
         os.kill(os.getpid(), signal.SIGKILL)
-    return recorded(self, key, outputs)
+    return recorded(self, key, outputs, entry)
 StateStore.mark_succeeded = mark_succeeded
 from bricksmith.cli import main
 sys.exit(main(["--no-color", "apply", sys.argv[1]]))

@@ -66,7 +66,9 @@ def write_spec(folder: Path, runs: dict, target: str = "local", host: str = "") 
             "emulated": {"backend": "databricks", "host": host or "http://127.0.0.1:9",
                          "cluster_id": DEFAULT_CLUSTER_ID, "root": ".bricksmith/emulated"},
         },
-        "runs": [{"name": name, **({"params": p} if p else {})} for name, p in runs.items()],
+        # the runs pass keys the project does not define: allowed on purpose
+        "runs": [{"name": name, **({"params": p, "allow_new_params": True} if p else {})}
+                 for name, p in runs.items()],
     }
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))

@@ -37,6 +37,7 @@ def test_the_iris_project_runs_as_a_job(w, emulator, tmp_path):
     gitops.ensure_bare_remote(remote, "main")
     gitops.push(project, location=remote, branch="main", token_env=None)
 
+    w.workspace.mkdirs(f"/Repos/{USER}")
     repo = w.repos.create(url=remote, provider="gitHub", path=f"/Repos/{USER}/iris")
     assert repo.head_commit_id == commit
 

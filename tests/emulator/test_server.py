@@ -17,11 +17,17 @@ def client(emulator, token):
     return WorkspaceClient(host=emulator.url, token=token)
 
 
-def test_a_missing_or_wrong_token_is_unauthenticated(emulator):
-    with pytest.raises(errors.Unauthenticated):
-        client(emulator, "wrong-token").current_user.me()
-    # No token at all: a client with only a host and another auth type's missing pieces.
+def test_a_missing_token_is_unauthenticated_a_wrong_one_invalid(emulator):
     import requests
+
+    # A wrong token: 403 with the numeric error_code, as real workspaces answer
+    # (databricks-sdk-go issues 795, 873, 917); the SDK maps it by status to PermissionDenied.
+    with pytest.raises(errors.PermissionDenied, match="Invalid access token"):
+        client(emulator, "wrong-token").current_user.me()
+    answer = requests.get(f"{emulator.url}/api/2.0/preview/scim/v2/Me", timeout=10,
+                          headers={"Authorization": "Bearer wrong-token"})
+    assert answer.status_code == 403
+    assert answer.json() == {"error_code": 403, "message": "Invalid access token."}
 
     answer = requests.get(f"{emulator.url}/api/2.0/preview/scim/v2/Me", timeout=10)
     assert answer.status_code == 401 and answer.json()["error_code"] == "UNAUTHENTICATED"

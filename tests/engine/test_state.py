@@ -116,7 +116,7 @@ def test_a_version_1_state_migrates_forward_keeping_its_rows(tmp_path):
     assert old.schema_version == 1  # reading never migrates
     assert old.all()["a"].outputs == {"x": 1} and old.all()["a"].checked_at is None
     store = StateStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     assert store.get("a").outputs == {"x": 1}
     generation, revision = store.revision()
     store.mark_checked(["a"])

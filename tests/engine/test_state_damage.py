@@ -181,7 +181,7 @@ def test_a_state_failing_after_the_step_ran_is_reported_not_a_step_failure(tmp_p
     calls = []
     real = state.mark_succeeded
 
-    def full(key, outputs):
+    def full(key, outputs, entry=None):
         calls.append(key)
         raise statefile.unwritable(path, sqlite3.OperationalError("database or disk is full"))
 
@@ -330,3 +330,35 @@ def test_ctrl_c_stops_the_apply_and_records_the_step_as_interrupted(tmp_path):
     assert stopped == [True] and later.applied == 0
     record = state.get("a")
     assert (record.status, record.error) == ("running", None)  # interrupted, not failed
+
+
+def test_a_hot_journal_a_killed_writer_left_is_rolled_back_not_called_damage(tmp_path):
+    """Found by the first-state kill campaign (1 in ~360 kills): a write killed mid-transaction
+    leaves a hot rollback journal, which a read-only connection may not roll back ("attempt to
+    write a readonly database"): plan called the state damaged and advised moving it aside."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    store.mark_running("a", "fp", {"inputs": {}})
+    store.mark_succeeded("a", {"made": 1})
+    store.close()
+    writer = (
+        "import os, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('PRAGMA journal_mode=DELETE')\n"
+        "db.execute('PRAGMA cache_size=1')\n"
+        "db.execute('BEGIN')\n"
+        "db.execute('CREATE TABLE filler(x)')\n"
+        "for _ in range(3000): db.execute('INSERT INTO filler VALUES (randomblob(1000))')\n"
+        "db.execute(\"UPDATE steps SET outputs = '{}'\")\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(path)], check=True)
+    assert (tmp_path / "state.db-journal").exists()
+    readonly = StateStore.open_readonly(path)
+    try:
+        assert readonly.all()["a"].outputs == {"made": 1}  # the killed write never happened
+    finally:
+        readonly.close()

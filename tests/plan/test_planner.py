@@ -106,3 +106,22 @@ def test_a_step_dropped_from_the_spec_is_planned_as_removed(tmp_path):
     state.forget(["x"])
     assert set(state.all()) == {"a", "b", "c"}
     assert not make_plan(graph_of(*steps[:3]), state.all(), no_drift).has_changes
+
+
+def test_a_failure_is_said_to_be_old_once_its_inputs_changed(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    state.mark_running("b", state.get("b").fingerprint, state.get("b").inputs)
+    state.mark_failed("b", "GITHUB_TOKEN is not set")
+    steps[1].value = 7  # the user changed the spec since that failure
+    actions = {a.step: a for a in make_plan(graph_of(*steps), state.all(), no_drift).actions}
+    assert actions["b"].action == "resume"
+    assert actions["b"].reasons == (
+        "value: 1 → 7",
+        "the last attempt, with the earlier inputs, failed: GITHUB_TOKEN is not set")
+    steps[0].value = 2  # and an upstream step: recomputed again, never the first message
+    actions = {a.step: a for a in make_plan(graph_of(*steps), state.all(), no_drift).actions}
+    assert actions["b"].reasons[-2:] == (
+        "upstream a will update",
+        "the last attempt, with the earlier inputs, failed: GITHUB_TOKEN is not set")

@@ -331,7 +331,7 @@ def test_duplicate_run_names_point_at_the_second(write_spec):
 def test_undefined_target_did_you_mean(write_spec):
     diag = only(
         write_spec(MINIMAL + "target: deb\ntargets:\n  local: {backend: local}\n"
-                   "  dev: {backend: databricks}\n")
+                   "  dev: {backend: databricks, cluster_id: c1}\n")
     )
     assert diag.path == "target"
     assert diag.message == "target 'deb' is not defined in targets"
@@ -340,7 +340,7 @@ def test_undefined_target_did_you_mean(write_spec):
 
 
 def test_no_default_target(write_spec):
-    diag = only(write_spec(MINIMAL + "targets:\n  dev: {backend: databricks}\n"))
+    diag = only(write_spec(MINIMAL + "targets:\n  dev: {backend: databricks, cluster_id: c1}\n"))
     assert diag.path == "target"
     assert "no default target" in diag.message
     assert diag.hint == "add `target: dev` (defined: dev)"
@@ -646,7 +646,8 @@ def test_starter_url_with_a_folder_is_checked_as_a_url(write_spec):
 
 
 def test_databricks_host_must_be_a_url(write_spec):
-    text = MINIMAL + "target: dev\ntargets:\n  dev: {backend: databricks, host: adb-1.azure.net}\n"
+    text = (MINIMAL + "target: dev\ntargets:\n"
+            "  dev: {backend: databricks, cluster_id: c1, host: adb-1.azure.net}\n")
     diag = only(write_spec(text))
     assert diag.path == "targets.dev.host"
     assert "https://" in diag.hint
@@ -791,3 +792,29 @@ def test_an_env_variable_only_another_target_reads_may_be_unset(
         load_spec(path, environ={}, target="dev")
     [diag] = caught.value.diagnostics
     assert diag.path == "targets.dev.cluster_id" and "is not set" in diag.message
+
+
+def test_databricks_target_needs_a_cluster_or_explicit_serverless(write_spec):
+    diag = only(write_spec(MINIMAL + "target: dev\ntargets:\n  dev: {backend: databricks}\n"))
+    assert diag.path == "targets.dev"
+    assert diag.message == "databricks target 'dev' has no cluster_id"
+    assert "cluster_id" in diag.hint and "serverless: true" in diag.hint
+
+
+def test_serverless_with_a_cluster_is_refused(write_spec):
+    text = (MINIMAL + "target: dev\ntargets:\n"
+            "  dev: {backend: databricks, cluster_id: c1, serverless: true}\n")
+    diag = only(write_spec(text))
+    assert diag.path == "targets.dev.serverless"
+    assert "both cluster_id and serverless" in diag.message
+
+
+def test_serverless_refuses_dbfs_data_and_takes_volumes(write_spec):
+    head = MINIMAL + "target: dev\ntargets:\n  dev: {backend: databricks, serverless: true}\n"
+    diag = only(write_spec(head + "data:\n  - {source: data, target: dbfs:/FileStore/x}\n"))
+    assert diag.path == "data[0].target"
+    assert "limited DBFS access" in diag.message
+    assert "/Volumes/<catalog>/<schema>/<volume>" in diag.hint
+    volume = "data:\n  - {source: data, target: /Volumes/c/s/v/x}\n"
+    loaded = load_spec(write_spec(head + volume), environ={})
+    assert loaded.workflow.targets["dev"].serverless is True

@@ -47,11 +47,15 @@ class Backend(Protocol):
         """Where the workspace repo ``name`` lives, as notebooks see it."""
 
     def sync_repo(
-        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
+        git: dict[str, Any] | None = None, project: Path | None = None,
+        log: Callable[[str], None] = ...,
     ) -> dict[str, Any]:
-        """Create or update the workspace repo so ``branch`` is checked out at ``commit``."""
+        """Create or update the workspace repo so ``branch`` is checked out at ``commit``.
+        ``git``: repo.provider / git_username / git_email (Databricks); ``project``: the local
+        project, whose history tells uncommitted changes in the workspace repo apart."""
 
-    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+    def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
 
     def repo_probes(self, outputs: dict[str, Any]) -> list | None:

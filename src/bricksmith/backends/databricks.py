@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlparse
 
 from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
@@ -34,21 +33,19 @@ from bricksmith.errors import BackendError, GitError, RunFailedError
 
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
 PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
+PROBE_TIMEOUT_S = 5  # a TCP connect to the workspace before the SDK's first call
 CANCEL_WAIT_S = 10 * 60  # a cancelled job run stops within this long
 TERMINAL_STATES = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
-GIT_PROVIDERS = {
-    "github.com": "gitHub",
-    "gitlab.com": "gitLab",
-    "bitbucket.org": "bitbucketCloud",
-    "dev.azure.com": "azureDevOpsServices",
-}
-
-
-def git_provider(url: str) -> str:
-    host = (urlparse(url).hostname or "").lower()
-    if not host and "@" in url:  # git@github.com:me/x.git
-        host = url.split("@", 1)[1].split(":", 1)[0].lower()
-    return next((p for h, p in GIT_PROVIDERS.items() if host.endswith(h)), "gitHub")
+DBFS_DENIED_HINT = (
+    "the workspace may have DBFS root disabled (new accounts have none): put the data in a "
+    "Unity Catalog volume, data[].target: /Volumes/<catalog>/<schema>/<volume>/data; or ask a "
+    "workspace admin for access to that DBFS folder"
+)
+CLUSTER_SETTLING = {"PENDING", "RESIZING", "RESTARTING"}  # become RUNNING by themselves
+CLUSTER_WAIT_S = 20 * 60  # databricks-sdk's ensure_cluster_is_running waits this long
+SERVERLESS_ENV_KEY = "bricksmith"  # the job environment of a serverless run's task
+SERVERLESS_ENV_VERSION = "4"  # serverless environment version (a string holding an integer)
+OUTPUT_LIMIT_MB = 5  # runs/get-output: notebook_output.result is cut at 5 MB (truncated)
 
 
 class DatabricksBackend(DatabricksData):
@@ -60,12 +57,20 @@ class DatabricksBackend(DatabricksData):
         host: str | None,
         profile: str | None,
         cluster_id: str | None,
+        serverless: bool = False,
         client=None,
         poll_interval_s: float = 2.0,
         retry_policy: databricks_http.RetryPolicy | None = None,
+        git_folder_parent: str | None = None,
+        discard_git_folder_edits: bool = False,
+        keep_dir: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
+        self.serverless = serverless and not cluster_id
         self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
+        self.git_folder_parent = git_folder_parent
+        self.discard_git_folder_edits = discard_git_folder_edits
+        self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
         self.poll_interval_s = poll_interval_s
         self._client = client
         self._user: str | None = None
@@ -99,9 +104,43 @@ class DatabricksBackend(DatabricksData):
         databricks_http.install(client.api_client, self.retry_policy)  # 500/502/504
         return client
 
+    def _where(self) -> str | None:
+        """The workspace URL in use: the target's, the client's, else DATABRICKS_HOST or the
+        profile's ``host`` in the config file (read without the SDK: no network)."""
+        import configparser
+        import os
+
+        if self.host:
+            return self.host
+        if self._client is not None:
+            return self._client.config.host
+        if os.environ.get("DATABRICKS_HOST"):
+            return os.environ["DATABRICKS_HOST"]
+        file = Path(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+        parser = configparser.ConfigParser()
+        with contextlib.suppress(OSError, configparser.Error):
+            parser.read(file)
+        section = self.profile or os.environ.get("DATABRICKS_CONFIG_PROFILE") or "DEFAULT"
+        with contextlib.suppress(configparser.Error, KeyError):
+            return parser[section].get("host") or None
+        return None
+
+    def _login_hint(self) -> str:
+        where = self._where()
+        if where:
+            return (f"create a personal access token in {where} (Settings → Developer → Access "
+                    f"tokens) and export DATABRICKS_TOKEN, or run `databricks auth login --host "
+                    f"{where}`" + (f" and use profile {self.profile}" if self.profile else ""))
+        return (f"check profile {self.profile or 'DEFAULT'} in ~/.databrickscfg, or run "
+                "`databricks auth login`")
+
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
-        """Map SDK and network errors raised while doing ``action`` into bricksmith errors."""
+        """Map SDK and network errors raised while doing ``action`` into bricksmith errors.
+
+        A wrong or expired token is answered 403 ``{"error_code": 403, "message": "Invalid
+        access token."}`` (databricks-sdk-go issues 795, 873, 917), which the SDK raises as
+        PermissionDenied: it is reported as a login problem, naming the host."""
         from databricks.sdk import errors as sdk
 
         who = self.describe()
@@ -126,12 +165,23 @@ class DatabricksBackend(DatabricksData):
             ) from None
         except sdk.Unauthenticated as exc:
             raise BackendError(
-                f"{who} rejected the credentials while trying to {action}: {exc}",
-                hint=f"{login}, or run `databricks auth login`",
+                f"{who} rejected the credentials while trying to {action}: {_short(exc)}",
+                hint=self._login_hint(),
             ) from None
         except sdk.PermissionDenied as exc:
+            if "invalid access token" in str(exc).lower():
+                raise BackendError(
+                    f"the Databricks workspace {self._where() or who} rejected the access "
+                    "token (wrong or expired) "
+                    f"while trying to {action}",
+                    hint=self._login_hint(),
+                ) from None
+            if "dbfs:/" in action:
+                raise BackendError(
+                    f"{who}: not allowed to {action}: {_short(exc)}", hint=DBFS_DENIED_HINT
+                ) from None
             raise BackendError(
-                f"{who}: not allowed to {action}: {exc}",
+                f"{who}: not allowed to {action}: {_short(exc)}",
                 hint="ask a workspace admin for the permission, or use another target",
             ) from None
         except sdk.NotFound as exc:
@@ -168,9 +218,46 @@ class DatabricksBackend(DatabricksData):
                 hint="check the host and your network; apply again to resume",
             ) from None
 
+    def _probe_host(self) -> None:
+        """Fail in seconds, naming the host, when nothing answers at the workspace URL (the
+        SDK would first spend its retry budget on host metadata, then on the call)."""
+        import os
+        import socket
+        from urllib.parse import urlsplit
+
+        if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                                           "http_proxy", "ALL_PROXY", "all_proxy")):
+            return  # the SDK goes through the proxy: a direct connection proves nothing
+        where = self._where()
+        split = urlsplit(where or "")
+        if not split.hostname:
+            return
+        port = split.port or (443 if split.scheme == "https" else 80)
+        why = None
+        try:
+            socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+        except socket.gaierror:
+            why = f"the host name {split.hostname} does not resolve"
+        except TimeoutError:
+            why = f"nothing answered on port {port} within {PROBE_TIMEOUT_S:g} s"
+        except OSError as exc:
+            why = f"the connection to port {port} failed ({exc.strerror or exc})"
+        if why:
+            source = ("targets.<name>.host" if self.host
+                      else "DATABRICKS_HOST" if os.environ.get("DATABRICKS_HOST")
+                      else f"the host of profile {self.profile or 'DEFAULT'} in ~/.databrickscfg")
+            raise BackendError(
+                f"cannot reach the Databricks workspace {where}: {why}",
+                hint=f"check {source} (the workspace URL, e.g. "
+                "https://adb-1234567890123456.7.azuredatabricks.net) and your network",
+            )
+
     def preflight(self) -> None:
-        """Fail early, before anything changes, when the workspace cannot be reached: a quick
-        client (short retry budget) reads the current user."""
+        """Fail early, before anything changes, when the workspace cannot be reached: the
+        host is probed (seconds), then a quick client (short retry budget) reads the current
+        user."""
+        if self._client is None:
+            self._probe_host()
         quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
         with self.errors("read the current user"):
             self._user = quick.current_user.me().user_name
@@ -182,58 +269,52 @@ class DatabricksBackend(DatabricksData):
                 self._user = self.client.current_user.me().user_name
         return self._user
 
-    # -- workspace repos -------------------------------------------------------------------------
+    # -- workspace repos (Git folders; see databricks_repos.py) --------------------------------
+
+    def _git_folder_parent(self) -> str:
+        """The folder holding the Git folder, as the API names it (no /Workspace prefix)."""
+        parent = self.git_folder_parent or "/Repos/{user}"
+        return parent.replace("{user}", self.user).removeprefix("/Workspace").rstrip("/")
 
     def repo_path(self, name: str) -> str:
-        return f"/Workspace/Repos/{self.user}/{name}"
+        return f"/Workspace{self._repo_api_path(name)}"
 
     def _repo_api_path(self, name: str) -> str:
-        return f"/Repos/{self.user}/{name}"
-
-    def _find_repo(self, api_path: str):
-        for repo in self.client.repos.list(path_prefix=api_path):
-            if repo.path in (api_path, "/Workspace" + api_path):
-                return repo
-        return None
-
-    def _ensure_git_credential(self, url: str, token_env: str) -> None:
-        import os
-
-        token = os.environ.get(token_env)
-        if not token:
-            raise GitError(
-                f"environment variable {token_env} (repo.token_env) is not set",
-                hint=f"export {token_env}=<token> before running bricksmith",
-            )
-        provider = git_provider(url)
-        with self.errors("set up the git credential"):
-            existing = list(self.client.git_credentials.list())
-            if existing:
-                self.client.git_credentials.update(
-                    existing[0].credential_id, git_provider=provider, personal_access_token=token
-                )
-            else:
-                self.client.git_credentials.create(
-                    git_provider=provider, personal_access_token=token
-                )
+        return f"{self._git_folder_parent()}/{name}"
 
     def sync_repo(
-        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
+        git: dict[str, Any] | None = None, project: Path | None = None,
+        log: Callable[[str], None] = lambda message: None,
     ) -> dict[str, Any]:
-        from databricks.sdk import errors as sdk
+        """The Git folder ``name`` on ``branch`` at ``commit``. ``git``: repo.provider,
+        git_username, git_email; ``project``: the local project (its git history tells
+        uncommitted changes in the Git folder apart). Raises GitError for an SSH or unknown-host
+        remote, and when the folder has uncommitted changes that the target does not allow to
+        discard (nothing is changed then)."""
+        import os
 
+        from bricksmith.backends import databricks_repos as repos
+
+        git = git or {}
+        provider = repos.provider_for(location, git.get("provider"))
+        credential_id = None
         if token_env:
-            self._ensure_git_credential(location, token_env)
+            token = os.environ.get(token_env)
+            if not token:
+                raise GitError(
+                    f"environment variable {token_env} (repo.token_env) is not set",
+                    hint=f"export {token_env}=<token> before running bricksmith",
+                )
+            with self.errors(f"set up the {provider} Git credential"):
+                credential_id = repos.ensure_credential(self.client, provider, token, git, log)
         api_path = self._repo_api_path(name)
-        with self.errors(f"create or update the workspace repo {api_path}"):
-            repo = self._find_repo(api_path)
-            if repo is None:
-                try:
-                    repo = self.client.repos.create(
-                        url=location, provider=git_provider(location), path=api_path
-                    )
-                except sdk.ResourceAlreadyExists:  # a retried create, or a race: adopt it
-                    repo = self._find_repo(api_path)
+        with self.errors(f"create or update the workspace Git folder {api_path}"):
+            repo = repos.find(self.client, api_path)
+            created = repo is None
+            if created:
+                repo = repos.create(self.client, url=location, provider=provider,
+                                    api_path=api_path, credential_id=credential_id)
             if repo is None:
                 raise BackendError(f"workspace repo {api_path} could not be created or found")
             if repo.url and repo.url != location:
@@ -241,7 +322,10 @@ class DatabricksBackend(DatabricksData):
                     f"workspace repo {api_path} is a clone of {repo.url}, not {location}",
                     hint="delete or rename that repo in the workspace, or change repo.remote",
                 )
-            self.client.repos.update(repo.id, branch=branch)
+            # a folder made just now, or one whose clone never finished, holds no edits
+            discard = not created and bool(repo.head_commit_id) and self._edits_before_pull(
+                api_path, repo.head_commit_id, commit, project, log)
+            self._pull(repo.id, api_path, branch, discard)
             repo = self.client.repos.get(repo.id)
         if repo.head_commit_id != commit:
             raise GitError(
@@ -256,6 +340,47 @@ class DatabricksBackend(DatabricksData):
             "commit": commit,
         }
 
+    def _edits_before_pull(self, api_path: str, head: str | None, commit: str,
+                           project: Path | None, log: Callable[[str], None]) -> bool:
+        """Whether the pull must discard uncommitted changes; raises GitError when there are
+        some and the target does not allow discarding them."""
+        from bricksmith.backends import databricks_repos as repos
+
+        tree = repos.commit_tree(project, head) or repos.commit_tree(project, commit)
+        if tree is None:
+            return False  # the local project cannot tell: the pull keeps edits or fails
+        changes = repos.uncommitted(self.client, api_path, tree, project)
+        if not changes:
+            return False
+        shown = repos.describe_changes(changes)
+        if not self.discard_git_folder_edits:
+            raise GitError(
+                f"the workspace Git folder /Workspace{api_path} has uncommitted changes: {shown}; "
+                f"job runs would use them instead of the pushed commit {commit[:10]}",
+                hint="copy the changes you want into the project (apply commits and pushes "
+                "them) and discard them in the workspace (the Git folder's Git dialog → Reset), "
+                "or set discard_git_folder_edits: true on the target to have apply discard them "
+                "(keeping a local copy), then apply again",
+            )
+        kept = repos.keep_copies(self.client, api_path, changes, self.keep_dir)
+        log(f"discarding uncommitted changes in /Workspace{api_path}: {shown}; "
+            f"a copy of each changed file is in {kept}")
+        return True
+
+    def _pull(self, repo_id: int, api_path: str, branch: str, discard: bool) -> None:
+        from databricks.sdk import errors as sdk
+
+        options = {"dangerously_force_discard_all": True} if discard else {}
+        try:
+            self.client.repos.update(repo_id, branch=branch, **options)
+        except (sdk.BadRequest, sdk.InvalidState, sdk.ResourceConflict) as exc:
+            raise GitError(
+                f"the workspace Git folder /Workspace{api_path} could not pull {branch}: {exc}",
+                hint="if it has uncommitted changes that conflict with the pull, copy what you "
+                "want into the project and reset the Git folder in the workspace (or set "
+                "discard_git_folder_edits: true on the target), then apply again",
+            ) from None
+
     # what the workspace holds is known only by asking it: no probe stands for these checks,
     # so plans of Databricks targets are never memoised
     def repo_probes(self, outputs: dict[str, Any]) -> None:
@@ -264,22 +389,32 @@ class DatabricksBackend(DatabricksData):
     def notebook_probes(self, outputs: dict[str, Any]) -> None:
         return None
 
-    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+    def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         from databricks.sdk import errors as sdk
+
+        from bricksmith.backends import databricks_repos as repos
 
         with self.errors("read the workspace repo"):
             try:
                 repo = self.client.repos.get(outputs["repo_id"])
             except sdk.NotFound:
                 return [f"workspace repo {outputs['path']} is missing"]
-        reasons = []
-        if repo.head_commit_id != outputs["commit"]:
-            reasons.append(
-                f"workspace repo is at {str(repo.head_commit_id)[:10]}, "
-                f"not {outputs['commit'][:10]}"
-            )
-        if repo.branch != outputs["branch"]:
-            reasons.append(f"workspace repo is on branch {repo.branch}, not {outputs['branch']}")
+            reasons = []
+            if repo.head_commit_id != outputs["commit"]:
+                reasons.append(
+                    f"workspace repo is at {str(repo.head_commit_id)[:10]}, "
+                    f"not {outputs['commit'][:10]}"
+                )
+            if repo.branch != outputs["branch"]:
+                reasons.append(
+                    f"workspace repo is on branch {repo.branch}, not {outputs['branch']}"
+                )
+            tree = repos.commit_tree(project, repo.head_commit_id)
+            if tree is not None and repo.path:
+                changes = repos.uncommitted(self.client, repo.path, tree, project)
+                if changes:
+                    reasons.append("workspace Git folder has uncommitted changes: "
+                                   + repos.describe_changes(changes))
         return reasons
 
     # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
@@ -382,36 +517,87 @@ class DatabricksBackend(DatabricksData):
     # -- runs ------------------------------------------------------------------------------------
 
     def _ensure_cluster(self, log: Callable[[str], None]) -> None:
-        from databricks.sdk.service.compute import State
-
+        """Start the cluster when it is TERMINATED(ING); wait for it while it is PENDING,
+        RESIZING or RESTARTING (these become RUNNING by themselves). databricks-sdk's
+        ``ensure_cluster_is_running`` waits up to 20 minutes, then raises TimeoutError
+        (``mixins/compute.py``): that is a cluster that did not start, not a network fault."""
         if not self.cluster_id:
             return
         # Runs start in parallel: one of them starts the cluster, the others wait for it.
         with self._cluster_lock, self.errors(f"start the cluster {self.cluster_id}"):
             state = self.client.clusters.get(self.cluster_id).state
-            if state != State.RUNNING:
-                shown = state.value if state else "unknown"
+            shown = state.value if state else "unknown"
+            if shown in CLUSTER_SETTLING:
+                log(f"cluster {self.cluster_id} is {shown}; waiting until it is RUNNING")
+            elif shown != "RUNNING":
                 log(f"cluster {self.cluster_id} is {shown}; starting it")
-            self.client.clusters.ensure_cluster_is_running(self.cluster_id)
+            try:
+                self.client.clusters.ensure_cluster_is_running(self.cluster_id)
+            except TimeoutError as exc:
+                if isinstance(exc.__cause__, Exception):  # the SDK's retries of a failing call
+                    raise
+                raise BackendError(
+                    f"cluster {self.cluster_id} did not start: it was not RUNNING after "
+                    f"waiting {CLUSTER_WAIT_S // 60} minutes (it was {shown}): {exc}",
+                    hint="look at the cluster's event log in the workspace (Compute > the "
+                    "cluster > Event log); apply again once it runs",
+                ) from None
+            except RuntimeError as exc:  # the SDK: "Cluster <name> is ERROR: <message>"
+                raise BackendError(
+                    f"cluster {self.cluster_id} cannot run jobs: {exc}",
+                    hint="fix or restart the cluster in the workspace, or set another "
+                    "cluster_id",
+                ) from None
 
     def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
-                timeout_s: float) -> int:
-        from databricks.sdk.service.jobs import NotebookTask, Source, SubmitTask
+                timeout_s: float, requirements: str = "") -> int:
+        """Submit a one-time run (``jobs/runs/submit``) of ``notebook`` on the cluster, or on
+        serverless compute with a job environment (``JobEnvironment``/``compute.Environment``,
+        databricks-sdk ``service/jobs.py``) whose dependencies are ``-r <requirements>`` (a
+        pip requirements-file line, as ``Environment.dependencies`` takes them)."""
+        from databricks.sdk import errors as sdk
+        from databricks.sdk.service.compute import Environment
+        from databricks.sdk.service.jobs import JobEnvironment, NotebookTask, Source, SubmitTask
 
+        if not self.cluster_id and not self.serverless:
+            raise BackendError(
+                "this databricks target has no cluster_id and is not serverless",
+                hint="set cluster_id: <an all-purpose cluster's id>, or serverless: true",
+            )
         task = SubmitTask(
             task_key="notebook",
             notebook_task=NotebookTask(
                 notebook_path=notebook, base_parameters=widgets, source=Source.WORKSPACE
             ),
-            existing_cluster_id=self.cluster_id,
+            existing_cluster_id=self.cluster_id or None,
         )
+        environments = None
+        if not self.cluster_id:
+            task.environment_key = SERVERLESS_ENV_KEY
+            dependencies = [f"-r {requirements}"] if requirements else None
+            environments = [JobEnvironment(
+                environment_key=SERVERLESS_ENV_KEY,
+                spec=Environment(environment_version=SERVERLESS_ENV_VERSION,
+                                 dependencies=dependencies),
+            )]
         with self.errors(f"submit the job run {run_name}"):
-            waiter = self.client.jobs.submit(
-                run_name=run_name,
-                tasks=[task],
-                idempotency_token=token,
-                timeout_seconds=int(timeout_s),
-            )
+            try:
+                waiter = self.client.jobs.submit(
+                    run_name=run_name,
+                    tasks=[task],
+                    environments=environments,
+                    idempotency_token=token,
+                    timeout_seconds=int(timeout_s),
+                )
+            except (sdk.BadRequest, sdk.InvalidParameterValue, sdk.PermissionDenied) as exc:
+                if self.cluster_id or "invalid access token" in str(exc).lower():
+                    raise
+                raise BackendError(
+                    f"{self.describe()} refused a serverless job run (no cluster): {exc}",
+                    hint="serverless jobs may not be enabled for this workspace: set "
+                    "cluster_id: <an all-purpose cluster's id> on the target instead of "
+                    "serverless: true",
+                ) from None
         return waiter.run_id
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
@@ -421,8 +607,7 @@ class DatabricksBackend(DatabricksData):
         while True:
             with self.errors(f"read job run {run_id}"):
                 run = self.client.jobs.get_run(run_id)
-            life = run.state.life_cycle_state if run.state else None
-            state = life.value if life else "?"
+            state, _result, _message = run_phase(run)
             if state != last:
                 page = f" — {run.run_page_url}" if run.run_page_url and last is None else ""
                 log(f"job run {run_id}: {state}{page}")  # the page as soon as it is known
@@ -452,10 +637,10 @@ class DatabricksBackend(DatabricksData):
             return
         with self.errors(f"read job run {run_id}"):
             run = self.client.jobs.get_run(run_id)
-        life = run.state.life_cycle_state if run.state else None
-        if life is not None and life.value in TERMINAL_STATES:
+        life = run_phase(run)[0]
+        if life in TERMINAL_STATES:
             return
-        log(f"job run {run_id} of the earlier params is {life.value if life else 'in flight'}: "
+        log(f"job run {run_id} of the earlier params is {life}: "
             "cancelling it before submitting the new one")
         with self.errors(f"cancel job run {run_id}"):
             self.client.jobs.cancel_run(run_id)
@@ -463,9 +648,9 @@ class DatabricksBackend(DatabricksData):
         while True:
             with self.errors(f"read job run {run_id}"):
                 run = self.client.jobs.get_run(run_id)
-            life = run.state.life_cycle_state if run.state else None
-            if life is not None and life.value in TERMINAL_STATES:
-                log(f"job run {run_id} cancelled ({life.value})")
+            life = run_phase(run)[0]
+            if life in TERMINAL_STATES:
+                log(f"job run {run_id} cancelled ({life})")
                 return
             if time.monotonic() > deadline:
                 raise BackendError(
@@ -516,7 +701,8 @@ class DatabricksBackend(DatabricksData):
                 else f"re-attaching to job run {run_id}")
         else:
             self._ensure_cluster(log)
-            run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s)
+            run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
+                                  requirements)
             progress["_run_id"] = run_id
             checkpoint(progress)
         try:
@@ -529,18 +715,30 @@ class DatabricksBackend(DatabricksData):
         task_run_id = run.tasks[0].run_id if run.tasks else run_id
         with self.errors(f"read the output of job run {run_id}"):
             output = self.client.jobs.get_run_output(task_run_id)
-        result = run.state.result_state.value if run.state and run.state.result_state else None
+        life, result, message = run_phase(run)
         ok = result == "SUCCESS"
-        error = None if ok else (output.error or (run.state.state_message if run.state else None)
-                                 or f"the job run ended {result or run.state.life_cycle_state}")
+        error = None if ok else (output.error or message
+                                 or f"the job run ended {result or life}")
         trace = output.error_trace or ""
-        exit_value = output.notebook_output.result if output.notebook_output else None
+        notebook_output = output.notebook_output
+        exit_value = notebook_output.result if notebook_output else None
+        warnings = []
+        if notebook_output is not None and notebook_output.truncated:
+            # runs/get-output: the exit value is cut at 5 MB; its JSON is lost, not misread
+            exit_value = None
+            warnings.append(
+                f"the notebook's exit value was cut by Databricks at its {OUTPUT_LIMIT_MB} MB "
+                "limit (notebook_output.truncated): its metrics and effective params are lost; "
+                "write large results to a file instead of dbutils.notebook.exit"
+            )
+            log(f"warning: job run {run_id}: {warnings[-1]}")
         from bricksmith.atomic import write_text_atomically
 
         write_text_atomically(
             log_path,
             f"job run {run_id} ({url})\nresult: {result}\n"
             + (f"exit value: {exit_value}\n" if exit_value else "")
+            + "".join(f"warning: {w}\n" for w in warnings)
             + (f"error: {error}\n{trace}\n" if error else ""),
         )
         # a finished run stays pending until the step records its result (adopted on resume);
@@ -554,8 +752,34 @@ class DatabricksBackend(DatabricksData):
             log_path=str(log_path),
             log_tail="\n".join((trace or error or "").splitlines()[-40:]),
             duration_s=time.monotonic() - started,
-            details={"run_id": run_id, "run_page_url": url},
+            details={"run_id": run_id, "run_page_url": url,
+                     **({"warnings": warnings} if warnings else {})},
         )
+
+
+def _short(exc: Exception) -> str:
+    """The SDK's message without the configuration dump it appends ("Config: host=...")."""
+    return str(exc).split(" Config: ", 1)[0]
+
+
+def run_phase(run: Any) -> tuple[str, str | None, str | None]:
+    """(life-cycle state, result, message) of a ``jobs/runs/get`` answer: from ``status`` (the
+    newer field) when present, else from the deprecated ``state``. The state is given in the
+    older names (TERMINATED, ...); the result is ``SUCCESS`` for a run that succeeded, else the
+    termination code or result state (FAILED, CANCELED, ...), None while the run is going."""
+    status = getattr(run, "status", None)
+    if status is not None and status.state is not None:
+        state = status.state.value
+        details = status.termination_details
+        code = details.code.value if details is not None and details.code else None
+        message = details.message if details is not None else None
+        if state != "TERMINATED":
+            return state, None, message
+        return state, code or "FAILED", message
+    old = run.state
+    life = old.life_cycle_state.value if old and old.life_cycle_state else "?"
+    result = old.result_state.value if old and old.result_state else None
+    return life, result, old.state_message if old else None
 
 
 def _source_digest(text: str) -> str:

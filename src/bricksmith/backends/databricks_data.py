@@ -7,7 +7,8 @@
                      over the destination. A retried ``add-block`` whose first answer was lost
                      lands twice (DBFS blocks carry no offset): such a copy is deleted and
                      streamed again, at most ``UPLOAD_ATTEMPTS`` times, so no run reads it.
-    /Volumes/...     Files API: one PUT of the whole file (atomic, safe to repeat).
+    /Volumes/...     Files API: one PUT of the whole file (atomic, safe to repeat), streamed
+                     from the open file; a file over 5 GiB is refused before any PUT.
 
 An upload records each copy's modification time as listed after it (``_copies``, ms); a copy
 whose size is recorded but whose time moved is read back and compared by sha256, so a file
@@ -22,13 +23,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bricksmith.backends import databricks_limits as limits
 from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal
 from bricksmith.backends.databricks_owners import DatabricksOwners
@@ -69,17 +70,26 @@ class DatabricksData(DatabricksOwners):
         """{relative path: size} of every file under ``target`` ({} when it does not exist)."""
         return {rel: size for rel, (size, _mtime) in self._remote_tree(target)[0].items()}
 
-    def _remote_tree(self, target: str) -> tuple[Stats, list[str]]:
+    def _remote_tree(self, target: str, known: Iterable[str] = ()) -> tuple[Stats, list[str]]:
         """The files under ``target`` ({relative path: (size, mtime ms)}) and its folders
-        (relative paths, parents before children), listed one level at a time, concurrently."""
+        (relative paths, parents before children), listed one level at a time, concurrently.
+        A DBFS folder holding over 10,000 of the ``known`` files is not listed (it would time
+        out): those files are asked for one by one (``databricks_limits``)."""
         root = self._api_path(target)
+        known = set(known)
+        crowded = set() if target.startswith("/Volumes/") else limits.crowded_folders(known)
         stats: Stats = {}
         folders: list[str] = []
         level = [root]
+
+        def listed(folder: str) -> list[tuple[str, bool, int, int]]:
+            rel = str(PurePosixPath(folder).relative_to(root))
+            return [] if rel in crowded else self._list(target, folder)
+
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             while level:
                 below = []
-                for entries in pool.map(lambda folder: self._list(target, folder), level):
+                for entries in pool.map(listed, level):
                     for path, is_dir, size, mtime in entries:
                         path = path.rstrip("/")
                         rel = str(PurePosixPath(path).relative_to(root))
@@ -89,7 +99,14 @@ class DatabricksData(DatabricksOwners):
                         else:
                             stats[rel] = (size, mtime)
                 level = below
+        if crowded:
+            stats.update(self._stats_by_status(
+                target, [rel for rel in known if str(PurePosixPath(rel).parent) in crowded]))
         return stats, folders
+
+    def _stats_by_status(self, target: str, rels: list[str]) -> Stats:
+        return limits.dbfs_stats_by_status(
+            self.client, lambda rel: self._api_path(target, rel), rels, UPLOAD_WORKERS)
 
     def _list(self, target: str, folder: str) -> list[tuple[str, bool, int, int]]:
         """(path, is folder, size, mtime ms) of the entries of ``folder`` ([] when missing)."""
@@ -188,11 +205,7 @@ class DatabricksData(DatabricksOwners):
             dbfs.move(tmp, dest)
 
     def _upload_volume(self, source: Path, dest: str, entry: dict, *, exists: bool) -> None:
-        from databricks.sdk.service.files import FilesAPI
-
-        FilesAPI(self.client.api_client).upload(
-            dest, io.BytesIO(source.read_bytes()), overwrite=True
-        )
+        limits.upload_volume_file(self.client, source, dest)  # streamed, at most 5 GiB
 
     def _copy_holds(self, target: str, rel: str, entry: dict, was: dict | None,
                     copies: dict | None, now: tuple[int, int] | None) -> bool:
@@ -230,7 +243,7 @@ class DatabricksData(DatabricksOwners):
         with self.errors(f"upload data to {target}"):
             if workflow is not None:
                 self._write_owner(target, workflow, log)
-            there = self._remote_tree(target)[0]
+            there = self._remote_tree(target, set(manifest) | set(old))[0]
             # temporary files of an upload that was killed before its move: never data
             for rel in [rel for rel in there if TMP_MARKER in rel]:
                 self._delete(target, rel)
@@ -243,6 +256,9 @@ class DatabricksData(DatabricksOwners):
 
                 todo = [rel for rel, ok in zip(manifest, pool.map(holds, manifest),
                                                strict=True) if not ok]
+                if target.startswith("/Volumes/"):  # refused before anything is sent
+                    limits.check_volume_sizes(
+                        source, todo, {rel: manifest[rel]["size"] for rel in todo}, target)
                 for future in [
                     pool.submit(put, source / rel, self._api_path(target, rel), manifest[rel],
                                 exists=rel in there)
@@ -278,9 +294,14 @@ class DatabricksData(DatabricksOwners):
         """``there`` with the files ``written`` as listed now (their new modification times):
         one listing per folder they are in."""
         root = PurePosixPath(self._api_path(target))
+        crowded = set() if target.startswith("/Volumes/") else limits.crowded_folders(
+            set(there) | set(written))
         folders = sorted({str(PurePosixPath(self._api_path(target, rel)).parent)
-                          for rel in written})
+                          for rel in written if str(PurePosixPath(rel).parent) not in crowded})
         listed = dict(there)
+        if crowded:  # a DBFS folder too big to list: each written file by get-status
+            listed.update(self._stats_by_status(
+                target, [rel for rel in written if str(PurePosixPath(rel).parent) in crowded]))
         for entries in pool.map(lambda folder: self._list(target, folder), folders):
             for path, is_dir, size, mtime in entries:
                 if not is_dir:
@@ -296,7 +317,7 @@ class DatabricksData(DatabricksOwners):
             return reasons
         target, copies = outputs["target"], outputs.get("_copies")
         with self.errors(f"list {target}"):
-            there = self._remote_tree(target)[0]
+            there = self._remote_tree(target, old)[0]
             for rel, entry in old.items():
                 if not self._copy_holds(target, rel, entry, entry, copies, there.get(rel)):
                     reasons.append(f"uploaded file missing or changed: {target}/{rel}")
@@ -331,7 +352,7 @@ class DatabricksData(DatabricksOwners):
 
     def _upload_files(self, outputs: dict[str, Any]) -> tuple[list[str], dict, list[str]]:
         """The recorded (or temporary) files of the upload there now, every file, folders."""
-        there, folders = self._remote_tree(outputs["target"])
+        there, folders = self._remote_tree(outputs["target"], outputs.get("_manifest", {}))
         ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
         return ours + [rel for rel in there if TMP_MARKER in rel], there, folders
 

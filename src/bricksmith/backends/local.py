@@ -81,9 +81,11 @@ class LocalBackend(LocalData):
     # -- workspace repos -------------------------------------------------------------------
 
     def sync_repo(
-        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None
+        self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
+        **options: Any,
     ) -> dict[str, Any]:
-        """The Git folder exactly at ``commit``: files git does not hold there (edited,
+        """(``options``: Databricks' Git provider settings, unused here.)
+        The Git folder exactly at ``commit``: files git does not hold there (edited,
         untracked or ignored; what runs write excepted) are removed, after a copy of each is
         kept under ``<root>/workspace-edits/<UTC time>/`` (``_kept``, ``_kept_files``)."""
         from bricksmith.backends.git_folder import sync_clone
@@ -98,7 +100,7 @@ class LocalBackend(LocalData):
             outputs.update({"_kept": str(kept), "_kept_files": files})
         return outputs
 
-    def repo_drift(self, outputs: dict[str, Any]) -> list[str]:
+    def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         from bricksmith.backends.git_folder import folder_drift
 
         return folder_drift(Path(outputs["path"]), outputs["commit"])

@@ -85,6 +85,16 @@ class Clusters:
             cluster = self._find(cluster_id)
             cluster["state"], cluster["next"], cluster["message"] = state, None, ""
 
+    def settle(self, cluster_id: str, state: str) -> None:
+        """Put the cluster in PENDING, RESIZING or RESTARTING, from which it becomes RUNNING by
+        itself after the start time, as a real cluster does (tests; issue 16.2)."""
+        if state not in ("PENDING", "RESIZING", "RESTARTING"):
+            raise ValueError(f"{state!r} does not become RUNNING by itself")
+        with self._lock:
+            cluster = self._find(cluster_id)
+            cluster["state"], cluster["message"] = state, f"The cluster is {state.lower()}."
+            cluster["next"] = ("RUNNING", time.monotonic() + self.start_s)
+
     def ensure_starting(self, cluster_id: str) -> None:
         """Start the cluster if it is TERMINATED (what a job run on it does)."""
         with self._lock:

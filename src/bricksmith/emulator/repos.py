@@ -1,13 +1,22 @@
 """Repos (Git folders) and Git credentials.
 
 Creating a repo really clones its ``url`` (in tests, a local path or ``file://`` URL) into the
-workspace; updating it with ``branch`` fetches and checks out that branch's latest commit (the
-UI's "pull"), with ``tag`` checks out the tag. Local changes in the clone are discarded.
+workspace. Its parent folder must exist, as on a real workspace: ``/Repos/<user>`` exists only
+once that user opened the workspace UI (or someone ran ``workspace/mkdirs``), else 404
+``RESOURCE_DOES_NOT_EXIST`` "Parent directory ... does not exist." (Terraform's
+``resource_repo.go`` runs mkdirs first for this reason). Outside ``/Repos`` a Git folder may be
+created anywhere (``service/workspace.py``, ``ReposAPI.create``: "Almost any path").
 
-Git credentials: one per user, as the real API allows (a second create is 400 ``INVALID_STATE``,
-"Only one Git credential is supported at this time..."). The personal access token is kept in
-memory only and never answered, logged or written; it is not used for cloning (remotes here
-are local).
+Updating with ``branch`` fetches and checks out that branch's latest commit (the UI's "pull"),
+with ``tag`` checks out the tag. Uncommitted changes in the folder are KEPT, and a pull they
+conflict with fails (400, nothing changes), unless ``dangerously_force_discard_all`` is true,
+which discards every uncommitted change first (``ReposAPI.update``'s docstring, databricks-sdk
+0.162). *Unverified*: the exact error code and message of a real conflicting pull.
+
+Git credentials: several per user (fields ``name`` and ``is_default_for_provider``), as
+workspaces allow since 2025 (Terraform provider PR 4837); the first one of a provider is its
+default. The personal access token is kept in memory only and never answered, logged or
+written; it is not used for cloning (remotes here are local).
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ from typing import Any
 
 from bricksmith.emulator.paths import Layout, workspace_path
 from bricksmith.emulator.wire import (
-    ApiError,
     Request,
     already_exists,
+    as_bool,
     as_int,
     invalid,
     not_found,
@@ -52,9 +61,10 @@ def provider_name(value: Any) -> str:
 
 
 class Repos:
-    def __init__(self, layout: Layout, workspace: Workspace) -> None:
+    def __init__(self, layout: Layout, workspace: Workspace, credentials: GitCredentials) -> None:
         self.layout = layout
         self.workspace = workspace
+        self.credentials = credentials
         self._lock = threading.RLock()
         self._repos: dict[int, dict[str, str]] = {}  # id -> {path, url, provider}
         self._next_id = itertools.count(2_000_000_001)
@@ -136,11 +146,14 @@ class Repos:
         with self._lock:
             if self.workspace.lookup(path) is not None:
                 raise already_exists(f"Path {path} already exists.")
-            parent = self.layout.workspace_disk(str(PurePosixPath(path).parent))
-            if parts[1:2] == ("Repos",):
-                parent.mkdir(parents=True, exist_ok=True)
-            elif not parent.is_dir():
-                raise not_found(f"The parent folder ({PurePosixPath(path).parent}) does not exist.")
+            parent = self.workspace.lookup(str(PurePosixPath(path).parent))
+            if parent is None or parent.kind != "DIRECTORY":
+                raise not_found(
+                    f"Parent directory {PurePosixPath(path).parent} does not exist."
+                )
+            credential = req.arg("git_credential_id")
+            if credential is not None and not self.credentials.exists(as_int(credential, "id")):
+                raise not_found("Git credential with the given ID could not be found.")
             staging = self.layout.scratch_file("clone-")
             staging.unlink()
             try:
@@ -179,22 +192,16 @@ class Repos:
         return answer
 
     def update(self, req: Request) -> dict[str, Any]:
-        from bricksmith.backends import git as gitops
-        from bricksmith.errors import GitError
-
         branch, tag = req.arg("branch"), req.arg("tag")
         if branch and tag:
             raise invalid("Only one of branch and tag can be set.")
         if req.arg("sparse_checkout"):
             raise unsupported("sparse checkout")
+        discard = as_bool(req.arg("dangerously_force_discard_all"))
         with self._lock:
             repo_id, meta = self._find(req)
-            try:
-                gitops.clone_update(
-                    self.layout.workspace_disk(meta["path"]), branch=branch, tag=tag
-                )
-            except GitError as exc:
-                raise invalid(f"Failed to update repo {meta['path']}: {exc.message}") from None
+            pull(self.layout.workspace_disk(meta["path"]), meta["path"], branch=branch, tag=tag,
+                 discard=discard)
         return {}
 
     def delete(self, req: Request) -> dict[str, Any]:
@@ -203,6 +210,41 @@ class Repos:
             shutil.rmtree(self.layout.workspace_disk(meta["path"]), ignore_errors=True)
             del self._repos[repo_id]
         return {}
+
+
+def pull(folder: Path, path: str, *, branch: str | None, tag: str | None, discard: bool) -> None:
+    """Fetch and check out ``branch``'s latest commit (default: the current branch) or ``tag``,
+    keeping uncommitted changes; a change the checkout would overwrite fails the pull (400)
+    and leaves the folder as it was. ``discard``: drop every uncommitted change first."""
+    import git
+
+    repo = git.Repo(folder)
+    try:
+        repo.git.fetch("--prune", "--tags", "--force", "origin")
+        if tag:
+            target, options = f"refs/tags/{tag}", ["--detach"]
+        else:
+            name = branch or (None if repo.head.is_detached else repo.head.ref.name)
+            if name is None:
+                raise invalid(f"Repo {path} is on a tag: name the branch to update to.")
+            if f"origin/{name}" not in [ref.name for ref in repo.remotes.origin.refs]:
+                raise invalid(f"Failed to update repo {path}: branch {name} does not exist.")
+            target, options = f"refs/remotes/origin/{name}", ["-B", name]
+    except git.GitCommandError as exc:
+        raise invalid(f"Failed to update repo {path}: {exc.stderr.strip()}") from None
+    if discard:
+        repo.git.reset("--hard")
+        repo.git.clean("-fdq")
+    try:
+        repo.git.checkout(*options, target)
+    except git.GitCommandError as exc:
+        raise invalid(
+            f"Failed to update repo {path}: there are uncommitted changes that conflict with "
+            f"the update. Commit or discard them and try again. ({exc.stderr.strip()})",
+            "INVALID_STATE",
+        ) from None
+    if not tag:
+        repo.git.branch("--set-upstream-to", f"origin/{name}", name)
 
 
 def remember_provider(folder: Path, provider: str) -> None:
@@ -232,6 +274,9 @@ class GitCredentials:
     def has_token(self, credential_id: int) -> bool:
         return bool(self._tokens.get(credential_id))
 
+    def exists(self, credential_id: int) -> bool:
+        return credential_id in self._credentials
+
     def _find(self, req: Request) -> int:
         if req.arg("principal_id") is not None:
             raise unsupported("git credentials of service principals")
@@ -254,17 +299,27 @@ class GitCredentials:
         if body.get("principal_id") is not None:
             raise unsupported("git credentials of service principals")
         provider_name(body.get("git_provider"))
+        provider = provider_name(body.get("git_provider"))
         with self._lock:
-            if self._credentials:
-                raise ApiError(
-                    400,
-                    "INVALID_STATE",
-                    "Only one Git credential is supported at this time. If you would like to "
-                    "update your credential, please use the PATCH endpoint.",
-                )
+            same = [c for c in self._credentials.values() if c["git_provider"] == provider]
+            name = body.get("name")
+            if name is not None and any(c.get("name") == name for c in self._credentials.values()):
+                raise already_exists(f"A Git credential named {name!r} already exists.")
             credential_id = next(self._next_id)
             self._apply(credential_id, body)
+            if not same:  # the first credential of a provider is its default
+                self._credentials[credential_id]["is_default_for_provider"] = True
+            self._default_only(credential_id)
             return dict(self._credentials[credential_id])
+
+    def _default_only(self, credential_id: int) -> None:
+        """One default per provider: ``credential_id``'s, when it is one."""
+        record = self._credentials[credential_id]
+        if not record.get("is_default_for_provider"):
+            return
+        for other_id, other in self._credentials.items():
+            if other_id != credential_id and other["git_provider"] == record["git_provider"]:
+                other["is_default_for_provider"] = False
 
     def get(self, req: Request) -> dict[str, Any]:
         return dict(self._credentials[self._find(req)])
@@ -278,6 +333,7 @@ class GitCredentials:
         with self._lock:
             credential_id = self._find(req)
             self._apply(credential_id, body)
+            self._default_only(credential_id)
         return {}
 
     def delete(self, req: Request) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 For each request, in order: the configured latency; an injected fault (429 / 503 with
 ``Retry-After``, 500, a gateway's 502 / 504 page, or a dropped connection), decided before
-anything is processed; the bearer
-token (401 ``UNAUTHENTICATED`` when it is missing or wrong); the call is counted; forbidden
+anything is processed; the bearer token (401 ``UNAUTHENTICATED`` when it is missing; 403 with
+the *numeric* ``error_code`` 403 and "Invalid access token." when it is wrong, as real
+workspaces answer: databricks-sdk-go issues 795, 873, 917); the call is counted; forbidden
 path prefixes (403 ``PERMISSION_DENIED``); the service. A ``drop_after`` route (runs/submit)
 may then lose its answer, and any processed request may have its answer replaced with a 502 / 504
 page (``error_after_rate``). Nothing about a request (headers, bodies, tokens) is ever logged.
@@ -150,11 +151,10 @@ class Gateway:
         given = req.headers.get("authorization", "")
         if not given:
             message = "Credential was not sent or was of an unsupported type for this API."
-        elif hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            return Response.of_json({"error_code": "UNAUTHENTICATED", "message": message}, 401)
+        if hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
             return None
-        else:
-            message = "Invalid access token."
-        return Response.of_json({"error_code": "UNAUTHENTICATED", "message": message}, 401)
+        return Response.of_json({"error_code": 403, "message": "Invalid access token."}, 403)
 
     def _check_permissions(self, req: Request) -> None:
         if not self.forbidden:

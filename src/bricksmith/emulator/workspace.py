@@ -82,7 +82,10 @@ class Workspace:
         self._repos: dict[str, int] = {}  # canonical path -> repo id (see repos.py)
 
     def create_home(self) -> None:
-        for folder in (f"/Users/{self.user}", "/Shared", f"/Repos/{self.user}"):
+        """The folders every workspace has, and the user's home. ``/Repos/<user>`` is not one:
+        a real workspace creates it when the user first opens the UI, so a new user's or a
+        service principal's first Git folder needs ``mkdirs`` (DATABRICKS-FACTS, Git folders)."""
+        for folder in (f"/Users/{self.user}", "/Shared", "/Repos"):
             self.layout.workspace_disk(folder).mkdir(parents=True, exist_ok=True)
 
     def routes(self):

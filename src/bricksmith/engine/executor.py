@@ -250,7 +250,7 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
         state.mark_running(key, fp, snapshot)
         on_event(Event(STARTED, key, step.title))
         outputs = step.apply(ctx, upstream)
-        state.mark_succeeded(key, outputs)
+        state.mark_succeeded(key, outputs, step.history_entry(outputs))
         on_event(Event(SUCCEEDED_EVT, key, elapsed_s=time.monotonic() - started))
         return "succeeded", outputs
     except StateError as exc:  # the state cannot be read or written: not the step's fault
@@ -260,11 +260,23 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
             return "interrupted", None  # its record stays "running": interrupted, not failed
         failure = _describe(key, exc)
         try:
-            state.mark_failed(key, failure.error)
+            state.mark_failed(key, failure.error, _entry(step, exc))
         except StateError as broken:
             return "state", broken
         on_event(Event(FAILED_EVT, key, failure.error, time.monotonic() - started))
         return "failed", failure
+
+
+def _entry(step: Step, exc: Exception):
+    """What the run history keeps of a failed execution (the step says; None: nothing);
+    a step whose entry cannot be made still has its failure recorded."""
+    try:
+        entry = step.history_entry(None)
+    except Exception:  # noqa: BLE001 - the failure itself is what must be recorded
+        return None
+    if entry is not None and isinstance(exc, StepError) and getattr(exc, "log_path", None):
+        entry = {**entry, "log": str(exc.log_path)}
+    return entry
 
 
 def _describe(key: str, exc: Exception) -> StepFailure:

@@ -18,6 +18,7 @@ TABLES: dict[str, tuple[int, tuple[str, ...]]] = {
                   "finished_at", "attempt", "error")),
     "applies": (2, ("id", "started_at", "finished_at", "status", "holder")),
     "checked": (3, ("key", "at")),
+    "executions": (5, ("id", "step", "status", "started_at", "finished_at", "entry")),
 }
 
 

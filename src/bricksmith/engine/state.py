@@ -16,7 +16,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine import statefile
+from bricksmith.engine import history, statefile
+from bricksmith.engine.history import Execution
 from bricksmith.engine.records import DamagedRecord as DamagedRecord
 from bricksmith.engine.records import Recorded as Recorded
 from bricksmith.engine.records import StepRecord as StepRecord
@@ -32,7 +33,7 @@ from bricksmith.engine.status import RUNNING as RUNNING
 from bricksmith.engine.status import SUCCEEDED as SUCCEEDED
 from bricksmith.errors import StateError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +78,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             for event in ("INSERT", "UPDATE", "DELETE")
         ),
     ),
+    5: history.MIGRATION,  # every execution of a run, kept (bricksmith.engine.history)
 }
 
 
@@ -107,7 +109,18 @@ class StateStore:
             raise (damaged(path, str(exc)) if readonly else statefile.unwritable(path, exc)
                    ) from None
         try:
-            version = statefile.verify(self._db, path)
+            try:
+                version = statefile.verify(self._db, path)
+            except StateError as exc:
+                if not (readonly and "readonly database" in exc.message):
+                    raise
+                # A killed writer left a hot journal or WAL that a read-only connection may not
+                # roll back: SQLite's own recovery needs a writable connection. It changes
+                # nothing that was committed.
+                self._db.close()
+                self._db = sqlite3.connect(path, check_same_thread=False,
+                                           timeout=self.BUSY_TIMEOUT_S)
+                version = statefile.verify(self._db, path)
             try:
                 if not readonly:
                     self._db.execute("PRAGMA journal_mode=WAL")
@@ -347,12 +360,19 @@ class StateStore:
         with self._writing() as db:
             db.execute("UPDATE steps SET outputs = ? WHERE key = ?", (_dump(outputs), key))
 
-    def mark_succeeded(self, key: str, outputs: dict[str, Any]) -> None:
+    def mark_succeeded(self, key: str, outputs: dict[str, Any],
+                       entry: dict[str, Any] | None = None) -> None:
+        """Record a success; ``entry``: the execution to keep in the run history, in the
+        same transaction."""
+        stamp = now()
         with self._writing() as db:
+            db.execute("BEGIN")
+            if entry is not None:
+                history.record(db, key, "succeeded", stamp, entry)
             db.execute(
                 "UPDATE steps SET status='succeeded', outputs=?, finished_at=?, error=NULL"
                 " WHERE key = ?",
-                (_dump(outputs), now(), key),
+                (_dump(outputs), stamp, key),
             )
 
     def mark_checked(self, keys: list[str]) -> None:
@@ -372,19 +392,29 @@ class StateStore:
             db.executemany("DELETE FROM steps WHERE key = ?", [(key,) for key in keys])
             db.executemany("DELETE FROM checked WHERE key = ?", [(key,) for key in keys])
 
-    def mark_failed(self, key: str, error: str) -> None:
-        """Record a failure; the outputs checkpointed so far (a log, a run id) are kept."""
+    def mark_failed(self, key: str, error: str, entry: dict[str, Any] | None = None) -> None:
+        """Record a failure; the outputs checkpointed so far (a log, a run id) are kept.
+        ``entry``: as for :meth:`mark_succeeded` (with the error added)."""
+        stamp = now()
         with self._writing() as db:
-            db.execute(
-                "UPDATE steps SET status='failed', finished_at=?, error=? WHERE key = ?",
-                (now(), error, key),
-            )
+            db.execute("BEGIN")
+            if entry is not None:
+                history.record(db, key, "failed", stamp, {**entry, "error": error})
+            db.execute("UPDATE steps SET status='failed', finished_at=?, error=? WHERE key = ?",
+                       (stamp, error, key))
+
+    def executions(self, step: str | None = None) -> list[Execution]:
+        """The run history (of ``step`` only, when given), oldest first; [] in a state older
+        than schema version 5 read without migrating. Raises StateError on damage."""
+        if self._version < history.SINCE:
+            return []
+        with self._reading() as db:
+            return history.read(db, self.path, step)
 
 
 def restore(path: Path) -> Path:
     """Put the latest good copy back; see :func:`bricksmith.engine.restore.restore`."""
     from bricksmith.engine.restore import restore as _restore
-
     return _restore(path).aside
 
 

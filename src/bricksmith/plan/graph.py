@@ -67,6 +67,11 @@ class StepGraph:
 def workspace_settings(spec: LoadedSpec, target: str) -> dict:
     """The target settings that decide where things land (they are inputs of those steps)."""
     settings = spec.workflow.targets[target].model_dump(mode="json")
+    # settings added later count only when set: older states keep their fingerprints;
+    # discarding Git folder edits is how apply behaves, not where things land
+    if settings.get("git_folder_parent") is None:
+        settings.pop("git_folder_parent", None)
+    settings.pop("discard_git_folder_edits", None)
     return {"target": target, **settings}
 
 
@@ -87,7 +92,11 @@ def build_steps(spec: LoadedSpec, target: str) -> list[Step]:
             branch=wf.repo.branch,
             token_env=wf.repo.token_env,
         ),
-        SyncWorkspaceRepo(name=wf.name, target=settings, token_env=wf.repo.token_env),
+        SyncWorkspaceRepo(
+            name=wf.name, target=settings, token_env=wf.repo.token_env,
+            git={"provider": wf.repo.provider, "git_username": wf.repo.git_username,
+                 "git_email": wf.repo.git_email},
+        ),
     ]
     uploads = [
         UploadData(i, source=d.source, target=d.target, target_settings=settings)

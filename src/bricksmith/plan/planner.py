@@ -126,10 +126,12 @@ def make_plan(
     check: Callable[[str, StepRecord], list[str]],
     *,
     working: str | None = None,
+    adopting: Callable[[str], str | None] = lambda key: None,
 ) -> Plan:
     """Plan every step of ``graph`` against the saved ``records``. ``working``: who holds the
     target's lock right now (an apply at work), so a step recorded as running is in progress
-    there, not interrupted."""
+    there, not interrupted. ``adopting(key)``: for a step never applied, why apply takes
+    over what exists instead of creating it (None: it creates it)."""
     actions: dict[str, Action] = {}
     new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
@@ -139,6 +141,10 @@ def make_plan(
         if working and record is not None and record.status == RUNNING:
             actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
                                                 "plan again when that apply has finished",))
+            new_outputs[key] = False
+            continue
+        if record is None:
+            actions[key] = Action(key, CREATE, (adopting(key) or "never applied to this target",))
             new_outputs[key] = False
             continue
         actions[key], new_outputs[key] = _decide(
@@ -158,11 +164,15 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     if record is None:
         return Action(key, CREATE, ("never applied to this target",)), False
     if record.status == FAILED:
-        return Action(key, RESUME, (f"last attempt failed: {_first_line(record.error)}",
-                                    *_interrupted(key, step, graph, record, decided))), False
+        left, since = _interrupted(key, step, graph, record, decided)
+        error = _first_line(record.error)
+        if since:  # recomputed: what changed comes first, the old failure is said to be old
+            return Action(key, RESUME, (*since, *left, "the last attempt, with the earlier "
+                                        f"inputs, failed: {error}")), False
+        return Action(key, RESUME, (f"last attempt failed: {error}", *left)), False
     if record.status == RUNNING:
-        return Action(key, RESUME, ("last attempt was interrupted",
-                                    *_interrupted(key, step, graph, record, decided))), False
+        left, since = _interrupted(key, step, graph, record, decided)
+        return Action(key, RESUME, ("last attempt was interrupted", *left, *since)), False
     if record.status != SUCCEEDED:
         return Action(key, CREATE, ("never completed",)), False
 
@@ -179,7 +189,8 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     if not changed and not any(new_outputs[d] for d in moving):
         drift = check(key, record)
         if drift:
-            return Action(key, UPDATE, tuple(drift) + tuple(upstream)), False
+            certain = bool(getattr(step, "repair_changes_outputs", False))
+            return Action(key, UPDATE, tuple(drift) + tuple(upstream)), certain
         if not moving:
             return Action(key, NOOP), False
         why = "that step's outputs" if len(moving) == 1 else "their outputs"
@@ -197,18 +208,18 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     return Action(key, UPDATE, tuple(reasons or ["inputs changed"])), True
 
 
-def _interrupted(key, step, graph, record, decided) -> list[str]:
-    """What an interrupted (or failed) step left in flight (the step says, from its
-    checkpoint) and what changed since it started: its inputs, old → new, and upstream steps
-    that will run."""
+def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str]]:
+    """(what an interrupted (or failed) step left in flight (the step says, from its
+    checkpoint), what changed since it started: its inputs, old → new, and upstream steps
+    that will run)."""
     before = record.inputs.get("inputs")
     if not isinstance(before, dict):  # a record without its inputs: nothing to compare
-        return []
+        return [], []
     changes = differences(before, dict(step.inputs()))
     moving = [f"upstream {d} will {decided[d].action}"
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
     left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
-    return [*left, *changes, *moving]
+    return left, [*changes, *moving]
 
 
 def _removed_reason(key: str, record: StepRecord) -> str:

@@ -208,6 +208,7 @@ class _Checker:
             problem = _remote_problem(remote, self.base_dir, self.facts.kind)
             if problem:
                 self.error(("repo", "remote"), problem[0], problem[1], at_value=True)
+        self.check_git_provider(repo)
         branch = repo.get("branch")
         if isinstance(branch, str) and branch:
             problem = _branch_problem(branch)
@@ -215,6 +216,30 @@ class _Checker:
                 self.error(("repo", "branch"), f"invalid branch name {branch!r}: {problem}",
                            "use a plain git branch name such as main or feature/params",
                            at_value=True)
+
+    def check_git_provider(self, repo: dict) -> None:
+        """Databricks Git folders clone over HTTPS from a provider Databricks is told."""
+        from bricksmith.gitproviders import known_provider, provider_problem
+
+        targets = self.section("targets")
+        remote, provider = repo.get("remote"), repo.get("provider")
+        if not isinstance(targets, dict) or not isinstance(remote, str) or not remote:
+            return
+        databricks = [name for name, config in targets.items()
+                      if isinstance(config, dict) and config.get("backend") == "databricks"]
+        if not databricks:
+            return
+        problem = provider_problem(remote, provider if isinstance(provider, str) else None)
+        if problem:
+            self.error(("repo", "remote"), f"{problem[0]} (target {databricks[0]} is a "
+                       "Databricks workspace)", problem[1], at_value=True)
+            return
+        effective = provider if isinstance(provider, str) else known_provider(remote)
+        if effective == "awsCodeCommit" and repo.get("token_env") and not repo.get(
+                "git_username"):
+            self.error(("repo",), "AWS CodeCommit Git credentials need a user name",
+                       "set repo.git_username to the CodeCommit HTTPS Git credential's "
+                       "user name")
 
     def check_targets(self) -> None:
         targets = self.section("targets")
@@ -248,6 +273,14 @@ class _Checker:
                 self.error(("targets", name, "root"), f"root {root!r}: '~' is not expanded",
                            "give the folder relative to the spec file's folder, or absolute",
                            at_value=True)
+            parent = config.get("git_folder_parent")
+            if isinstance(parent, str) and ".." in parent.split("/"):
+                self.error(("targets", name, "git_folder_parent"),
+                           f"git_folder_parent {parent!r} contains '..'",
+                           "give the workspace folder without '..', e.g. "
+                           "/Workspace/Users/{user}/git", at_value=True)
+            if config.get("backend") == "databricks":
+                self.check_compute(name, config)
             host = config.get("host")
             if config.get("backend") == "databricks" and isinstance(host, str) and host:
                 split = urlsplit(host)
@@ -256,6 +289,36 @@ class _Checker:
                                "write the workspace URL with its scheme, "
                                "e.g. https://adb-1234567890.12.azuredatabricks.net",
                                at_value=True)
+
+    def check_compute(self, name: str, config: dict) -> None:
+        """A databricks target runs on ``cluster_id`` or, said explicitly, serverless; a
+        serverless one takes no ``dbfs:`` data target (serverless compute has only limited
+        DBFS access: Databricks docs, "Serverless compute limitations")."""
+        from bricksmith.spec.models import DatabricksTarget
+
+        if set(config) - set(DatabricksTarget.model_fields):
+            return  # an unknown key (a misspelt cluster_id?): the schema reports it first
+        cluster, serverless = config.get("cluster_id"), config.get("serverless")
+        if serverless is True and cluster not in (None, ""):
+            self.error(("targets", name, "serverless"),
+                       f"target {name!r} sets both cluster_id and serverless: true",
+                       "keep cluster_id to run on that cluster, or remove it to run serverless")
+        elif cluster in (None, "") and serverless is not True:
+            self.error(("targets", name), f"databricks target {name!r} has no cluster_id",
+                       "set cluster_id: <an all-purpose cluster's id> (e.g. "
+                       "${env.DATABRICKS_CLUSTER_ID}), or serverless: true to run on serverless "
+                       "compute (the workspace must have serverless jobs enabled)")
+        if serverless is not True or cluster not in (None, ""):
+            return
+        data = self.data.get("data")
+        for index, item in enumerate(data if isinstance(data, list) else []):
+            target = item.get("target") if isinstance(item, dict) else None
+            if isinstance(target, str) and target.startswith("dbfs:"):
+                self.error(("data", index, "target"),
+                           f"target {target!r}: serverless target {name!r} has only limited "
+                           "DBFS access", "use a Unity Catalog volume, e.g. "
+                           "/Volumes/<catalog>/<schema>/<volume>/data, or give the target a "
+                           "cluster_id", at_value=True)
 
     def check_data(self) -> None:
         data = self.section("data")

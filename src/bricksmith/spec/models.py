@@ -82,6 +82,12 @@ class Project(_Model):
     )
 
 
+GitProvider = Literal[
+    "gitHub", "gitHubEnterprise", "gitLab", "gitLabEnterpriseEdition", "bitbucketCloud",
+    "bitbucketServer", "azureDevOpsServices", "awsCodeCommit",
+]  # the Repos API's names (databricks-sdk service/workspace.py, ReposAPI.create)
+
+
 class Repo(_Model):
     """The git repository of the project and the remote it is pushed to."""
 
@@ -103,6 +109,28 @@ class Repo(_Model):
         description="HTTPS remotes: name of the environment variable holding the token. "
         "The token itself is never written anywhere.",
         examples=["GITHUB_TOKEN"],
+    )
+    provider: GitProvider | None = Field(
+        default=None,
+        description="Databricks targets: the Git provider of the remote, as the Repos API names "
+        "it. Needed when the remote's host is not github.com, gitlab.com, bitbucket.org, "
+        "dev.azure.com or git-codecommit.<region>.amazonaws.com (GitHub Enterprise, GitLab "
+        "self-managed, Bitbucket Server, ...): bricksmith never guesses it.",
+        examples=["gitHubEnterprise"],
+    )
+    git_username: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Databricks targets: user name of the workspace's Git credential for the "
+        "provider (required for awsCodeCommit; some providers' tokens need it).",
+        examples=["me"],
+    )
+    git_email: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Databricks targets: e-mail of the workspace's Git credential for the "
+        "provider (Databricks documents it as required for most providers).",
+        examples=["me@example.com"],
     )
     author_name: str = Field(
         default="bricksmith", description="Author name of commits bricksmith makes."
@@ -150,12 +178,35 @@ class DatabricksTarget(_Model):
     )
     cluster_id: str | None = Field(
         default=None,
-        description="Cluster for runs; serverless when omitted.",
+        description="All-purpose cluster for runs (started when terminated). Required "
+        "unless serverless is true.",
         examples=["${env.DATABRICKS_CLUSTER_ID}", "0123-456789-abcdefgh"],
+    )
+    serverless: bool = Field(
+        default=False,
+        description="Run on serverless compute (no cluster_id): the job run gets an "
+        "environment with the project's requirements. The workspace must have serverless "
+        "jobs enabled; data targets must be /Volumes/... (serverless has only limited DBFS "
+        "access).",
     )
     root: str = Field(
         default=".bricksmith/databricks",
         description="Local folder for this target's state, relative to the spec file.",
+    )
+    git_folder_parent: str | None = Field(
+        default=None,
+        pattern=r"^(/Repos/[^/]+|(/Workspace)?/(Users|Shared)(/[^/]+)+)$",
+        description="Workspace folder holding the project's Git folder (created when "
+        "missing); {user} stands for the current user. Default /Repos/{user}; Git folders may "
+        "also live under /Workspace/Users/{user}/... or /Workspace/Shared/...",
+        examples=["/Workspace/Users/{user}/git", "/Repos/team"],
+    )
+    discard_git_folder_edits: bool = Field(
+        default=False,
+        description="Uncommitted changes made in the workspace's Git folder stop apply (job "
+        "runs would use them instead of the pushed commit). Set true to have apply discard "
+        "them instead, after keeping a copy of each changed file under "
+        "<root>/workspace-edits/<UTC time>/.",
     )
 
 
@@ -163,7 +214,8 @@ Target = Annotated[LocalTarget | DatabricksTarget, Field(discriminator="backend"
 
 
 class DataSync(_Model):
-    """A folder of the project copied to DBFS (or a Unity Catalog volume)."""
+    """A folder of the project copied to a Unity Catalog volume (or DBFS, where the
+    workspace still has a DBFS root)."""
 
     source: str = Field(
         description="Folder inside the project, relative to the project.",
@@ -173,7 +225,8 @@ class DataSync(_Model):
     target: str = Field(
         pattern=r"^(dbfs:/|/Volumes/)",
         description="dbfs:/... or /Volumes/<catalog>/<schema>/<volume>/...",
-        examples=["dbfs:/FileStore/iris-databricks/data"],
+        examples=["/Volumes/main/default/iris-databricks/data",
+                  "dbfs:/FileStore/iris-databricks/data"],
     )
 
 
@@ -269,7 +322,7 @@ class Workflow(_Model):
     data: list[DataSync] = Field(
         default_factory=list,
         description="Folders of the project copied to DBFS or a Unity Catalog volume.",
-        examples=[[{"source": "data", "target": "dbfs:/FileStore/iris-databricks/data"}]],
+        examples=[[{"source": "data", "target": "/Volumes/main/default/iris-databricks/data"}]],
     )
     runs: list[Run] = Field(
         default_factory=list,

@@ -50,6 +50,9 @@ class Step(ABC):
     deps: tuple[str, ...] = ()
     title: str = ""
     timeout_s: float = 30 * 60  # the engine fails a step that runs longer than this
+    # True when repairing what check() found always gives other outputs (committing the
+    # changes found makes a new commit); the plan then lists what depends on it for certain
+    repair_changes_outputs: bool = False
 
     @abstractmethod
     def inputs(self) -> dict[str, Any]:
@@ -70,6 +73,19 @@ class Step(ABC):
         left in flight and what apply will do with it; ``superseded``: the inputs or an
         upstream step changed since. Reads nothing but its arguments ([] = nothing)."""
         return []
+
+    may_adopt = False  # whether ``adopts`` can say anything (the planner asks only then)
+
+    def adopts(self, ctx: StepContext) -> str | None:
+        """For a step never applied: why apply will take over what already exists instead of
+        creating it (a plan's reason, e.g. "adopt the existing project at ..."), else None.
+        Reads only what ``probes(ctx, {})`` observes."""
+        return None
+
+    def history_entry(self, outputs: Outputs | None) -> dict[str, Any] | None:
+        """What the run history keeps of an execution that ended with ``outputs`` (None: it
+        failed; the engine adds the error). None (the default): the step keeps no history."""
+        return None
 
     def annotate(self, reasons: list[str], outputs: Outputs) -> list[str]:
         """The plan's reasons for updating this step because its inputs changed (lines such

@@ -31,6 +31,7 @@ class CommitProject(Step):
     key = "git.commit"
     deps = ("project.params",)
     title = "commit the project when its tree changed"
+    repair_changes_outputs = True  # the changes found become a new commit
 
     def __init__(
         self, *, branch: str, message: str | None, author: gitops.Identity, name: str

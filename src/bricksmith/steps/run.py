@@ -158,6 +158,20 @@ class RunNotebook(Step):
             )
         return effective_of(asked, report.effective_params)
 
+    def history_entry(self, outputs: Outputs | None) -> dict[str, Any]:
+        """{params, effective_params, metrics, commit, duration_s, log} of one execution
+        (the spec's params only, when it failed)."""
+        if outputs is None:
+            return {"params": self.params}
+        return {
+            "params": self.params,
+            "effective_params": outputs.get("effective_params"),
+            "metrics": outputs.get("metrics") or {},
+            "commit": outputs.get("commit"),
+            "duration_s": outputs.get("_duration_s"),
+            "log": outputs.get("_log"),
+        }
+
     def apply(self, ctx: StepContext, upstream: Mapping[str, Outputs]) -> Outputs:
         from bricksmith.param_names import check_spec_params
 
@@ -181,14 +195,17 @@ class RunNotebook(Step):
             stream=ctx.log if ctx.verbose else None,  # -v: the Kedro run log, line by line
         )
         if not outcome.ok:
-            raise RunFailedError(
+            failed = RunFailedError(
                 f"run {self.name} failed: {outcome.error or 'the notebook failed'}",
                 hint=f"the full log is {outcome.log_path}; fix the project and apply again "
                 f"(run.{self.name} runs again, completed steps are skipped)",
                 log_tail=outcome.log_tail,
             )
+            failed.log_path = outcome.log_path  # what the run history keeps of it
+            raise failed
         details = dict(outcome.details)
         report = read_exit_value(outcome.exit_value)
+        backend_warnings = [str(w) for w in details.pop("warnings", [])]  # e.g. output cut
         for warning in report.warnings:
             ctx.log(f"run {self.name} warned: {warning}")
         project_params = dict(ctx.spec.workflow.project.params)  # as committed for it
@@ -203,7 +220,7 @@ class RunNotebook(Step):
             "params": self.params,
             "project_params": project_params,
             "effective_params": effective,
-            "warnings": list(report.warnings),
+            "warnings": list(report.warnings) + backend_warnings,
             "commit": repo["commit"],
             "_log": outcome.log_path,
             "_duration_s": round(outcome.duration_s, 2),

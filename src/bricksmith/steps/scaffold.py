@@ -39,8 +39,16 @@ class ScaffoldProject(Step):
         self.starter, self.path, self.name = starter, path, name
         self.directory, self.checkout = directory, checkout
 
+    may_adopt = True
+
     def inputs(self) -> dict[str, Any]:
         return {"path": self.path}
+
+    def adopts(self, ctx: StepContext) -> str | None:
+        if is_kedro_project(ctx.project_dir):
+            return (f"adopt the existing project at {ctx.project_dir}: it already holds a "
+                    "Kedro project (nothing is generated or overwritten)")
+        return None
 
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
         if not is_kedro_project(ctx.project_dir):

@@ -13,14 +13,20 @@ class SyncWorkspaceRepo(Step):
     deps = ("git.push",)
     title = "create or update the workspace repo at the pushed commit"
 
-    def __init__(self, *, name: str, target: Mapping[str, Any], token_env: str | None) -> None:
+    def __init__(self, *, name: str, target: Mapping[str, Any], token_env: str | None,
+                 git: Mapping[str, Any] | None = None) -> None:
         self.name, self.target, self.token_env = name, dict(target), token_env
+        # repo.provider / git_username / git_email: only the ones the spec sets
+        self.git = {k: v for k, v in (git or {}).items() if v is not None}
 
     def inputs(self) -> dict[str, Any]:
-        return {"name": self.name, "target": self.target}
+        inputs = {"name": self.name, "target": self.target}
+        if self.git:  # absent when unset: older states keep their fingerprints
+            inputs["git"] = self.git
+        return inputs
 
     def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
-        return ctx.backend.repo_drift(outputs)
+        return ctx.backend.repo_drift(outputs, project=ctx.project_dir)
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
         return ctx.backend.repo_probes(outputs)
@@ -33,6 +39,9 @@ class SyncWorkspaceRepo(Step):
             branch=pushed["branch"],
             commit=pushed["commit"],
             token_env=self.token_env,
+            git=self.git,
+            project=ctx.project_dir,
+            log=ctx.log,
         )
         ctx.log(f"workspace repo {outputs['path']} at {outputs['commit'][:10]}")
         kept = outputs.get("_kept_files")

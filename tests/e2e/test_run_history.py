@@ -1,0 +1,100 @@
+"""Every execution of a run is kept, and the guide's change (train_fraction 0.8 → 0.7) is
+shown before/after: `runs --history`, `runs NAME`, `runs --json` and the report (in
+headless Chromium), on the local backend through the CLI."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+import subprocess
+
+import pytest
+
+from tests.test_report import FLAGS, chromium
+
+pytestmark = pytest.mark.e2e
+
+MEASURE = """<script>
+const rows = [...document.querySelectorAll("#changes .change")].map(c => ({
+  run: c.dataset.run,
+  cause: c.querySelector(".cause").textContent,
+  visible: c.getBoundingClientRect().height > 0,
+  metrics: Object.fromEntries([...c.querySelectorAll("tr[data-metric]")].map(r => [
+    r.dataset.metric, [r.querySelector(".before").textContent,
+                       r.querySelector(".after").textContent]])),
+}));
+const out = document.createElement("pre");
+out.id = "measured";
+out.textContent = JSON.stringify(rows);
+document.body.append(out);
+</script>"""
+
+
+def test_the_guides_change_is_kept_and_compared(cli, seed, tmp_path, monkeypatch):
+    assert cli("apply", seed).code == 0
+    first = cli("runs", seed, "--json").json()
+    assert sorted((e["run"], e["execution"]) for e in first["history"]) == [
+        ("baseline", 1), ("split-70", 1)]  # in the order they ended
+    seed.write_text(seed.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
+    assert cli("apply", seed).code == 0
+
+    data = cli("runs", seed, "--json").json()
+    baseline = [e for e in data["history"] if e["run"] == "baseline"]
+    assert [e["execution"] for e in baseline] == [1, 2]  # the first one is not overwritten
+    old, new = baseline
+    assert old["effective_params"] == {"train_fraction": 0.8}
+    assert new["effective_params"] == {"train_fraction": 0.7}
+    for execution in baseline:
+        assert execution["status"] == "succeeded" and execution["commit"]
+        assert execution["started_at"] <= execution["finished_at"]
+        assert isinstance(execution["metrics"]["accuracy"], float)
+        assert execution["log"].endswith("baseline.log") and execution["duration_s"] > 0
+    assert old["commit"] != new["commit"]  # the change was committed before the second run
+    assert old["metrics"]["n_train"] == 120 and new["metrics"]["n_train"] == 105
+    # the latest of each run is what status says
+    assert {r["name"]: r["metrics"] for r in data["runs"]}["baseline"] == new["metrics"]
+    changes = {c["run"]: c for c in data["changes"]}
+    assert changes["baseline"]["params"] == [
+        {"key": "train_fraction", "before": 0.8, "after": 0.7}]
+    assert {"name": "n_train", "before": 120, "after": 105} in changes["baseline"]["metrics"]
+
+    # the rows of the state: one per execution, in its own table
+    with sqlite3.connect(tmp_path / ".bricksmith/local/state.db") as db:
+        rows = db.execute("SELECT step, status FROM executions ORDER BY id").fetchall()
+    assert rows.count(("run.baseline", "succeeded")) == 2
+
+    monkeypatch.setenv("COLUMNS", "80")
+    text = cli("runs", seed, "--history").out
+    assert "run baseline, execution 1 → 2: train_fraction 0.8 → 0.7" in text
+    assert "n_train: 120 → 105 (-15)" in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    one = cli("runs", seed, "baseline").out  # `runs SPEC NAME`: that run's executions only
+    assert "baseline" in one and "split-70" not in one
+    bad = cli("runs", seed, "nosuch")
+    assert bad.code == 1 and "the spec has no run 'nosuch'" in bad.err and "baseline" in bad.err
+
+    # the report: before and after, side by side, with the change that caused it
+    out = tmp_path / "report.html"
+    assert cli("report", seed, "--out", out).code == 0
+    page = out.read_text()
+    assert 'id="changes"' in page and "train_fraction 0.8 → 0.7" in page
+    chromium()
+    probe = tmp_path / "probe.html"
+    from bricksmith.report import CSP
+
+    probe.write_text(page.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace(
+        "</body>", MEASURE + "</body>"), encoding="utf-8")
+    done = subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+         probe.as_uri()],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    drawn = {c["run"]: c for c in json.loads(html.unescape(found.group(1)))}
+    assert drawn["baseline"]["visible"]
+    assert drawn["baseline"]["cause"] == "train_fraction 0.8 → 0.7"
+    assert drawn["baseline"]["metrics"]["n_train"] == ["120", "105"]
+    accuracy = drawn["baseline"]["metrics"]["accuracy"]
+    assert accuracy == [f"{old['metrics']['accuracy']:.4g}", f"{new['metrics']['accuracy']:.4g}"]
