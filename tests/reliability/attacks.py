@@ -25,35 +25,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from bricksmith.emulator import DEFAULT_CLUSTER_ID
 from tests.reliability import measure
+from tests.reliability.harness import seed_spec
 from tests.reliability.measure import Outcome
 
-LOCAL_TARGET = """target: local
-targets:
-  local:
-    backend: local
-    root: .bricksmith/local
-"""
 # wall-clock length of an uninterrupted apply of the seed workflow on this machine (s), by
 # (backend, parallelism): kills are drawn uniformly inside it
 APPLY_S = {("local", 4): 7.0, ("local", 1): 11.0, ("emulator", 4): 9.0, ("emulator", 1): 12.0}
-
-
-def seed_spec(work: Path, emulator_url: str | None = None) -> Path:
-    text = (measure.REPO / "specs/iris.yaml").read_text()
-    if emulator_url:
-        text = text.replace(LOCAL_TARGET, f"""target: emulated
-targets:
-  emulated:
-    backend: databricks
-    host: {emulator_url}
-    cluster_id: {DEFAULT_CLUSTER_ID}
-    root: .bricksmith/emulated
-""")
-    spec = work / "iris.yaml"
-    spec.write_text(text)
-    return spec
 
 
 class Target:
