@@ -1,126 +1,86 @@
 """``python -m tests.reliability``: the reliability report.
 
-Runs the crash harness over the seed workflow (every step boundary plus random points inside
-steps, on the local backend and on the emulator), the bad-input corpus, and applies against the
-emulator with injected transient faults; prints one table. Takes several minutes.
+Attacks the seed workflow as users and their machines do — SIGKILL at random wall-clock
+moments (to the apply's pid and to its whole process group, with ``-p 4`` and ``-p 1``, on the
+local backend and on the emulator), SIGKILL inside ``destroy``, damaged states, answers lost on
+every endpoint of the emulated workspace — and measures each trial (see
+``tests/reliability/measure.py``); runs the plan/apply differential test with many seeds and the
+bad-input corpus; prints one table. ``--quick`` runs one trial per attack (a few minutes);
+the full mode ``--trials`` per attack. Exit 1 when any figure is a finding.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import platform
 import random
 import shutil
+import subprocess
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from tests.reliability.harness import (
-    SEED_STEPS,
-    KillPoint,
-    base_env,
-    boundary_points,
-    check_end_state,
-    run_apply,
-    run_trial,
-    seed_spec,
-)
-
-MIN_KILLS = 30  # per backend
-
-# Steps long enough for a random delay to land inside them, with a typical duration (s).
-LONG_STEPS = {"project.scaffold": 2.5, "run.baseline": 6.0, "run.split-70": 6.0,
-              "git.push": 0.3, "data.upload[0]": 0.2}
+from tests.reliability import attacks, measure
 
 
-def random_points(count: int, rng: random.Random) -> list[KillPoint]:
-    """``count`` kill points inside steps, in the order a --parallelism 1 apply meets them."""
-    points = [KillPoint("started", step, round(rng.uniform(0.05, LONG_STEPS[step]), 2))
-              for step in rng.choices(list(LONG_STEPS), k=count)]
-    return sorted(points, key=lambda p: SEED_STEPS.index(p.step))
+@dataclass
+class Row:
+    attack: str
+    trials: int = 0
+    hit: int = 0
+    survived: int = 0
+    duplicated: int = 0
+    lost: int = 0
+    leaked: int = 0
+    leftovers: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    def add(self, outcome: measure.Outcome, label: str) -> None:
+        self.trials += 1
+        self.hit += outcome.hit
+        self.survived += outcome.survived
+        self.duplicated += bool(outcome.duplicated)
+        self.lost += bool(outcome.lost)
+        self.leaked += bool(outcome.leaked)
+        self.leftovers += bool(outcome.leftovers)
+        self.findings += [f"{label}: {f}" for f in outcome.findings()]
 
 
-def chains(points: list[KillPoint]) -> list[list[KillPoint]]:
-    """Split points into chains whose steps only move forward (each chain is one trial)."""
-    result: list[list[KillPoint]] = []
-    for point in points:
-        for chain in result:
-            if SEED_STEPS.index(chain[-1].step) < SEED_STEPS.index(point.step):
-                chain.append(point)
-                break
-        else:
-            result.append([point])
-    return result
-
-
-def crash_row(label: str, trials, problems: list[str]) -> tuple:
-    tried = sum(len(t.killed) for t in trials)
-    recovered = sum(len(t.killed) for t in trials if t.recovered)
-    duplicates = sum(1 for p in problems if "commits" in p or "job runs" in p
-                     or "times to its end" in p)
-    return label, tried, recovered, duplicates, len(problems)
-
-
-def run_crashes(folder: Path, rng: random.Random, *, emulated: bool, console: Console):
-    from bricksmith.emulator import Emulator
-
-    trials, problems = [], []
-    pending = [boundary_points()]
-    # then random points inside steps until at least MIN_KILLS applies were really killed
-    # (a random point can land after its apply already finished: it does not count)
-    index = 0
-    while pending or (sum(len(t.killed) for t in trials) < MIN_KILLS and index < 12):
-        points = pending.pop(0) if pending else chains(random_points(6, rng))[0]
-        work = folder / f"{'emulated' if emulated else 'local'}-{index}"
-        index += 1
-        work.mkdir()
-        env = base_env(work / "tmp")
-        emulator = None
-        if emulated:
-            emulator = Emulator(work / "workspace", token="reliability-token", run_delay_s=1.0,
-                                cluster_start_s=0.2)
-            emulator.start()
-            env["DATABRICKS_TOKEN"] = emulator.token
-            env["DATABRICKS_CONFIG_FILE"] = str(work / "none")
-        try:
-            spec = seed_spec(work, emulator.url if emulator else None)
-            trial = run_trial(spec, points, env)
-            root = work / (".bricksmith/emulated" if emulated else ".bricksmith/local")
-            dbfs = emulator.root / "dbfs" if emulator else root / "dbfs"
-            trial.problems += check_end_state(spec, env, root=root, dbfs=dbfs, submissions=2,
-                                              emulator=emulator)
-        finally:
-            if emulator:
-                emulator.stop()
-        console.print(f"  {'emulator' if emulated else 'local'} trial {index - 1}: "
-                      f"{len(trial.killed)} kills ({len(trial.moved)} moved to a step's end), "
-                      f"{trial.applies} applies, "
-                      f"{'recovered' if trial.recovered else trial.problems}")
-        trials.append(trial)
-        problems += trial.problems
-    return trials, problems
-
-
-def run_faults(folder: Path, seeds: list[int], rate: float, console: Console):
-    from bricksmith.emulator import Emulator, FaultPolicy
-
-    succeeded, duplicates = 0, 0
-    for seed in seeds:
-        work = folder / f"faults-{seed}"
-        work.mkdir()
-        faults = FaultPolicy(rate=rate, seed=seed, retry_after_s=0, drop_after_rate=rate)
-        with Emulator(work / "workspace", token="t", faults=faults, cluster_start_s=0.2) as emu:
-            env = {**base_env(), "DATABRICKS_TOKEN": "t",
-                   "DATABRICKS_CONFIG_FILE": str(work / "none")}
-            spec = seed_spec(work, emu.url)
-            ok = run_apply(spec, env, None, parallelism=4).returncode == 0
-            succeeded += ok
-            duplicates += max(0, len(emu.runs) - 2) + max(
-                0, emu.calls["POST /api/2.0/repos"] - 1)
-            console.print(f"  faults seed {seed}: {'succeeded' if ok else 'FAILED'}, "
-                          f"{emu.faults_injected} faults injected")
-    return succeeded, duplicates
+def campaign(trials: int, rate: float, quick: bool) -> list[tuple[str, int, callable]]:
+    """(row label, trials, trial function(work, rng, index))."""
+    kills = [
+        (f"kill {'group' if group else 'pid'}, {backend}, -p {p}", group, backend, p)
+        for backend, p, group in (("local", 4, False), ("local", 1, False), ("local", 4, True),
+                                  ("local", 1, True), ("emulator", 4, False),
+                                  ("emulator", 1, True))
+    ]
+    plan = [(label, trials,
+             lambda work, rng, i, g=group, b=backend, p=p: attacks.kill_apply(
+                 work, rng, emulated=b == "emulator", parallelism=p, group=g))
+            for label, group, backend, p in kills]
+    plan += [(f"kill at engine events, {backend}, -p 1", trials,
+              lambda work, rng, i, b=backend: attacks.kill_at_events(
+                  work, rng, emulated=b == "emulator"))
+             for backend in ("local", "emulator")]
+    plan.append(("kill inside destroy, local", trials,
+                 lambda work, rng, i: attacks.kill_destroy(work, rng, emulated=False)))
+    plan.append(("kill inside destroy, emulator", max(1, trials // 2),
+                 lambda work, rng, i: attacks.kill_destroy(work, rng, emulated=True)))
+    kinds = len(attacks.DAMAGE)
+    plan.append((f"state damage ({kinds} kinds), local", 3 if quick else max(kinds, trials),
+                 lambda work, rng, i: attacks.damage_state(
+                     work, rng, kind=(2, 5, 8)[i] if quick else i % kinds)))
+    plan.append((f"lost answers, emulator, {rate:.0%}", trials,
+                 lambda work, rng, i: attacks.lost_answers(work, rng, rate=rate)))
+    plan.append((f"lost answers, emulator, {rate:.0%}, answers of every POST dropped", trials,
+                 lambda work, rng, i: attacks.lost_answers(work, rng, rate=rate,
+                                                           every_post=True)))
+    return plan
 
 
 def run_bad_inputs() -> tuple[int, int]:
@@ -139,45 +99,92 @@ def run_bad_inputs() -> tuple[int, int]:
 
     counter = Count()
     corpus = Path(__file__).resolve().parents[1] / "spec" / "test_corpus.py"
-    pytest.main(["-q", "-p", "no:cacheprovider", str(corpus)], plugins=[counter])
+    pytest.main(["-qq", "-p", "no:cacheprovider", str(corpus)], plugins=[counter])
     return counter.tried, counter.clean
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability")
+    parser.add_argument("--quick", action="store_true", help="one trial per attack")
+    parser.add_argument("--trials", type=int, default=5, help="trials per attack (full mode)")
+    parser.add_argument("--diff-seeds", type=int, default=None,
+                        help="walks of the plan/apply differential test (quick 2, full 40)")
+    parser.add_argument("--rate", type=float, default=0.2, help="fault rate of lost answers")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--fault-seeds", type=int, default=3)
+    parser.add_argument("--only", help="run only the attacks whose label contains this")
     parser.add_argument("--keep", action="store_true", help="keep the trial folders")
     args = parser.parse_args()
-    console = Console()
+    trials = 1 if args.quick else args.trials
+    diff_seeds = args.diff_seeds if args.diff_seeds is not None else (2 if args.quick else 40)
+    console = Console(width=140)
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="bricksmith-reliability-"))
+    rows: list[Row] = []
+    started = time.monotonic()
+    diff = None
+    walks = attacks.start_diff_walks(diff_seeds) if diff_seeds and not args.only else None
     try:
-        console.print("crash trials on the local backend")
-        local = run_crashes(folder, rng, emulated=False, console=console)
-        console.print("crash trials on the emulator")
-        emulated = run_crashes(folder, rng, emulated=True, console=console)
-        console.print("applies with injected faults")
-        rate = 0.2
-        fault_ok, fault_dups = run_faults(folder, list(range(1, args.fault_seeds + 1)), rate,
-                                          console)
-        bad_tried, bad_clean = run_bad_inputs()
+        with measure.watching_command_lines() as command_lines:
+            for label, count, trial in campaign(trials, args.rate, args.quick):
+                if args.only and args.only not in label:
+                    continue
+                row = Row(label)
+                rows.append(row)
+                for index in range(count):
+                    work = attacks.fresh(folder, f"{len(rows):02d}-{index}")
+                    outcome = trial(work, random.Random(rng.random()), index)
+                    row.add(outcome, f"{label} #{index}")
+                    console.print(f"  {label} #{index}: "
+                                  f"{'survived' if outcome.survived else 'FAILED'}"
+                                  f"{'' if outcome.hit else ' (not hit)'}; "
+                                  f"{'; '.join(outcome.notes)}"
+                                  + "".join(f"\n      {f}" for f in outcome.findings()[:6]))
+                    if not args.keep:
+                        shutil.rmtree(work, ignore_errors=True)
+            leaked_lines = sorted(set(command_lines))
+        if walks is not None:
+            console.print(f"waiting for the plan/apply differential test ({diff_seeds} seeds)")
+            diff = attacks.diff_walks(walks)
+        bad = run_bad_inputs() if not args.only else None
     finally:
+        if walks is not None and walks.poll() is None:  # interrupted: stop the walks too
+            walks.kill()
+            walks.wait()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 
-    table = Table(title="bricksmith reliability")
-    for column in ("check", "tried", "passed", "duplicates", "problems"):
-        table.add_column(column)
-    for row in (crash_row("kill points, local backend", *local),
-                crash_row("kill points, emulator", *emulated)):
-        table.add_row(*map(str, row))
-    table.add_row("bad inputs rejected cleanly", str(bad_tried), str(bad_clean), "-",
-                  str(bad_tried - bad_clean))
-    table.add_row(f"applies at {rate:.0%} injected faults", str(args.fault_seeds),
-                  str(fault_ok), str(fault_dups), str(args.fault_seeds - fault_ok))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=measure.REPO,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    title = (f"bricksmith reliability, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC,"
+             f" commit {commit}, {platform.system()} {platform.machine()}, "
+             f"{__import__('os').cpu_count()} CPUs, {time.monotonic() - started:.0f} s"
+             f"{' (quick)' if args.quick else ''}")
+    table = Table(title=title)
+    for column in ("attack", "trials", "hit", "survived", "duplicated", "lost", "leaked",
+                   "leftovers"):
+        table.add_column(column, justify="left" if column == "attack" else "right")
+    for row in rows:
+        table.add_row(row.attack, *map(str, (row.trials, row.hit, row.survived, row.duplicated,
+                                             row.lost, row.leaked, row.leftovers)))
+    table.add_row("secret on a process command line (scanned throughout)", "-", "-", "-", "-",
+                  "-", str(len(leaked_lines)), "-")
+    if diff is not None:
+        table.add_row(f"plan/apply differential: {diff['walks']} walks, "
+                      f"{diff['walks'] * 6} edits, {diff['failed']} with a difference",
+                      str(diff["walks"]), "-", str(diff["passed"]), "-", "-", "-", "-")
+    if bad is not None:
+        table.add_row("bad inputs rejected cleanly", str(bad[0]), "-", str(bad[1]), "-", "-",
+                      "-", "-")
     console.print(table)
-    failed = local[1] or emulated[1] or bad_tried != bad_clean or fault_ok != args.fault_seeds
+    findings = [f for row in rows for f in row.findings] + leaked_lines
+    if diff is not None:
+        findings += diff["differences"]
+    if findings:
+        console.print("findings:")
+        for finding in findings:
+            console.print(f"  {finding}", markup=False)
+    failed = bool(findings) or (bad is not None and bad[0] != bad[1]) or (
+        diff is not None and diff["failed"])
     return 1 if failed else 0
 
 
