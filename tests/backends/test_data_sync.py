@@ -327,3 +327,30 @@ def test_a_255_byte_name_uploads_to_dbfs_small_or_streamed(project, emulator, re
     assert (folder / small).read_text() == "x\n"
     assert (folder / big).stat().st_size == (1 << 20) + 7
     assert remote.upload_drift(project / "data", out, within=project) == []
+
+
+def test_a_block_whose_outcome_is_unknown_restarts_the_stream(project, emulator, remote,
+                                                              monkeypatch):
+    """Found by the reliability suite: a 502 replacing the answer of a processed add-block
+    ("whether it took effect is not known") failed the upload on every apply; the stream goes
+    to a fresh temporary file, so streaming it all again is safe."""
+    from bricksmith.backends.databricks_http import ServerErrorUnconfirmed
+
+    data = os.urandom((2 << 20) + 777)
+    (project / "data" / "big.bin").write_bytes(data)
+    dbfs = remote.client.dbfs
+    real, failed = dbfs.add_block, []
+
+    def add_block(handle, block):
+        real(handle, block)  # processed by the workspace ...
+        if not failed:  # ... and then its answer is lost, once
+            failed.append(handle)
+            raise ServerErrorUnconfirmed(RuntimeError("502 Bad Gateway"),
+                                         "POST /api/2.0/dbfs/add-block")
+
+    monkeypatch.setattr(dbfs, "add_block", add_block)
+    out = remote.upload(project / "data", "dbfs:/FileStore/u", {}, print, within=project)
+    landed = emulator.root / "dbfs/FileStore/u/big.bin"
+    assert failed and landed.read_bytes() == data
+    assert not [p for p in landed.parent.iterdir() if "bricksmith-tmp" in p.name]
+    assert remote.upload_drift(project / "data", out, within=project) == []

@@ -177,3 +177,12 @@ def test_an_older_notebook_without_effective_params_still_records_metrics(tmp_pa
 def test_params_json_cannot_hold_are_refused_before_running(tmp_path):
     with pytest.raises(StepError, match="cannot be passed as JSON"):
         apply(tmp_path, {"x": float("inf")}, {}, report({}))
+
+
+def test_a_run_record_without_its_result_is_run_again():
+    """Found by the reliability suite: a run record emptied to {} was taken as done (plan
+    said "No changes", runs showed no metrics, the run never ran again)."""
+    step = RunNotebook(name="baseline", params={}, timeout_minutes=1, data_steps=())
+    assert step.check(None, {"metrics": {"accuracy": 0.9}, "commit": "abc"}) == []
+    assert step.check(None, {}) == [
+        "its record holds no result (metrics, commit missing): the run runs again"]

@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bricksmith.backends import databricks_http, filesync
 from bricksmith.backends import databricks_limits as limits
-from bricksmith.backends import filesync
 from bricksmith.backends.base import Removal
 from bricksmith.backends.databricks_owners import DatabricksOwners
 from bricksmith.errors import BackendError, DataSyncError
@@ -157,7 +157,12 @@ class DatabricksData(DatabricksOwners):
             return
         for _attempt in range(UPLOAD_ATTEMPTS):
             tmp = str(PurePosixPath(dest).with_name(f"{TMP_MARKER}{uuid.uuid4().hex[:12]}"))
-            problem = self._stream_verified(source, tmp, entry)
+            try:
+                problem = self._stream_verified(source, tmp, entry)
+            except databricks_http.ServerErrorUnconfirmed as exc:
+                # a block or the close got a server error after it may have been processed:
+                # the stream is a fresh temporary file, so streaming it all again is safe
+                problem = str(exc)
             if problem is None:
                 self._replace(tmp, dest, exists=exists)
                 return

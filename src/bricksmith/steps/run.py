@@ -87,8 +87,17 @@ class RunNotebook(Step):
     def inputs(self) -> dict[str, Any]:
         return {"params": self.params, "timeout_minutes": self.timeout_minutes}
 
+    def check(self, ctx: StepContext, outputs: Outputs) -> list[str]:
+        """A run's check reads only its record: one without its result (emptied, damaged)
+        is run again rather than taken as done with no metrics."""
+        missing = [key for key in ("metrics", "commit") if key not in outputs]
+        if missing:
+            return [f"its record holds no result ({', '.join(missing)} missing): "
+                    "the run runs again"]
+        return []
+
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
-        return []  # a run's check looks at nothing: it is redone when its inputs change
+        return []  # the check reads the record alone, which the state's revision covers
 
     def interrupted(self, outputs: Outputs, inputs: Mapping[str, Any], *,
                     superseded: bool) -> list[str]:
