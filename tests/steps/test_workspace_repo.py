@@ -29,7 +29,7 @@ class Backend:
 
 
 def context(tmp_path: Path, backend, **flags) -> StepContext:
-    spec = SimpleNamespace(path=tmp_path / "spec.yaml")
+    spec = SimpleNamespace(path=tmp_path / "spec.yaml", project_dir=tmp_path / "project")
     return StepContext(spec=spec, target="local", backend=backend, root=tmp_path,
                        previous={"path": "/ws/p", "commit": "abc"}, **flags)
 
