@@ -335,17 +335,7 @@ class DatabricksData(DatabricksOwners):
 
     def _clear_moved(self, previous: dict[str, Any], target: str, workflow: str | None,
                      log: Callable[[str], None]) -> None:
-        """Remove what ``previous`` uploaded to its old target, unless another workflow
-        wrote it (a state two workflows shared): that is only said."""
-        if previous.get("_workflow") not in (None, workflow):
-            log(f"the data target moved from {previous['target']} to {target}: left the files "
-                f"there, uploaded by workflow {previous['_workflow']!r}")
-            return
-        removal = self.remove_upload(previous)
-        left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
-            removal.left) else ""
-        log(f"the data target moved from {previous['target']} to {target}: removed "
-            f"{removal.removed} file(s) uploaded there before{left}")
+        filesync.clear_moved_target(self.remove_upload, previous, target, workflow, log)
 
     # what the workspace holds is known only by asking it: no probe stands for this check
     def upload_probes(

@@ -24,6 +24,11 @@ from pathlib import Path
 from bricksmith.errors import DataSyncError
 from bricksmith.pathfacts import is_racy, path_kind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 Manifest = dict[str, dict]
 Stamps = dict[str, int]  # folder (relative POSIX path, "" for the root) -> mtime_ns
 
@@ -300,3 +305,19 @@ def source_drift(
     return [f"source file changed: {rel}" for rel in sorted(changed)[:10]] + [
         f"source file removed: {rel}" for rel in sorted(removed)[:10]
     ]
+
+
+def clear_moved_target(remove_upload: Callable[[dict[str, Any]], Any], previous: dict[str, Any],
+                       target: str, workflow: str | None, log: Callable[[str], None]) -> None:
+    """A data target moved to ``target``: remove what ``previous`` (the upload's last
+    outputs) put in the old one with ``remove_upload`` (the backend's, returning a Removal),
+    unless another workflow wrote it (a state two workflows shared): that is only said."""
+    if previous.get("_workflow") not in (None, workflow):
+        log(f"the data target moved from {previous['target']} to {target}: left the files "
+            f"there, uploaded by workflow {previous['_workflow']!r}")
+        return
+    removal = remove_upload(previous)
+    left = f"; left {len(removal.left)} file(s) bricksmith did not write" if (
+        removal.left) else ""
+    log(f"the data target moved from {previous['target']} to {target}: removed "
+        f"{removal.removed} file(s) uploaded there before{left}")
