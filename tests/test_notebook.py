@@ -10,6 +10,7 @@ import pytest
 
 import bricksmith.backends
 from bricksmith.notebook import CELL_SEPARATOR, HEADER, params_widgets, render_notebook
+from tests.e2e.test_run_params import STRINGS
 
 REPO = "/Workspace/Repos/me@example.com/iris-databricks"
 DATA_ROOT = "/dbfs/FileStore/iris-databricks/data"
@@ -76,23 +77,9 @@ class FakeDbutils:
         self.widgets = FakeWidgets(values)
 
 
-# Every value the k=v string used to mangle (case run-params-mangled), and more.
+# Every value the k=v string used to mangle (case run-params-mangled), and more types.
 MANGLED = {
-    "dquote": 'say "hi" now',
-    "squote": "it's",
-    "newline": "line one\nline two",
-    "str_number": "007",
-    "str_float": "1.50",
-    "str_bool": "yes",
-    "str_null": "null",
-    "str_braces": "{a: 1}",
-    "empty": "",
-    "padded": "  padded  ",
-    "hash": "a # b",
-    "colon": "k: v",
-    "comma": "a,b=c",
-    "option": "x --env prod",
-    "unicode": "héllo ✓",
+    **STRINGS,
     "number": 0.7,
     "integer": 3,
     "flag": True,

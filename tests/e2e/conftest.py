@@ -48,3 +48,19 @@ def seed(tmp_path) -> Path:
 def tree(folder: Path) -> dict[str, int]:
     """Every file under ``folder`` with its size: a snapshot to prove nothing was written."""
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+def emulated_state_rows(spec: Path) -> dict[str, tuple[str, dict]]:
+    """{step: (status, outputs)} of the ``emulated`` target's state: {} while it is not there
+    or its first apply is still creating it. Read-only, safe during an apply."""
+    import sqlite3
+
+    db = spec.parent / ".bricksmith/emulated/state.db"
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return {key: (status, json.loads(outputs)) for key, status, outputs in
+                    conn.execute("SELECT key, status, outputs FROM steps")}
+    except sqlite3.OperationalError:  # the file exists, its tables are not made yet
+        return {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import git
 import pytest
 
 from bricksmith.emulator import DEFAULT_CLUSTER_ID, FaultPolicy
+from tests.e2e.conftest import emulated_state_rows
 from tests.reliability.harness import seed_spec
 
 SUBMIT = "POST /api/2.2/jobs/runs/submit"
@@ -24,18 +24,6 @@ def spec(seed, emulator, monkeypatch) -> Path:
     spec = seed_spec(seed.parent, emulator.url)
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
     return spec
-
-
-def state_rows(spec: Path) -> dict[str, tuple[str, str]]:
-    db = spec.parent / ".bricksmith/emulated/state.db"
-    if not db.exists():
-        return {}
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return {key: (status, outputs) for key, status, outputs in
-                    conn.execute("SELECT key, status, outputs FROM steps")}
-    except sqlite3.OperationalError:  # the file exists, its tables are not made yet
-        return {}
 
 
 def calls(emulator, method: str, prefix: str) -> int:
@@ -104,9 +92,9 @@ def test_an_apply_killed_while_waiting_re_attaches_to_its_job_runs(cli, spec, em
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            rows = state_rows(spec)
-            outputs = [rows.get(f"run.{n}", ("", ""))[1] for n in ("baseline", "split-70")]
-            if all('"_run_id"' in text for text in outputs):
+            rows = emulated_state_rows(spec)
+            outputs = [rows.get(f"run.{n}", ("", {}))[1] for n in ("baseline", "split-70")]
+            if all("_run_id" in recorded for recorded in outputs):
                 break
             assert apply.poll() is None, "the apply ended before its runs were submitted"
             time.sleep(0.1)
@@ -118,7 +106,7 @@ def test_an_apply_killed_while_waiting_re_attaches_to_its_job_runs(cli, spec, em
         if apply.poll() is None:
             apply.kill()
     assert emulator.calls[SUBMIT] == 2
-    rows = state_rows(spec)
+    rows = emulated_state_rows(spec)
     assert rows["run.baseline"][0] == "running"
 
     plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
@@ -286,4 +274,4 @@ def test_a_truncated_notebook_output_is_a_warning_and_the_run_keeps_its_status(
     run = runs_by_name(cli, spec)["baseline"]
     assert run["metrics"] == {}  # lost, not misread from the first 16 bytes
     assert any("notebook_output.truncated" in w for w in run["warnings"])
-    assert state_rows(spec)["run.baseline"][0] == "succeeded"
+    assert emulated_state_rows(spec)["run.baseline"][0] == "succeeded"

@@ -4,7 +4,6 @@ cancelled before the new one; an apply behind a gateway answering 500/502/504 co
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bricksmith.emulator import FaultPolicy
+from tests.e2e.conftest import emulated_state_rows
 from tests.reliability.harness import seed_spec
 
 pytestmark = pytest.mark.e2e
@@ -45,21 +45,6 @@ def spec(seed, emulator, monkeypatch) -> Path:
     return spec
 
 
-def rows(spec: Path) -> dict[str, tuple[str, dict]]:
-    """{step: (status, outputs)} of the state ({} while it is not there or being created)."""
-    import sqlite3
-
-    db = spec.parent / ".bricksmith/emulated/state.db"
-    if not db.exists():
-        return {}
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return {key: (status, json.loads(outputs)) for key, status, outputs in
-                    conn.execute("SELECT key, status, outputs FROM steps")}
-    except sqlite3.OperationalError:  # the first apply is creating it
-        return {}
-
-
 def runs_by_name(cli, spec):
     return {run["name"]: run for run in cli("status", spec, "--json").json()["runs"]}
 
@@ -70,11 +55,11 @@ def test_a_run_that_finished_before_the_kill_is_adopted_not_submitted_again(cli,
         [sys.executable, "-c", KILL_BEFORE_RECORDING_A_RUN, str(spec)], cwd=spec.parent,
         env=os.environ.copy(), capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    finished = {key: outputs for key, (status, outputs) in rows(spec).items()
+    finished = {key: outputs for key, (status, outputs) in emulated_state_rows(spec).items()
                 if key.startswith("run.") and outputs.get("_result") == "SUCCESS"}
     assert len(finished) == 1 and all(o["_pending"] for o in finished.values())
     (key, outputs), = finished.items()
-    assert rows(spec)[key][0] == "running"
+    assert emulated_state_rows(spec)[key][0] == "running"
     submitted = emulator.calls[SUBMIT]
 
     plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
@@ -91,8 +76,8 @@ def test_a_run_that_finished_before_the_kill_is_adopted_not_submitted_again(cli,
     runs = runs_by_name(cli, spec)
     assert runs["baseline"]["metrics"]["n_train"] == 120
     assert runs["split-70"]["metrics"]["n_train"] == 105
-    assert rows(spec)[key] == ("succeeded", rows(spec)[key][1])
-    assert rows(spec)[key][1]["_run_id"] == outputs["_run_id"]
+    assert emulated_state_rows(spec)[key] == ("succeeded", emulated_state_rows(spec)[key][1])
+    assert emulated_state_rows(spec)[key][1]["_run_id"] == outputs["_run_id"]
     assert cli("plan", spec, "--detailed-exitcode").code == 0
 
 
@@ -106,7 +91,7 @@ def test_params_changed_while_a_run_is_in_flight_cancel_it_before_the_new_one(cl
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            state = rows(spec)
+            state = emulated_state_rows(spec)
             if all("_run_id" in state.get(f"run.{n}", ("", {}))[1]
                    for n in ("baseline", "split-70")):
                 break
@@ -119,8 +104,8 @@ def test_params_changed_while_a_run_is_in_flight_cancel_it_before_the_new_one(cl
     finally:
         if apply.poll() is None:
             apply.kill()
-    old = rows(spec)["run.split-70"][1]["_run_id"]
-    baseline = rows(spec)["run.baseline"][1]["_run_id"]
+    old = emulated_state_rows(spec)["run.split-70"][1]["_run_id"]
+    baseline = emulated_state_rows(spec)["run.baseline"][1]["_run_id"]
     spec.write_text(spec.read_text().replace("train_fraction: 0.7}", "train_fraction: 0.6}"))
 
     plan = {a["step"]: a for a in cli("plan", spec, "--json").json()["actions"]}
@@ -141,7 +126,7 @@ def test_params_changed_while_a_run_is_in_flight_cancel_it_before_the_new_one(cl
     assert emulator.calls[CANCEL] == 1 and emulator.calls[SUBMIT] == 3
     by_id = {run["run_id"]: run for run in emulator.runs}
     assert by_id[old]["state"]["result_state"] == "CANCELED"
-    new = rows(spec)["run.split-70"][1]["_run_id"]
+    new = emulated_state_rows(spec)["run.split-70"][1]["_run_id"]
     assert by_id[old]["end_time"] <= by_id[new]["start_time"]  # never two at once
     assert by_id[baseline]["state"]["result_state"] == "SUCCESS"
     runs = runs_by_name(cli, spec)
