@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
+from bricksmith.engine.state import StateStore, StepRecord
 from bricksmith.errors import StalePlan, UsageError
 from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
@@ -27,6 +27,7 @@ from bricksmith.plan.saved import (
 )
 from bricksmith.run_params import deep_merge as _deep_merge
 from bricksmith.spec import LoadedSpec, load_spec
+from bricksmith.statuses import SUCCEEDED
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 

@@ -1,8 +1,9 @@
 import pytest
 
 from bricksmith.engine.executor import execute
-from bricksmith.engine.state import FAILED, SUCCEEDED, StateStore
+from bricksmith.engine.state import StateStore
 from bricksmith.errors import ApplyFailed
+from bricksmith.statuses import FAILED, SUCCEEDED
 from tests.engine.fakes import FakeStep, context_factory, graph_of
 
 

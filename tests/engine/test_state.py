@@ -4,14 +4,12 @@ import pytest
 
 from bricksmith.engine.revision import read_revision
 from bricksmith.engine.state import (
-    FAILED,
-    RUNNING,
     SCHEMA_VERSION,
-    SUCCEEDED,
     StateStore,
     restore,
 )
 from bricksmith.errors import StateError
+from bricksmith.statuses import FAILED, RUNNING, SUCCEEDED
 
 
 def test_rows_survive_reopen_and_keep_outputs_through_a_retry(tmp_path):

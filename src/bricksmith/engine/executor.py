@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bricksmith.engine.state import SUCCEEDED, StateStore
+from bricksmith.engine.state import StateStore
 from bricksmith.errors import ApplyFailed, BricksmithError, StateError, StepError
 from bricksmith.plan.fingerprint import fingerprint, material
 from bricksmith.plan.graph import StepGraph
+from bricksmith.statuses import SUCCEEDED
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 CHECKED_BATCH = 500  # skipped steps per "found up to date" write

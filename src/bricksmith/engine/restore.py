@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bricksmith.atomic import copy_atomically
 from bricksmith.engine.statefile import backup_path, verify
-from bricksmith.engine.status import SUCCEEDED
 from bricksmith.errors import StateError
+from bricksmith.statuses import SUCCEEDED
 
 # aside: where the replaced file went; taken: when the copy was made; repeated: (step, why)
 # for each step the next apply will do again; unknown: the replaced state could not be read

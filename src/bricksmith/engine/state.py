@@ -27,10 +27,6 @@ from bricksmith.engine.revision import revision_of, sound
 from bricksmith.engine.statefile import backup_path as backup_path
 from bricksmith.engine.statefile import check_owner as check_owner
 from bricksmith.engine.statefile import damaged as damaged
-from bricksmith.engine.status import FAILED as FAILED
-from bricksmith.engine.status import PENDING as PENDING
-from bricksmith.engine.status import RUNNING as RUNNING
-from bricksmith.engine.status import SUCCEEDED as SUCCEEDED
 from bricksmith.errors import StateError
 
 SCHEMA_VERSION = 5
