@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.state import StateStore, StepRecord
+from bricksmith.engine.state import StateStore
 from bricksmith.errors import StalePlan, UsageError
 from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
@@ -25,6 +25,7 @@ from bricksmith.plan.saved import (
     stale_reasons,
     state_digest,
 )
+from bricksmith.records import StepRecord
 from bricksmith.run_params import deep_merge as _deep_merge
 from bricksmith.spec import LoadedSpec, load_spec
 from bricksmith.statuses import SUCCEEDED
@@ -486,8 +487,8 @@ class Workflow:
         and resets the folder."""
         from bricksmith.engine.executor import LOG, Event, execute
         from bricksmith.engine.lock import TargetLock
-        from bricksmith.engine.statefile import backup_path
         from bricksmith.errors import StateError
+        from bricksmith.records import backup_path
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
@@ -627,8 +628,8 @@ def _end_apply(state: StateStore, apply_id: int, status: str) -> None:
     failure, the first error is the one reported."""
     from contextlib import suppress
 
-    from bricksmith.engine.statefile import backup_path
     from bricksmith.errors import StateError
+    from bricksmith.records import backup_path
 
     try:
         state.end_apply(apply_id, status if status != "stopped" else "failed")

@@ -129,7 +129,7 @@ def _recorded(records, notes: list[str], state: Path) -> list[tuple[str, str, di
     """(kind, step, outputs) of what the steps recorded making in the workspace and DBFS.
     A succeeded record without what its step always records is damage (StateError): destroy
     then removes nothing, the state and its copy least of all."""
-    from bricksmith.engine.statefile import damaged
+    from bricksmith.records import damaged
 
     wanted = {"workspace.repo": (REPO, "path"), "notebook.deploy": (NOTEBOOK, "path")}
     found = []

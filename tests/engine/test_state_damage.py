@@ -13,8 +13,9 @@ from bricksmith.engine import statefile
 from bricksmith.engine.executor import execute
 from bricksmith.engine.restore import describe, restore
 from bricksmith.engine.revision import read_revision, signature
-from bricksmith.engine.state import SCHEMA_VERSION, DamagedRecord, StateStore
+from bricksmith.engine.state import SCHEMA_VERSION, StateStore
 from bricksmith.errors import StateError
+from bricksmith.records import DamagedRecord, backup_path
 from tests.engine.fakes import FakeStep, context_factory, graph_of
 
 
@@ -106,7 +107,7 @@ def test_a_state_that_cannot_be_created_is_a_clear_error(tmp_path):
 def test_damaged_rows_name_the_file_the_step_and_the_column(tmp_path, statement, expected):
     path = tmp_path / "state.db"
     applied(path)
-    statefile.backup_path(path).write_bytes(path.read_bytes())
+    backup_path(path).write_bytes(path.read_bytes())
     sql(path, statement)
     record = StateStore(path, readonly=True).all()["a"]
     with pytest.raises(StateError) as err:

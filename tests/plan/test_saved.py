@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bricksmith.engine.state import StepRecord
 from bricksmith.errors import UsageError
 from bricksmith.plan.planner import Action, Plan
 from bricksmith.plan.saved import SavedPlan, stale_reasons, state_digest
+from bricksmith.records import StepRecord
 
 PLAN = Plan(
     actions=(Action("a", "noop"), Action("b", "update", ("params.x: 1 → 2",))),

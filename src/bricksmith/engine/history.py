@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.statefile import damaged
+from bricksmith.records import damaged
 
 SINCE = 5  # the schema version that has the table
 

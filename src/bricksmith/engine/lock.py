@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from bricksmith.atomic import write_text_atomically
-from bricksmith.engine.state import now
 from bricksmith.errors import LockedError, LockHolder, StateError
+from bricksmith.records import now
 
 
 class TargetLock:

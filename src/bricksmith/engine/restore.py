@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bricksmith.atomic import copy_atomically
-from bricksmith.engine.statefile import backup_path, verify
+from bricksmith.engine.statefile import verify
 from bricksmith.errors import StateError
+from bricksmith.records import backup_path
 from bricksmith.statuses import SUCCEEDED
 
 # aside: where the replaced file went; taken: when the copy was made; repeated: (step, why)

@@ -18,16 +18,10 @@ from typing import Any
 
 from bricksmith.engine import history, statefile
 from bricksmith.engine.history import Execution
-from bricksmith.engine.records import DamagedRecord as DamagedRecord
-from bricksmith.engine.records import Recorded as Recorded
-from bricksmith.engine.records import StepRecord as StepRecord
-from bricksmith.engine.records import now as now
-from bricksmith.engine.records import record_of
 from bricksmith.engine.revision import revision_of, sound
-from bricksmith.engine.statefile import backup_path as backup_path
-from bricksmith.engine.statefile import check_owner as check_owner
-from bricksmith.engine.statefile import damaged as damaged
+from bricksmith.engine.statefile import check_owner
 from bricksmith.errors import StateError
+from bricksmith.records import StepRecord, backup_path, damaged, now, record_of
 
 SCHEMA_VERSION = 5
 

@@ -18,27 +18,9 @@ from pathlib import Path
 
 from bricksmith.engine.revision import TABLES
 from bricksmith.errors import StateError
+from bricksmith.records import damaged
 
 CREATING = ".create-tmp"  # suffix of a state being built (removed, or renamed into place)
-
-
-def backup_path(path: Path) -> Path:
-    return path.with_name(path.name + ".bak")
-
-
-def damaged(path: Path, detail: str) -> StateError:
-    """The error for a state database that is not what bricksmith wrote, with the way out."""
-    backup = backup_path(path)
-    if backup.exists():
-        hint = (
-            f"the previous good copy is {backup.name}: run `bricksmith state restore SPEC` to "
-            f"bring it back (it says what the next apply will repeat), or move {path.name} "
-            "aside to start from an empty state"
-        )
-    else:
-        hint = (f"there is no previous copy; move {path} aside to start from an empty state "
-                "(the next apply then redoes every step)")
-    return StateError(f"the state database {path} is damaged: {detail}", hint=hint)
 
 
 def unwritable(path: Path, exc: BaseException) -> StateError:

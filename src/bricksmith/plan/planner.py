@@ -28,8 +28,8 @@ from bricksmith.statuses import FAILED, RUNNING, SUCCEEDED
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a replayed plan's cost)
 if TYPE_CHECKING:
-    from bricksmith.engine.state import StepRecord
     from bricksmith.plan.graph import StepGraph
+    from bricksmith.records import StepRecord
 
 CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
 ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bricksmith.engine.state import StepRecord
 from bricksmith.errors import UsageError
 from bricksmith.plan.planner import Action, Plan
+from bricksmith.records import StepRecord
 
 FORMAT = 1
 MARKER = "bricksmith_plan"  # the key that tells a saved plan from a spec

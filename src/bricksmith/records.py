@@ -1,8 +1,10 @@
 """A step's record as the state store returns it: the row, its JSON decoded when asked.
 
-Decoding names damage instead of raising a bare JSONDecodeError, TypeError or KeyError: a
-column that is not a JSON object, or a key every record of its step has, missing, is a
-:class:`StateError` naming the state file, the step and the column, with the way out.
+At the bottom, owned by no layer: the engine's state store writes records, the planner and
+saved plans read them. Decoding names damage instead of raising a bare JSONDecodeError,
+TypeError or KeyError: a column that is not a JSON object, or a key every record of its step
+has, missing, is a :class:`StateError` naming the state file, the step and the column, with
+the way out (``damaged``: the error for a state database that is not what bricksmith wrote).
 """
 
 from __future__ import annotations
@@ -14,8 +16,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bricksmith.engine.statefile import damaged
 from bricksmith.errors import StateError
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def damaged(path: Path, detail: str) -> StateError:
+    """The error for a state database that is not what bricksmith wrote, with the way out."""
+    backup = backup_path(path)
+    if backup.exists():
+        hint = (
+            f"the previous good copy is {backup.name}: run `bricksmith state restore SPEC` to "
+            f"bring it back (it says what the next apply will repeat), or move {path.name} "
+            "aside to start from an empty state"
+        )
+    else:
+        hint = (f"there is no previous copy; move {path} aside to start from an empty state "
+                "(the next apply then redoes every step)")
+    return StateError(f"the state database {path} is damaged: {detail}", hint=hint)
 
 
 class DamagedRecord(StateError, KeyError):
