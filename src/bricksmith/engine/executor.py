@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from bricksmith.engine.state import StateStore
 from bricksmith.errors import ApplyFailed, BricksmithError, StateError, StepError
-from bricksmith.plan.fingerprint import fingerprint, material
+from bricksmith.fingerprints import fingerprint, material
 from bricksmith.plan.graph import StepGraph
 from bricksmith.statuses import SUCCEEDED
 from bricksmith.steps.base import Outputs, Step, StepContext

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 
-from bricksmith.plan.fingerprint import Fingerprints, differences, material
+from bricksmith.fingerprints import Fingerprints, differences, material
 from bricksmith.statuses import FAILED, RUNNING, SUCCEEDED
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a replayed plan's cost)

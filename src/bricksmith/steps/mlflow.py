@@ -18,7 +18,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from bricksmith.errors import BackendError, StepError
-from bricksmith.plan.fingerprint import fingerprint, material
+from bricksmith.fingerprints import fingerprint, material
 from bricksmith.redact import redact
 from bricksmith.steps.base import Outputs, Step, StepContext
 

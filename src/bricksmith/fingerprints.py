@@ -1,4 +1,8 @@
-"""Fingerprints of a step's resolved inputs, and readable differences between two of them."""
+"""Fingerprints of a step's resolved inputs, and readable differences between two of them.
+
+At the bottom, owned by no layer: the planner compares them with the records, the executor
+recomputes them before a step runs, the MLflow step tags its runs with one.
+"""
 
 from __future__ import annotations
 

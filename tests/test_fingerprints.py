@@ -1,4 +1,4 @@
-from bricksmith.plan.fingerprint import differences, fingerprint, material
+from bricksmith.fingerprints import differences, fingerprint, material
 
 
 def test_private_upstream_outputs_do_not_change_the_fingerprint():
@@ -24,7 +24,7 @@ def test_differences_name_each_changed_leaf_old_to_new():
 
 
 def test_fingerprints_of_many_steps_equal_the_fingerprint_of_their_material():
-    from bricksmith.plan.fingerprint import Fingerprints
+    from bricksmith.fingerprints import Fingerprints
 
     outputs = {
         "project.scaffold": {"path": "/p", "_log": "x.log", "files": [1, 2]},
