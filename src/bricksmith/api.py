@@ -315,8 +315,8 @@ class Workflow:
         memo (None: a file changed too recently to be trusted). Raises :class:`SpecError`
         (the spec keys, file:line:col, did-you-mean) or :class:`ProjectConfError` (Kedro
         refuses the project's parameters: a key defined twice, a broken file)."""
+        from bricksmith.observations import kind_probe, observe_all, observe_folder
         from bricksmith.param_names import check_spec_params, files_to_watch, project_exists
-        from bricksmith.plan.probes import kind_probe, observe_all, observe_folder
 
         workflow = self.spec.workflow
         if not workflow.project.params and not any(run.params for run in workflow.runs):
@@ -341,8 +341,8 @@ class Workflow:
         """Refuse ``data[].source`` folders missing from an existing project, at the spec key
         (a typo such as ``source: dat`` would otherwise fail at ``data.upload`` after other
         steps ran). Returns probes of what it looked at. Raises :class:`SpecError`."""
+        from bricksmith.observations import kind_probe
         from bricksmith.param_names import positioned, project_exists
-        from bricksmith.plan.probes import kind_probe
 
         project = self.spec.project_dir
         if not project_exists(project):

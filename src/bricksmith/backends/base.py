@@ -59,7 +59,7 @@ class Backend(Protocol):
         """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
 
     def repo_probes(self, outputs: dict[str, Any]) -> list | None:
-        """Probes (``bricksmith.plan.probes``) standing for ``repo_drift``; None: none can."""
+        """Probes (``bricksmith.observations``) standing for ``repo_drift``; None: none can."""
         ...
 
     # optional (a backend without them shows no edits; ``pull`` refuses on it):

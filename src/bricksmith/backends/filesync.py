@@ -223,7 +223,7 @@ def _entry_error(path: str, within: str, problem: str) -> DataSyncError:
 def check_source(source: Path, within: Path) -> list[list] | None:
     """Raise :class:`DataSyncError` naming the first entry of the data folder ``source`` that
     cannot be uploaded (see ``_walk``); no file is read. Returns probes
-    (``bricksmith.plan.probes``) of what was walked: ``["dir", path, mtime_ns]`` per folder
+    (``bricksmith.observations``) of what was walked: ``["dir", path, mtime_ns]`` per folder
     (a ``kind`` probe when ``source`` is missing), or None when a folder changed too recently."""
     if not os.path.lexists(source):
         # the step says so when it runs (the project may not be scaffolded yet)
@@ -253,7 +253,7 @@ def content_digest(
 
 
 def observe(path: str | os.PathLike) -> list | None:
-    """A probe (``bricksmith.plan.probes``) of ``path`` as it is now: ``["file", path, size,
+    """A probe (``bricksmith.observations``) of ``path`` as it is now: ``["file", path, size,
     mtime_ns]`` for a file, ``["dir", path, mtime_ns]`` for a folder, else ``["kind", path,
     kind]``; None when it changed too recently to be trusted."""
     try:

@@ -150,7 +150,7 @@ class ProjectStatus:
 def project_status(path: Path, own: Iterable[Path] = ()) -> tuple[ProjectStatus, list]:
     """(the status of the project at ``path``, leaving out bricksmith's ``own`` paths; the
     memo probes that hold while it stays so). Raises :class:`GitError`."""
-    from bricksmith.plan.probes import git_probe, kind_probe
+    from bricksmith.observations import git_probe, kind_probe
 
     args = status_args(path, own)
     seen = read_git(args, cwd=path, action="status")
@@ -187,7 +187,7 @@ def remote_branch_probes(
     """Probes that hold while ``branch`` on the remote is at ``commit``, as
     ``remote_branch_commit`` reads it: a local remote's ref directly (one process, not the
     transport's two), another host's by ``ls-remote``; None when that needs a credential."""
-    from bricksmith.plan.probes import git_probe
+    from bricksmith.observations import git_probe
 
     folder = local_remote_path(location)
     if folder is not None:

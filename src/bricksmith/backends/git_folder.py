@@ -96,7 +96,7 @@ def folder_drift(dest: Path, commit: str) -> list[str]:
 def folder_probes(dest: Path) -> list | None:
     """What :func:`folder_drift` reads: HEAD and tracked changes (one ``git status``) and the
     foreign files (one ``git ls-files``); None when git cannot tell."""
-    from bricksmith.plan.probes import git_probe, kind_probe
+    from bricksmith.observations import git_probe, kind_probe
 
     try:
         tracked = read_git(TRACKED_ARGS, cwd=dest, action="status")

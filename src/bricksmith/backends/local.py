@@ -145,7 +145,7 @@ class LocalBackend(LocalData):
         return []
 
     def notebook_probes(self, outputs: dict[str, Any]) -> list | None:
-        from bricksmith.plan.probes import observe_all
+        from bricksmith.observations import observe_all
 
         return observe_all([outputs["file"]])
 

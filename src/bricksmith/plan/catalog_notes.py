@@ -37,8 +37,8 @@ from typing import Any
 
 from bricksmith.errors import ProjectConfError
 from bricksmith.kedro_catalog import RunCatalog, conf_paths, referenced_runtime_params
+from bricksmith.observations import Probe, kind_probe, observe
 from bricksmith.pathfacts import is_racy
-from bricksmith.plan.probes import Probe, kind_probe, observe
 from bricksmith.run_outputs import (
     Upload,
     location,

@@ -4,7 +4,7 @@ A plan is a function of the spec file, the environment values it refers to, the 
 values, the saved state and what each step's check sees. When every check a plan made
 passed (no drift), it writes a memo naming all but the last exactly — digests of the spec's
 bytes and of those values, the code of this bricksmith, the state's (generation, revision)
-or its absence — and the last as probes (``bricksmith.plan.probes``): the checked steps'
+or its absence — and the last as probes (``bricksmith.observations``): the checked steps'
 observations plus the file-system facts the spec's validation relied on. The next plan of
 the same spec and target replays the memo when all of that still holds, without importing the
 models, reading the state or building a step: the same actions and warnings (the plan's
@@ -25,7 +25,7 @@ import os
 from collections import namedtuple
 from collections.abc import Mapping
 
-from bricksmith.plan.probes import Probe, all_hold
+from bricksmith.observations import Probe, all_hold
 
 VERSION = 4  # 3: warnings (notes); 4: actions carry their conditional flag
 

@@ -64,7 +64,7 @@ class Step(ABC):
         return []
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list[list[Any]] | None:
-        """What ``check`` relies on, as probes (``bricksmith.plan.probes``), observed before
+        """What ``check`` relies on, as probes (``bricksmith.observations``), observed before
         ``check`` runs. None when it cannot be put so: plans are then not memoised."""
         return None
 

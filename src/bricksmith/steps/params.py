@@ -101,7 +101,7 @@ class WriteParams(Step):
         return self._missing(ctx)
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
-        from bricksmith.plan.probes import observe_all
+        from bricksmith.observations import observe_all
 
         written = outputs.get("written")
         project = ctx.project_dir
@@ -275,7 +275,7 @@ def _digest(conf, path: Path) -> dict[str, str]:
 def _all_files_probes(project: Path) -> list | None:
     """Probes of every file and folder ``_missing`` reads (None: cannot be put so)."""
     from bricksmith.kedro_conf import parameter_files, parameter_folders, read_project_conf
-    from bricksmith.plan.probes import observe_all, observe_folder
+    from bricksmith.observations import observe_all, observe_folder
 
     try:
         conf = read_project_conf(project)

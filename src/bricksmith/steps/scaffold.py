@@ -56,7 +56,7 @@ class ScaffoldProject(Step):
         return []
 
     def probes(self, ctx: StepContext, outputs: Outputs) -> list | None:
-        from bricksmith.plan.probes import observe_all
+        from bricksmith.observations import observe_all
 
         return observe_all([ctx.project_dir / "pyproject.toml"])
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bricksmith.plan import probes
+from bricksmith import observations as probes
 
 
 def _aged(path, seconds=3600):

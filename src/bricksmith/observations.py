@@ -4,7 +4,8 @@ After a plan finds a step up to date, the step describes what its check relied o
 a plan memo (``bricksmith.plan.memo``) keeps them, and the next plan only asks whether every
 probe still holds: a stat per file or folder and a few git commands, instead of loading the
 spec, the state and each step. A probe that fails sends the plan down the full path, which
-says what changed. Probes are JSON lists:
+says what changed. At the bottom, owned by no layer: steps and backends return what their
+checks observed, and the memo stores and replays it. Probes are JSON lists:
 
     ["file", path, size, mtime_ns]   a regular file (symlinks followed) with this size and mtime
     ["size", path, size]             a regular file with this size
