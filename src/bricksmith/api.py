@@ -212,8 +212,8 @@ class Workflow:
         """What apply would do. ``refresh=False`` compares the spec with the saved state only,
         without asking each step whether what it made is still there (faster; blind to
         drift, which apply still finds)."""
-        from bricksmith.engine.revision import read_revision, signature
         from bricksmith.plan import memo
+        from bricksmith.state_revision import read_revision, signature
 
         # A plan whose checks all passed is remembered (bricksmith.plan.memo) with the
         # state's revision and file signature, read before the records (a change in between

@@ -2,13 +2,13 @@ import sqlite3
 
 import pytest
 
-from bricksmith.engine.revision import read_revision
 from bricksmith.engine.state import (
     SCHEMA_VERSION,
     StateStore,
     restore,
 )
 from bricksmith.errors import StateError
+from bricksmith.state_revision import read_revision
 from bricksmith.statuses import FAILED, RUNNING, SUCCEEDED
 
 

@@ -12,10 +12,10 @@ import pytest
 from bricksmith.engine import statefile
 from bricksmith.engine.executor import execute
 from bricksmith.engine.restore import describe, restore
-from bricksmith.engine.revision import read_revision, signature
 from bricksmith.engine.state import SCHEMA_VERSION, StateStore
 from bricksmith.errors import StateError
 from bricksmith.records import DamagedRecord, backup_path
+from bricksmith.state_revision import read_revision, signature
 from tests.engine.fakes import FakeStep, context_factory, graph_of
 
 

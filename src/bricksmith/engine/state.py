@@ -18,10 +18,10 @@ from typing import Any
 
 from bricksmith.engine import history, statefile
 from bricksmith.engine.history import Execution
-from bricksmith.engine.revision import revision_of, sound
 from bricksmith.engine.statefile import check_owner
 from bricksmith.errors import StateError
 from bricksmith.records import StepRecord, backup_path, damaged, now, record_of
+from bricksmith.state_revision import revision_of, sound
 
 SCHEMA_VERSION = 5
 
@@ -320,7 +320,7 @@ class StateStore:
 
     def revision_matches(self, other: Path) -> bool:
         """Whether the database at ``other`` (a backup) holds the same steps, by revision."""
-        from bricksmith.engine.revision import read_revision
+        from bricksmith.state_revision import read_revision
 
         mine = self.revision()
         return mine is not None and read_revision(other) == mine

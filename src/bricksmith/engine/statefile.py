@@ -16,9 +16,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-from bricksmith.engine.revision import TABLES
 from bricksmith.errors import StateError
 from bricksmith.records import damaged
+from bricksmith.state_revision import TABLES
 
 CREATING = ".create-tmp"  # suffix of a state being built (removed, or renamed into place)
 

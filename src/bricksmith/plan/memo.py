@@ -120,8 +120,8 @@ def replay(
     (which all passed when the memo was written, so it would say the same)."""
     if not enabled(environ):
         return None
-    from bricksmith.engine.revision import read_revision, signature
     from bricksmith.spec.cache import SpecCache
+    from bricksmith.state_revision import read_revision, signature
 
     try:
         with open(spec, "rb") as handle:

@@ -3,7 +3,8 @@
 Schema version 4 gives each database a random generation and a revision that every change to
 ``steps`` moves (triggers, so no writer can forget); equal pairs mean equal steps. Read on its
 own, without opening a store, by a plan memo's replay, which also asks whether the file is
-still sound (``sound``) when it changed since the memo was written (``signature``).
+still sound (``sound``) when it changed since the memo was written (``signature``). At the
+bottom, owned by no layer, so that the memo reads it without importing the engine.
 """
 
 from __future__ import annotations
