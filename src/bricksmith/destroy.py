@@ -257,7 +257,7 @@ def _count_files(folder: Path) -> int:
 
 def _protected(workflow) -> list[Path]:
     """The user's local project and a local git remote: never removed, nor anything in them."""
-    from bricksmith.backends.git import local_remote_path, remote_location
+    from bricksmith.gitremote import local_remote_path, remote_location
 
     spec = workflow.spec
     paths = [spec.project_dir.resolve()]

@@ -22,16 +22,6 @@ def make_project(tmp_path):
     return project
 
 
-def test_remote_location_keeps_urls_and_resolves_paths(tmp_path):
-    assert gitops.remote_location("https://github.com/a/b.git", tmp_path) == (
-        "https://github.com/a/b.git"
-    )
-    assert gitops.remote_location("git@github.com:a/b.git", tmp_path) == "git@github.com:a/b.git"
-    assert gitops.remote_location("../r.git", tmp_path / "x") == str(tmp_path / "r.git")
-    assert gitops.local_remote_path("file:///srv/r.git").as_posix() == "/srv/r.git"
-    assert gitops.local_remote_path("https://h/r.git") is None
-
-
 def test_commit_only_when_the_tree_changed(tmp_path):
     project = make_project(tmp_path)
     first, made = gitops.commit_all(project, branch="main", message="m", identity=ME)

@@ -27,47 +27,12 @@ from bricksmith.backends.git_transport import (
     retrying,
 )
 from bricksmith.errors import GitError
+from bricksmith.gitremote import Identity, local_remote_path
 
 __all__ = [  # used here, and named here for callers of git operations
     "DEFAULT_USERNAME", "NETWORK_TIMEOUT_S", "USERNAME_ENV", "credentials_env",
     "credentials_hint", "git_error", "is_transient", "retrying",
 ]
-from bricksmith.spec.checks import is_git_url
-
-
-def is_url(remote: str) -> bool:
-    """A URL (scheme:// or user@host:path) rather than a local path; the spec's own rule."""
-    return is_git_url(remote)
-
-
-def remote_location(remote: str, base_dir: Path) -> str:
-    """The remote as git sees it: URLs unchanged, local paths made absolute."""
-    if is_url(remote):
-        return remote
-    return str((base_dir / remote).resolve())
-
-
-def local_remote_path(location: str) -> Path | None:
-    """The folder of a local remote (a path or file:// URL), else None."""
-    if location.startswith("file://"):
-        return Path(location[len("file://") :])
-    if is_url(location):
-        return None
-    return Path(location)
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    email: str
-
-    def env(self) -> dict[str, str]:
-        return {
-            "GIT_AUTHOR_NAME": self.name,
-            "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name,
-            "GIT_COMMITTER_EMAIL": self.email,
-        }
 
 
 def open_or_init(path: Path, branch: str):

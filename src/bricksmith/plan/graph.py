@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bricksmith.backends.git import Identity, remote_location
+from bricksmith.gitremote import Identity, remote_location
 from bricksmith.spec import LoadedSpec
 from bricksmith.steps.base import Step
 from bricksmith.steps.data import UploadData

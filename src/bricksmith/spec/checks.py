@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bricksmith.errors import Diagnostic
+from bricksmith.gitremote import GIT_URL_SCHEMES, SCP_LIKE, URL_SCHEME
 from bricksmith.pathfacts import PathFacts, path_kind
 from bricksmith.redact import redact
 from bricksmith.spec.interpolate import VAR_NAME_PATTERN
@@ -24,31 +25,16 @@ from bricksmith.spec.loader import Document
 
 __all__ = [
     "BUILTIN_STARTERS",
-    "GIT_URL_SCHEMES",
-    "is_git_url",
     "semantic_diagnostics",
 ]
 
 # Keep in step with bricksmith.starters.BUILTIN_STARTERS (a test checks); not imported from
 # there to keep the spec package's imports light and independent.
 BUILTIN_STARTERS = ("databricks-iris",)
-GIT_URL_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# scp-like syntax: user@host:path (bricksmith's git backend needs the user@ to tell it from a
-# local path; git@github.com:me/x.git)
-_SCP_LIKE = re.compile(r"^[^@/\s:]+@[A-Za-z0-9][A-Za-z0-9.-]*:(?!//)[^\s]+$")
 # host:path without a user, with a host name that looks like a domain (github.com:me/x.git)
 _SCP_NO_USER = re.compile(r"^((?:[a-z0-9-]+\.)+[a-z]{2,}):(?!//)\S+$", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$", re.IGNORECASE)
 _VAR_NAME = re.compile(rf"^{VAR_NAME_PATTERN}$")
-
-
-def is_git_url(text: str) -> bool:
-    """True for a URL git understands as remote: scheme URLs and ``[user@]host:path``."""
-    match = _SCHEME.match(text)
-    if match:
-        return match.group(1).lower() in GIT_URL_SCHEMES
-    return bool(_SCP_LIKE.match(text))
 
 
 def semantic_diagnostics(
@@ -143,7 +129,7 @@ class _Checker:
                        "the starter", "give the folder relative to the starter's root, e.g. "
                        "spaceflights-pandas", at_value=True)
             return
-        if _SCHEME.match(location) or _SCP_LIKE.match(location):
+        if URL_SCHEME.match(location) or SCP_LIKE.match(location):
             problem = _git_url_problem(location, allow_pip_prefix=True)
             if problem:
                 self.error(where, f"starter {redact(starter)!r}: {problem[0]}", problem[1],
@@ -457,7 +443,7 @@ def _git_url_problem(url: str, *, allow_pip_prefix: bool = False) -> tuple[str, 
 
     ``allow_pip_prefix``: accept ``git+https://`` (starters, like pip; git itself does not).
     """
-    match = _SCHEME.match(url)
+    match = URL_SCHEME.match(url)
     if not match:
         return None  # scp-like: user@host:path
     scheme = match.group(1).lower()
@@ -486,10 +472,10 @@ def _remote_problem(
     example = "https://github.com/me/project.git, git@github.com:me/project.git or ../project.git"
     if remote != remote.strip() or any(ch.isspace() for ch in remote):
         return (f"remote {remote!r} contains whitespace", f"write a git URL such as {example}")
-    if _SCHEME.match(remote):
+    if URL_SCHEME.match(remote):
         problem = _git_url_problem(remote) or _credential_problem(remote)
         return (f"remote {redact(remote)!r}: {problem[0]}", problem[1]) if problem else None
-    if _SCP_LIKE.match(remote):
+    if SCP_LIKE.match(remote):
         return None
     no_user = _SCP_NO_USER.match(remote)
     if no_user and kind(base_dir / no_user.group(1)) == "missing":

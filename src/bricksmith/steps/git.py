@@ -8,6 +8,7 @@ from typing import Any
 
 from bricksmith.backends import git as gitops
 from bricksmith.errors import BricksmithError
+from bricksmith.gitremote import Identity, local_remote_path, remote_location
 from bricksmith.steps.base import Outputs, Step, StepContext
 
 
@@ -20,8 +21,7 @@ def own_paths(ctx: StepContext) -> list[Path]:
     spec = ctx.spec
     paths = [ctx.root, default_cache_dir()]
     paths += [spec.resolve_path(target.root) for target in spec.workflow.targets.values()]
-    remote = gitops.local_remote_path(gitops.remote_location(spec.workflow.repo.remote,
-                                                             spec.base_dir))
+    remote = local_remote_path(remote_location(spec.workflow.repo.remote, spec.base_dir))
     if remote is not None:
         paths.append(remote)
     return paths
@@ -34,7 +34,7 @@ class CommitProject(Step):
     repair_changes_outputs = True  # the changes found become a new commit
 
     def __init__(
-        self, *, branch: str, message: str | None, author: gitops.Identity, name: str
+        self, *, branch: str, message: str | None, author: Identity, name: str
     ) -> None:
         self.branch, self.message, self.author, self.name = branch, message, author, name
 
