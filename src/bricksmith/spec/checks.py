@@ -3,25 +3,33 @@
 They read the interpolated document defensively (any part may have the wrong shape, which the
 schema/model validation reports), so they run even when the model validation failed and every
 problem is reported at once. They read the file system (starter directories) but never write.
+What makes a single path or git value unusable is in :mod:`.path_checks` and
+:mod:`.git_checks`; this module walks the document's sections and reports it where it is.
 """
 
 from __future__ import annotations
 
 import difflib
-import ntpath
-import posixpath
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from bricksmith.errors import Diagnostic
-from bricksmith.gitremote import GIT_URL_SCHEMES, SCP_LIKE, URL_SCHEME
-from bricksmith.pathfacts import PathFacts, path_kind
+from bricksmith.gitremote import SCP_LIKE, URL_SCHEME
+from bricksmith.pathfacts import PathFacts
 from bricksmith.redact import redact
+from bricksmith.spec.git_checks import (
+    branch_problem,
+    git_url_problem,
+    is_bare_repository,
+    is_git_repository,
+    remote_problem,
+    starters_hint,
+)
 from bricksmith.spec.interpolate import VAR_NAME_PATTERN
 from bricksmith.spec.loader import Document
+from bricksmith.spec.path_checks import dbfs_target_problem, inside_problem, local_path_problem
 
 __all__ = [
     "BUILTIN_STARTERS",
@@ -31,9 +39,6 @@ __all__ = [
 # Keep in step with bricksmith.starters.BUILTIN_STARTERS (a test checks); not imported from
 # there to keep the spec package's imports light and independent.
 BUILTIN_STARTERS = ("databricks-iris",)
-# host:path without a user, with a host name that looks like a domain (github.com:me/x.git)
-_SCP_NO_USER = re.compile(r"^((?:[a-z0-9-]+\.)+[a-z]{2,}):(?!//)\S+$", re.IGNORECASE)
-_HOSTNAME = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$", re.IGNORECASE)
 _VAR_NAME = re.compile(rf"^{VAR_NAME_PATTERN}$")
 
 
@@ -86,7 +91,7 @@ class _Checker:
             return
         path = project.get("path")
         if isinstance(path, str) and path:
-            problem = _local_path_problem(path)
+            problem = local_path_problem(path)
             if problem:
                 self.error(("project", "path"), f"project.path {path!r} {problem}",
                            "give the project folder relative to the spec file's folder, "
@@ -124,13 +129,13 @@ class _Checker:
                        at_value=True)
             return
         subdir = (directory or fragment).strip("/")
-        if subdir and (_local_path_problem(subdir) or _inside_problem(subdir)):
+        if subdir and (local_path_problem(subdir) or inside_problem(subdir)):
             self.error(sub_at, f"starter folder {subdir!r} must be a relative path inside "
                        "the starter", "give the folder relative to the starter's root, e.g. "
                        "spaceflights-pandas", at_value=True)
             return
         if URL_SCHEME.match(location) or SCP_LIKE.match(location):
-            problem = _git_url_problem(location, allow_pip_prefix=True)
+            problem = git_url_problem(location, allow_pip_prefix=True)
             if problem:
                 self.error(where, f"starter {redact(starter)!r}: {problem[0]}", problem[1],
                            at_value=True)
@@ -176,12 +181,12 @@ class _Checker:
         template = folder / subdir if subdir else folder
         if subdir and kind(template) != "dir":
             self.error(sub_at, f"starter folder {starter.partition('#')[0]!r} has no folder "
-                       f"{subdir!r}", _starters_in(folder) or "check the folder's name",
+                       f"{subdir!r}", starters_hint(folder) or "check the folder's name",
                        at_value=True)
         elif kind(template / "cookiecutter.json") != "file":
             shown = f"{starter.partition('#')[0]}/{subdir}" if subdir else starter
             self.error(sub_at, f"starter folder {shown!r} is not a Kedro starter "
-                       "(no cookiecutter.json)", _starters_in(template) or
+                       "(no cookiecutter.json)", starters_hint(template) or
                        "a starter is a cookiecutter template: cookiecutter.json plus a "
                        "{{ cookiecutter.repo_name }} folder", at_value=True)
 
@@ -191,13 +196,13 @@ class _Checker:
             return
         remote = repo.get("remote")
         if isinstance(remote, str) and remote:
-            problem = _remote_problem(remote, self.base_dir, self.facts.kind)
+            problem = remote_problem(remote, self.base_dir, self.facts.kind)
             if problem:
                 self.error(("repo", "remote"), problem[0], problem[1], at_value=True)
         self.check_git_provider(repo)
         branch = repo.get("branch")
         if isinstance(branch, str) and branch:
-            problem = _branch_problem(branch)
+            problem = branch_problem(branch)
             if problem:
                 self.error(("repo", "branch"), f"invalid branch name {branch!r}: {problem}",
                            "use a plain git branch name such as main or feature/params",
@@ -317,7 +322,7 @@ class _Checker:
                 continue
             source = item.get("source")
             if isinstance(source, str) and source:
-                problem = _inside_problem(source)
+                problem = inside_problem(source)
                 if problem:
                     self.error(("data", index, "source"), f"source {source!r} {problem}",
                                "give a folder inside the project, relative to it, e.g. "
@@ -325,7 +330,7 @@ class _Checker:
             target = item.get("target")
             if not isinstance(target, str) or not target.startswith(("dbfs:/", "/Volumes/")):
                 continue  # the schema reports the prefix
-            problem = _dbfs_target_problem(target)
+            problem = dbfs_target_problem(target)
             if problem:
                 self.error(("data", index, "target"), f"target {target!r}: {problem}",
                            "write dbfs:/<folder>/... or /Volumes/<catalog>/<schema>/<volume>/...",
@@ -365,158 +370,3 @@ class _Checker:
                            "rename one of them", at_value=True)
             else:
                 first[name] = index
-
-
-# ---------------------------------------------------------------------------------- helpers
-
-
-def _is_absolute(path: str) -> bool:
-    return posixpath.isabs(path) or bool(ntpath.splitdrive(path)[0]) or path.startswith("\\")
-
-
-def _local_path_problem(path: str) -> str | None:
-    """Problems of a path that must be relative to the spec folder (it may use '..')."""
-    if path.startswith("~"):
-        return "starts with '~', which is not expanded"
-    if _is_absolute(path):
-        return "is absolute; it must be relative to the spec file's folder"
-    return None
-
-
-_PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-./]*")  # no '~', '\\', ':', leading '/'
-
-
-def _inside_problem(path: str) -> str | None:
-    """Problems of a path that must stay inside its folder (relative, no escaping '..')."""
-    if _PLAIN_RELATIVE.fullmatch(path) and ".." not in path:
-        return None  # the common case, decided without normalizing
-    problem = _local_path_problem(path)
-    if problem:
-        return problem.replace("spec file's folder", "project")
-    normalized = posixpath.normpath(path.replace("\\", "/"))
-    if normalized == ".." or normalized.startswith("../"):
-        return "leaves the project folder ('..'); it must stay inside the project"
-    return None
-
-
-def _dbfs_target_problem(target: str) -> str | None:
-    if target.startswith("dbfs:/"):
-        rest, minimum, shape = target[len("dbfs:/"):], 1, "a folder under dbfs:/"
-    else:
-        rest, minimum, shape = target[len("/Volumes/"):], 3, "catalog, schema and volume"
-    segments = rest.rstrip("/").split("/") if rest.rstrip("/") else []
-    if any(seg in ("..", ".") for seg in segments):
-        return "'.' and '..' segments are not allowed"
-    if any(seg == "" for seg in segments):
-        return "empty path segment ('//')"
-    if len(segments) < minimum:
-        return f"needs {shape}"
-    return None
-
-
-def is_bare_repository(path: Path, kind: Callable[[Path], str] = path_kind) -> bool:
-    return kind(path / "HEAD") == "file" and kind(path / "objects") == "dir"
-
-
-def is_git_repository(path: Path, kind: Callable[[Path], str] = path_kind) -> bool:
-    return is_bare_repository(path, kind) or kind(path / ".git") != "missing"
-
-
-def starters_in(folder: Path) -> list[str]:
-    """The starters (folders with a cookiecutter.json) one level inside ``folder``."""
-    try:
-        return sorted(p.name for p in folder.iterdir() if (p / "cookiecutter.json").is_file())
-    except OSError:
-        return []
-
-
-def _starters_in(folder: Path) -> str | None:
-    """A hint naming the starters one level inside ``folder`` (a repository of starters)."""
-    found = starters_in(folder)
-    if not found:
-        return None
-    return f"starters in it: {', '.join(found[:10])}; name one with starter_directory"
-
-
-def _git_url_problem(url: str, *, allow_pip_prefix: bool = False) -> tuple[str, str] | None:
-    """(message, hint) when a scheme/scp-like URL is unusable as a git remote.
-
-    ``allow_pip_prefix``: accept ``git+https://`` (starters, like pip; git itself does not).
-    """
-    match = URL_SCHEME.match(url)
-    if not match:
-        return None  # scp-like: user@host:path
-    scheme = match.group(1).lower()
-    if allow_pip_prefix and scheme.startswith("git+"):
-        scheme = scheme[len("git+"):]
-    if scheme not in GIT_URL_SCHEMES:
-        close = difflib.get_close_matches(scheme, GIT_URL_SCHEMES, n=1)
-        return (f"unsupported URL scheme {scheme!r}",
-                (f"did you mean {close[0]}://? " if close else "")
-                + "git URLs use " + ", ".join(f"{s}://" for s in GIT_URL_SCHEMES))
-    split = urlsplit(url)
-    if split.password is not None:
-        return ("the URL contains a password or token",
-                "never put secrets in the spec: remove it from the URL and set "
-                "repo.token_env to the name of an environment variable holding the token")
-    if scheme != "file" and not split.hostname:
-        return ("the URL has no host", f"write {scheme}://host/path")
-    if split.path in ("", "/"):
-        return ("the URL has no repository path", f"write {scheme}://host/owner/repo.git")
-    return None
-
-
-def _remote_problem(
-    remote: str, base_dir: Path, kind: Callable[[Path], str] = path_kind
-) -> tuple[str, str] | None:
-    example = "https://github.com/me/project.git, git@github.com:me/project.git or ../project.git"
-    if remote != remote.strip() or any(ch.isspace() for ch in remote):
-        return (f"remote {remote!r} contains whitespace", f"write a git URL such as {example}")
-    if URL_SCHEME.match(remote):
-        problem = _git_url_problem(remote) or _credential_problem(remote)
-        return (f"remote {redact(remote)!r}: {problem[0]}", problem[1]) if problem else None
-    if SCP_LIKE.match(remote):
-        return None
-    no_user = _SCP_NO_USER.match(remote)
-    if no_user and kind(base_dir / no_user.group(1)) == "missing":
-        return (f"remote {remote!r} looks like an ssh URL without a user",
-                f"write git@{remote} (or https://{no_user.group(1)}/"
-                f"{remote.split(':', 1)[1]})")
-    if remote.startswith("~"):
-        return (f"remote {remote!r}: '~' is not expanded",
-                "give the local repository path relative to the spec file's folder")
-    first = remote.replace("\\", "/").split("/", 1)[0]
-    if "/" in remote and _HOSTNAME.match(first) and kind(base_dir / first) == "missing":
-        return (f"remote {remote!r} looks like a host name without a scheme",
-                f"write https://{remote} or git@{first}:{remote.split('/', 1)[1]}")
-    return None  # a local path (created as a bare repository when missing)
-
-
-def _credential_problem(url: str) -> tuple[str, str] | None:
-    """A remote URL whose user-info may hold a credential. Only ssh URLs may name a user
-    (``ssh://git@host/...``): over HTTPS a token is often given as the user name
-    (``https://<token>@github.com/...``), which git would write into ``.git/config`` and show
-    in process lists, and a user name cannot be told from a token."""
-    split = urlsplit(url)
-    scheme = split.scheme.lower()
-    if "@" not in split.netloc or scheme in ("ssh", "git+ssh", "ssh+git"):
-        return None
-    return ("the URL holds a user name or token before '@' (git would write it into "
-            ".git/config and pass it on command lines)",
-            "remove everything between '://' and '@', and set repo.token_env to the name of an "
-            "environment variable holding the token (bricksmith hands it to git through an "
-            "askpass helper; the user name sent is $BRICKSMITH_GIT_USERNAME, default "
-            "x-access-token)")
-
-
-def _branch_problem(branch: str) -> str | None:
-    """The parts of git's ref-name rules that the schema's pattern does not cover."""
-    if ".." in branch:
-        return "'..' is not allowed"
-    if "//" in branch:
-        return "'//' is not allowed"
-    if branch.endswith(("/", ".")):
-        return "it cannot end with '/' or '.'"
-    if any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/")):
-        return "no part may start with '.' or end with '.lock'"
-    return None

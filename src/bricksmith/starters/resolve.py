@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bricksmith.errors import ScaffoldError
-from bricksmith.spec.checks import is_bare_repository, is_git_repository, starters_in
+from bricksmith.spec.git_checks import is_bare_repository, is_git_repository, starters_in
 from bricksmith.starters.clone import clone_starter, without_credentials
 
 BUILTIN_STARTERS: tuple[str, ...] = ("databricks-iris",)
