@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from bricksmith.cli import main
-from bricksmith.spec.loader import MAX_SPEC_BYTES
+from bricksmith.spec.yaml_text import MAX_SPEC_BYTES
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = yaml.safe_load((CORPUS / "_expected.yaml").read_text(encoding="utf-8"))

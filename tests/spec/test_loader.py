@@ -4,14 +4,14 @@ import pytest
 import yaml
 
 from bricksmith.errors import SpecError
-from bricksmith.spec import loader
+from bricksmith.spec import loader, yaml_nodes
 from bricksmith.spec.loader import (
-    MAX_SPEC_BYTES,
     Document,
     load_document,
     parse_document,
-    render_path,
 )
+from bricksmith.spec.positions import render_path
+from bricksmith.spec.yaml_text import MAX_SPEC_BYTES
 
 from .conftest import EXAMPLE
 
@@ -307,7 +307,7 @@ def test_deep_nesting_is_refused_before_it_exhausts_the_stack(yaml_impl, depth):
 
 
 def test_nesting_up_to_the_limit_loads():
-    depth = loader._MAX_DEPTH - 1  # the document's own mapping is one level
+    depth = yaml_nodes.MAX_DEPTH - 1  # the document's own mapping is one level
     doc = parse_document(("a: " + "[" * depth + "]" * depth + "\n").encode(), "w.yaml")
     assert isinstance(doc.data["a"], list)
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from bricksmith.spec.loader import Document, KeyPath, render_path
+from bricksmith.spec.loader import Document
+from bricksmith.spec.positions import KeyPath, render_path
 
 QUOTES_HINT = (
     "remove the quotes (or the ${...} reference gave text where a number or boolean is needed)"

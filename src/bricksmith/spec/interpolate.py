@@ -32,7 +32,8 @@ from typing import Any
 import yaml
 
 from bricksmith.errors import Diagnostic, SpecError
-from bricksmith.spec.loader import Document, KeyPath, render_path
+from bricksmith.spec.loader import Document
+from bricksmith.spec.positions import KeyPath, render_path
 
 __all__ = [
     "ENV_NAME_PATTERN",

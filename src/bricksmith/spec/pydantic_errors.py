@@ -28,7 +28,7 @@ from bricksmith.spec.describe import (
     unwrap,
 )
 from bricksmith.spec.interpolate import stringify
-from bricksmith.spec.loader import Document, KeyPath
+from bricksmith.spec.loader import Document
 from bricksmith.spec.models import (
     NAME_PATTERN,
     DatabricksTarget,
@@ -40,6 +40,7 @@ from bricksmith.spec.models import (
     Run,
     Workflow,
 )
+from bricksmith.spec.positions import KeyPath
 
 # Error types of Workflow._cross_checks: the semantic checks report them with exact paths.
 _CROSS_CHECK_TYPES = frozenset({"unknown_target", "duplicate_run_name"})

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from bricksmith.errors import Diagnostic
 from bricksmith.spec.describe import JSON_TYPES, QUOTES_HINT, describe_value, misspelt, place_of
-from bricksmith.spec.loader import Document, KeyPath, render_path
+from bricksmith.spec.loader import Document
+from bricksmith.spec.positions import KeyPath, render_path
 
 if TYPE_CHECKING:
     from bricksmith.spec.validate import Flagged

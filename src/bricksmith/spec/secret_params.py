@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bricksmith.errors import Diagnostic
-from bricksmith.spec.loader import Document, KeyPath
+from bricksmith.spec.loader import Document
+from bricksmith.spec.positions import KeyPath
 
 __all__ = ["secret_param_diagnostics"]
 
