@@ -1,29 +1,14 @@
-"""``bricksmith destroy``: remove what apply made in a target, as its state recorded it.
-
-Removed: the workspace repo (Git folder), the deployed notebook and its ``.bricksmith/<name>``
-folder, the files each ``data.upload`` wrote (the ones in its manifest; folders this leaves
-empty go too), then the target's own files: the logs and local runs' scratch folders that
-bricksmith made in ``logs/`` and ``cluster/`` (as ``bricksmith.made`` recorded them; the
-folders go once empty, other files in them stay), ``state.db`` and its backup, that record,
-the lock. Kept: the local Kedro project, the git remote and its history, MLflow runs, job run
-history, the workspace's git credential, and files others wrote next to the uploaded ones.
-
-The state goes last, and only when everything else went: after a partial failure it still
-records what remains, so ``destroy`` can simply be run again.
+"""What ``bricksmith destroy`` would remove in a target, read from its state: each item (the
+workspace repo, the notebook, each upload's files, the target's own logs, scratch folders,
+state and lock) checked for existence, with what is kept and what the state cannot say.
 """
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bricksmith.backends.base import Removal
-from bricksmith.errors import BackendError, BricksmithError, StateError, UsageError
 from bricksmith.made import Made
 from bricksmith.redact import redact
 
@@ -31,8 +16,6 @@ REPO, NOTEBOOK, DATA = "workspace repo", "notebook", "data"
 LOGS, SCRATCH = "logs", "run scratch"
 BACKUP, STATE, LOCK = "state backup", "state", "lock"
 REMOTE_KINDS = (REPO, NOTEBOOK, DATA)
-
-
 
 
 @dataclass
@@ -73,28 +56,6 @@ class DestroyPlan:
                 "kept": [redact(k) for k in self.kept], "notes": self.notes}
 
 
-@dataclass
-class DestroyResult:
-    target: str
-    removed: list[tuple[Item, Removal]] = field(default_factory=list)
-    failed: list[tuple[Item, str]] = field(default_factory=list)
-
-    @property
-    def state_kept(self) -> bool:
-        return bool(self.failed)
-
-
-class DestroyFailed(BackendError):
-    """Some items could not be removed; the state was kept and still records them."""
-
-    def __init__(self, message: str, *, hint: str | None = None, result=None) -> None:
-        super().__init__(message, hint=hint)
-        self.result = result
-
-
-# -- planning --------------------------------------------------------------------------------
-
-
 def destroy_plan(workflow) -> DestroyPlan:
     """What destroy would remove in ``workflow``'s target, each item checked for existence."""
     records = workflow.records()
@@ -121,7 +82,7 @@ def destroy_plan(workflow) -> DestroyPlan:
     items += _state_items(workflow, records, protected, notes)
     return DestroyPlan(
         target=workflow.target, workspace=backend.describe(), items=items,
-        kept=_kept(workflow, records), notes=notes, snapshot=_snapshot(records),
+        kept=_kept(workflow, records), notes=notes, snapshot=state_snapshot(records),
     )
 
 
@@ -231,7 +192,7 @@ def _live_kernels(records) -> list[tuple[str, Any]]:
     return found
 
 
-def _is_scratch(path: Path, root: Path) -> bool:
+def is_scratch(path: Path, root: Path) -> bool:
     """A run's scratch folder (``<root>/cluster/<run>``): everything in it is the run's."""
     return path.parent == root / "cluster"
 
@@ -242,7 +203,7 @@ def _listing(base: Path, paths: tuple[Path, ...]) -> str | None:
     shown = []
     for path in sorted(paths):
         name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
-        if _is_scratch(path, base.parent):
+        if is_scratch(path, base.parent):
             shown.append(f"{name}/ ({_count_files(path)} file(s))")
         elif not path.is_dir() or path.is_symlink():
             shown.append(name)
@@ -295,192 +256,5 @@ def _kept(workflow, records) -> list[str]:
     return kept
 
 
-def _snapshot(records) -> dict[str, tuple[str, str]]:
+def state_snapshot(records) -> dict[str, tuple[str, str]]:
     return {key: (r.status, r.outputs_json) for key, r in records.items()}
-
-
-# -- removing --------------------------------------------------------------------------------
-
-
-def execute(workflow, plan: DestroyPlan, log: Callable[[str], None] = lambda m: None
-            ) -> DestroyResult:
-    """Remove the plan's items under the target lock: workspace and DBFS first, then the
-    state; after any failure the state is kept. Raises when the state changed since the plan."""
-    from bricksmith.engine.lock import TargetLock
-
-    result = DestroyResult(plan.target)
-    if not plan.todo:
-        return result
-    with TargetLock(workflow.root, workflow.target) as lock:
-        if lock.stale:
-            log(f"released a stale lock: {lock.stale.describe()}")
-        if _snapshot(workflow.records()) != plan.snapshot:
-            raise StateError(
-                f"the state of target {plan.target!r} changed since the destroy plan was made",
-                hint="an apply ran meanwhile; run destroy again to see what it removes now",
-            )
-        for item in plan.todo:
-            if item.kind not in REMOTE_KINDS and result.failed:
-                break  # keep the state: it still records what remains
-            _remove(workflow.backend, item, result, log)
-        if not result.failed:
-            lock.path.unlink(missing_ok=True)  # held until released: nobody can slip in
-    if not result.failed:
-        _prune_root(workflow.root)
-    return result
-
-
-def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], None]) -> None:
-    try:
-        if item.kind in REMOTE_KINDS:
-            removal = _remove_remote(backend, item)
-        elif item.kind in (LOGS, SCRATCH):
-            if item.outputs.get("kernels"):
-                from bricksmith.backends.kernels import stop_group
-
-                for kernel in item.outputs["kernels"]:
-                    stop_group(kernel)
-            removal = _remove_made(item.paths, Path(item.location).parent)
-        else:
-            removal = Removal(removed=sum(_remove_path(p) for p in item.paths))
-    except BricksmithError as exc:
-        result.failed.append((item, redact(exc.message)))
-        log(f"x could not remove {item.describe()}: {redact(exc.message)}")
-        return
-    except OSError as exc:
-        result.failed.append((item, str(exc)))
-        log(f"x could not remove {item.describe()}: {exc}")
-        return
-    result.removed.append((item, removal))
-    log(f"- removed {redact(item.kind)} {redact(item.location)}{_removal_note(item, removal)}")
-
-
-def _remove_remote(backend, item: Item) -> Removal:
-    remove = {REPO: backend.remove_repo, NOTEBOOK: backend.remove_notebook,
-              DATA: backend.remove_upload}[item.kind]
-    try:
-        return remove(item.outputs)
-    except KeyError as exc:  # a state written by another backend or version
-        raise StateError(f"{item.step} did not record {exc} of its {item.kind}") from None
-
-
-def _remove_path(path: Path) -> int:
-    if path.suffix == ".db":
-        _checkpoint(path)  # fold the WAL in first: never a database without its log
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-    else:
-        return 0
-    return 1
-
-
-def _remove_made(paths: tuple[Path, ...], root: Path) -> Removal:
-    """Remove what bricksmith made (deepest first): its files, its runs' scratch folders
-    whole, and the folders it made once they are empty; others' files stay."""
-    removed, left = 0, []
-    for path in sorted(paths, key=lambda p: (-len(p.parts), str(p))):
-        if path.is_symlink() or not path.is_dir():
-            removed += _remove_path(path)
-        elif _is_scratch(path, root):
-            shutil.rmtree(path)
-            removed += 1
-        else:
-            try:
-                path.rmdir()
-            except OSError:  # not empty: someone else's files are in it
-                left += [p.relative_to(root).as_posix() for p in path.iterdir()
-                         if not any(p == q or q.is_relative_to(p) for q in paths)]
-    return Removal(removed=removed, left=sorted(set(left)))
-
-
-def _checkpoint(db: Path) -> None:
-    try:
-        conn = sqlite3.connect(db)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        pass  # damaged: it is being removed anyway
-
-
-def _removal_note(item: Item, removal: Removal) -> str:
-    note = ""
-    if item.kind == DATA:
-        note = f": {removal.removed} file(s)"
-    elif item.kind in REMOTE_KINDS and not removal.removed:
-        note = " (already gone)"
-    if removal.left:
-        shown = ", ".join(removal.left[:3]) + (" ..." if len(removal.left) > 3 else "")
-        note += f"; kept {len(removal.left)} file(s) bricksmith did not write: {shown}"
-    return note
-
-
-def _prune_root(root: Path) -> None:
-    """The target's root (and a ``.bricksmith`` folder holding it) once they are empty."""
-    folders = [root] + ([root.parent] if root.parent.name == ".bricksmith" else [])
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:  # not empty (mlruns, a report), or gone
-            return
-
-
-# -- the command -----------------------------------------------------------------------------
-
-
-def print_plan(console, plan: DestroyPlan) -> None:
-    console.print(f"Destroy target {plan.target!r} ({redact(plan.workspace)}):", markup=False)
-    for item in plan.items:
-        if item.exists:
-            console.print(f"  - {item.describe()}", markup=False)
-        else:
-            console.print(f"  = {item.describe()}: already gone", markup=False)
-    for note in plan.notes:
-        console.print(f"  ! {redact(note)}", markup=False)
-    for kept in plan.kept:
-        console.print(f"  kept: {redact(kept)}", markup=False)
-
-
-def run_destroy_command(workflow, *, yes: bool, console, confirm: Callable[[str], str] = input,
-                        interactive: bool | None = None) -> int:
-    """What ``bricksmith destroy`` runs: show the plan, confirm, remove, report."""
-    plan = destroy_plan(workflow)
-    if not plan.items and not plan.notes:
-        console.print(f"Nothing to remove for target {plan.target!r}: it has no state, so "
-                      "bricksmith has made nothing there (or it was destroyed).", markup=False)
-        return 0
-    print_plan(console, plan)
-    todo = plan.todo
-    if not todo:
-        console.print(f"Nothing to remove for target {plan.target!r}.", markup=False)
-        return 0
-    if not yes:
-        if interactive is None:
-            interactive = sys.stdin.isatty()
-        if not interactive:
-            raise UsageError(
-                f"destroy would remove {len(todo)} item(s) and needs confirmation, "
-                "but the input is not a terminal",
-                hint="pass --yes to remove them without asking",
-            )
-        try:
-            answer = confirm(f"Remove these {len(todo)} item(s)? Type 'yes' to confirm: ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("yes", "y"):
-            console.print("Destroy cancelled; nothing was removed.", markup=False)
-            return 1
-    result = execute(workflow, plan, log=lambda line: console.print(f"  {line}", markup=False))
-    if result.failed:
-        raise DestroyFailed(
-            f"destroy of target {plan.target!r}: {len(result.failed)} item(s) could not be "
-            f"removed ({len(result.removed)} removed); the state was kept",
-            hint="it still records what remains: fix the cause above and run destroy again",
-            result=result,
-        )
-    console.print(f"Destroyed target {plan.target!r}: {len(result.removed)} item(s) removed.",
-                  markup=False)
-    return 0
