@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from bricksmith.engine.executor import execute
-from bricksmith.engine.state import SCHEMA_VERSION, StateStore
+from bricksmith.engine.schema import SCHEMA_VERSION
+from bricksmith.engine.state import StateStore
 from bricksmith.errors import ApplyFailed, StateError
 from tests.engine.fakes import FakeStep, context_factory, graph_of
 

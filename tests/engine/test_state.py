@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
+from bricksmith.engine.schema import SCHEMA_VERSION
 from bricksmith.engine.state import (
-    SCHEMA_VERSION,
     StateStore,
     restore,
 )

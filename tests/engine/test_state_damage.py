@@ -12,7 +12,8 @@ import pytest
 from bricksmith.engine import statefile
 from bricksmith.engine.executor import execute
 from bricksmith.engine.restore import describe, restore
-from bricksmith.engine.state import SCHEMA_VERSION, StateStore
+from bricksmith.engine.schema import SCHEMA_VERSION
+from bricksmith.engine.state import StateStore
 from bricksmith.errors import StateError
 from bricksmith.records import DamagedRecord, backup_path
 from bricksmith.state_revision import read_revision, signature

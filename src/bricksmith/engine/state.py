@@ -3,6 +3,8 @@
 Rows hold what the planner needs to compare the spec with the last apply (fingerprint and the
 inputs it was computed from) and what downstream steps and ``status`` read (outputs). Nothing
 stored here is a secret: inputs name environment variables, never their values.
+The tables and their migrations are :mod:`.schema`; the file itself (created whole, verified
+on open, named when damaged) :mod:`.statefile`; a record as read, :mod:`bricksmith.records`.
 """
 
 from __future__ import annotations
@@ -18,58 +20,11 @@ from typing import Any
 
 from bricksmith.engine import history, statefile
 from bricksmith.engine.history import Execution
+from bricksmith.engine.schema import CREATE, MIGRATIONS, SCHEMA_VERSION
 from bricksmith.engine.statefile import check_owner
 from bricksmith.errors import StateError
 from bricksmith.records import StepRecord, backup_path, damaged, now, record_of
 from bricksmith.state_revision import revision_of, sound
-
-SCHEMA_VERSION = 5
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS steps (
-    key          TEXT PRIMARY KEY,
-    fingerprint  TEXT NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed')),
-    inputs       TEXT NOT NULL,
-    outputs      TEXT NOT NULL,
-    started_at   TEXT,
-    finished_at  TEXT,
-    attempt      INTEGER NOT NULL DEFAULT 0,
-    error        TEXT
-);
-"""
-
-# Forward migrations: MIGRATIONS[n] (statements run in one transaction) takes a version n-1
-# database to version n.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: (
-        """CREATE TABLE IF NOT EXISTS applies (
-            id           INTEGER PRIMARY KEY AUTOINCREMENT,
-            started_at   TEXT NOT NULL,
-            finished_at  TEXT,
-            status       TEXT NOT NULL,
-            holder       TEXT NOT NULL
-        )""",
-    ),
-    # when an apply last found a step up to date: a narrow table of its own, since updating a
-    # column of ``steps`` rewrites the whole row (outputs can be large)
-    3: ("CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY, at TEXT NOT NULL)",),
-    # a revision that every change to ``steps`` moves, in a database with a random generation:
-    # (generation, revision) names one content of ``steps`` (what a plan memo was made from)
-    4: (
-        "INSERT OR IGNORE INTO meta(key, value) VALUES"
-        " ('generation', lower(hex(randomblob(16)))), ('revision', '0')",
-        *(
-            f"""CREATE TRIGGER IF NOT EXISTS steps_revision_{event.lower()} AFTER {event} ON steps
-            BEGIN
-                UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision';
-            END"""
-            for event in ("INSERT", "UPDATE", "DELETE")
-        ),
-    ),
-    5: history.MIGRATION,  # every execution of a run, kept (bricksmith.engine.history)
-}
 
 
 class StateStore:
@@ -86,7 +41,7 @@ class StateStore:
         self.path = path
         self._lock = threading.Lock()
         if not readonly and (not path.exists() or self._blank()):
-            statefile.create(path, _CREATE, {"schema_version": str(SCHEMA_VERSION)})
+            statefile.create(path, CREATE, {"schema_version": str(SCHEMA_VERSION)})
         try:
             if readonly:
                 uri = f"file:{path}?mode=ro"
@@ -411,7 +366,6 @@ def restore(path: Path) -> Path:
 _COLUMNS = "key, fingerprint, status, inputs, outputs, started_at, finished_at, attempt, error"
 _SELECT = f"SELECT {_COLUMNS}, at FROM steps LEFT JOIN checked USING (key)"
 _SELECT_V2 = f"SELECT {_COLUMNS}, NULL FROM steps"
-_CREATE = _SCHEMA + "".join(f"{sql};\n" for m in MIGRATIONS.values() for sql in m)
 
 
 def _dump(value: dict[str, Any]) -> str:
