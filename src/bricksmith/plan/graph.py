@@ -203,7 +203,9 @@ def select(graph: StepGraph, patterns: Iterable[str], option: str) -> frozenset[
 
     chosen: set[str] = set()
     for pattern in patterns:
-        found = [key for key in graph.order if fnmatchcase(key, pattern)]
+        # a key as written is itself (``data.upload[0]`` holds glob brackets)
+        found = [pattern] if pattern in graph.steps else [
+            key for key in graph.order if fnmatchcase(key, pattern)]
         if not found:
             from difflib import get_close_matches
 
