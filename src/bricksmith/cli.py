@@ -337,8 +337,8 @@ def _dispatch(args) -> int:
     if args.command == "apply" and api.is_saved_plan_file(args.spec):
         if args.target or args.var or args.only or args.replace:
             raise UsageError(
-                "a saved plan keeps the target, --var, --only and --replace values it was "
-                "made with",
+                "a saved plan keeps the target and --var values it was made with, and its "
+                "--only and --replace",
                 hint=f"run `bricksmith apply {args.spec}` without --target/--var/--only/"
                 "--replace",
             )
