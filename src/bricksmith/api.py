@@ -162,6 +162,7 @@ class Workflow:
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
         discard_workspace_edits: bool = False,
+        replaced: bool = False,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -174,6 +175,7 @@ class Workflow:
             fingerprint=fingerprint,
             verbose=verbose,
             discard_workspace_edits=discard_workspace_edits,
+            replaced=replaced,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -577,6 +579,7 @@ class Workflow:
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,
                         discard_workspace_edits=discard_workspace_edits,
+                        replaced=step.key in chosen.replace,
                     )
 
                 status = "failed"

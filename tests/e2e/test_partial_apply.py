@@ -191,3 +191,38 @@ def test_only_and_replace_on_the_emulator(cli, seed, emulator, monkeypatch):
     assert ran_between(before, after) == sorted([*UPSTREAM_OF_A_RUN, "run.split-70"])
     assert after["run.baseline"] == before["run.baseline"]
     assert executions(cli, spec) == {"baseline": [1, 2], "split-70": [1, 2]}
+
+
+def test_a_replaced_run_never_adopts_what_a_killed_apply_left(cli, seed, emulator,
+                                                              monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import emulated_state_rows
+    from tests.e2e.test_databricks_runs import KILL_BEFORE_RECORDING_A_RUN
+
+    spec = seed_spec(seed.parent, emulator.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_RECORDING_A_RUN, str(spec)], cwd=spec.parent,
+        env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (key, outputs), = [(k, o) for k, (status, o) in emulated_state_rows(spec).items()
+                       if k.startswith("run.") and o.get("_result") == "SUCCESS"]
+    submitted = emulator.calls[SUBMIT]
+
+    plan = {a["step"]: a for a in cli("plan", spec, "--replace", key, "--json").json()[
+        "actions"]}
+    assert plan[key]["action"] == "resume"
+    assert plan[key]["reasons"][1:] == [
+        f"job run {outputs['_run_id']} of the earlier inputs finished (SUCCESS); apply "
+        "submits the run anew", "replaced on request"]
+
+    forced = cli("run", spec, key.removeprefix("run."), "-v")
+    assert forced.code == 0, forced.out + forced.err
+    assert "is not adopted" in forced.out and "adopting" not in forced.out
+    assert emulator.calls[SUBMIT] == submitted + 1  # a new job run
+    status, now = emulated_state_rows(spec)[key]
+    assert status == "succeeded" and now["_run_id"] != outputs["_run_id"]

@@ -180,7 +180,8 @@ def make_plan(
             new_outputs[key] = False
             continue
         actions[key], new_outputs[key] = _decide(
-            key, step, graph, record, records, actions, new_outputs, check, fingerprints)
+            key, step, graph, record, records, actions, new_outputs, check, fingerprints,
+            forced=key in replace)
         if key in replace:
             actions[key] = _replaced(actions[key])
     for key in sorted(set(records) - set(graph.steps)) if not partial else ():
@@ -188,24 +189,26 @@ def make_plan(
     return Plan.of(actions.values())
 
 
-def _decide(key, step, graph, record, records, decided, new_outputs, check, fingerprints):
+def _decide(key, step, graph, record, records, decided, new_outputs, check, fingerprints,
+            forced=False):
     """(the step's action, whether its outputs surely change when apply runs it).
 
     A step that runs because its inputs or its recorded upstream outputs changed is taken to
     give new outputs (new parameters make a new file, a new commit, a new run); a step created
     again, resumed or repaired may give the same outputs as before, so what depends on it alone
-    is a conditional update."""
+    is a conditional update. ``forced`` (``--replace``): what an interrupted attempt left is
+    superseded, never adopted."""
     if record is None:
         return Action(key, CREATE, ("never applied to this target",)), False
     if record.status == FAILED:
-        left, since = _interrupted(key, step, graph, record, decided)
+        left, since = _interrupted(key, step, graph, record, decided, forced)
         error = _first_line(record.error)
         if since:  # recomputed: what changed comes first, the old failure is said to be old
             return Action(key, RESUME, (*since, *left, "the last attempt, with the earlier "
                                         f"inputs, failed: {error}")), False
         return Action(key, RESUME, (f"last attempt failed: {error}", *left)), False
     if record.status == RUNNING:
-        left, since = _interrupted(key, step, graph, record, decided)
+        left, since = _interrupted(key, step, graph, record, decided, forced)
         return Action(key, RESUME, ("last attempt was interrupted", *left, *since)), False
     if record.status != SUCCEEDED:
         return Action(key, CREATE, ("never completed",)), False
@@ -253,7 +256,8 @@ def _replaced(action: Action) -> Action:
     return Action(action.step, action.action, (*action.reasons, REPLACED_REASON))
 
 
-def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str]]:
+def _interrupted(key, step, graph, record, decided,
+                 forced=False) -> tuple[list[str], list[str]]:
     """(what an interrupted (or failed) step left in flight (the step says, from its
     checkpoint), what changed since it started: its inputs, old → new, and upstream steps
     that will run)."""
@@ -263,7 +267,8 @@ def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str
     changes = differences(before, dict(step.inputs()))
     moving = [f"upstream {d} will {decided[d].action}"
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
-    left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
+    left = step.interrupted(record.outputs, before,
+                            superseded=bool(changes or moving or forced))
     return left, [*changes, *moving]
 
 
