@@ -167,31 +167,36 @@ def graph_of(steps: list[Step]) -> StepGraph:
     import networkx as nx
 
     dag = nx.DiGraph()
-    for step in steps:
-        if step.key in dag:
-            raise ValueError(f"two steps have the key {step.key!r}")
-        dag.add_node(step.key, step=step)
-    for step in steps:
-        for dep in step.deps:
-            if dep not in dag:
-                raise ValueError(f"step {step.key!r} depends on unknown step {dep!r}")
-            dag.add_edge(dep, step.key)
-    if not nx.is_directed_acyclic_graph(dag):
-        cycle = [edge[0] for edge in nx.find_cycle(dag)]
-        raise ValueError(f"the steps have a cycle: {sorted(cycle)}")
+    dag.add_nodes_from((step.key, {"step": step}) for step in steps)
+    if len(dag) != len(steps):
+        seen: set[str] = set()
+        twice = next(s.key for s in steps if s.key in seen or seen.add(s.key))
+        raise ValueError(f"two steps have the key {twice!r}")
+    edges = [(dep, step.key) for step in steps for dep in step.deps]
+    unknown = next(((dep, key) for dep, key in edges if dep not in dag), None)
+    if unknown:
+        raise ValueError(f"step {unknown[1]!r} depends on unknown step {unknown[0]!r}")
+    dag.add_edges_from(edges)
     return _graph(dag)
 
 
 def _graph(dag: nx.DiGraph) -> StepGraph:
-    """The StepGraph of an acyclic ``dag`` whose nodes carry their ``step``."""
+    """The StepGraph of ``dag``, whose nodes carry their ``step``. Raises ValueError when it
+    has a cycle."""
     import networkx as nx
 
-    steps = {key: data["step"] for key, data in dag.nodes(data=True)}
+    try:
+        order = tuple(nx.lexicographical_topological_sort(dag))
+    except nx.NetworkXUnfeasible:
+        cycle = sorted(edge[0] for edge in nx.find_cycle(dag))
+        raise ValueError(f"the steps have a cycle: {cycle}") from None
+    steps = {key: dag.nodes[key]["step"] for key in order}
+    succ = dag.succ
     return StepGraph(
         steps=steps,
-        order=tuple(nx.lexicographical_topological_sort(dag)),
+        order=order,
         deps={key: tuple(dict.fromkeys(step.deps)) for key, step in steps.items()},
-        dependents={key: tuple(sorted(dag.successors(key))) for key in steps},
+        dependents={key: tuple(sorted(succ[key])) for key in order},
         dag=dag,
     )
 
