@@ -199,3 +199,23 @@ def test_kedro_bricksmith_leaves_the_project_untouched_with_telemetry_on(tmp_pat
     assert done.returncode == 0, done.stderr
     assert (project / "pyproject.toml").read_text() == pyproject
     assert not (project / ".telemetry").exists()
+
+
+def test_run_forwards_the_run_name_after_the_spec(tmp_path, calls):
+    spec = tmp_path / "w.yaml"
+    result = invoke("run", "baseline", "-p", "1", "--spec", str(spec))
+    assert result.exit_code == 0, result.output
+    assert calls.argv == [["run", str(spec), "baseline", "-p", "1"]]
+
+
+def test_run_spec_then_name_parses_as_only_and_replace():
+    args = cli._parser("run").parse_args(["run", "w.yaml", "baseline", "-p", "1"])
+    cli._run_names(args)
+    assert (args.spec, args.only, args.replace, args.parallelism) == (
+        "w.yaml", ["run.baseline"], ["run.baseline"], 1)
+    args = cli._parser("run").parse_args(["run", "run.split-70", "specs/x.yml"])
+    cli._run_names(args)  # `bricksmith run NAME SPEC` reads the same
+    assert (args.spec, args.only) == ("specs/x.yml", ["run.split-70"])
+    args = cli._parser("run").parse_args(["run", "baseline"])
+    cli._run_names(args)
+    assert (args.spec, args.only) == (cli.DEFAULT_SPEC, ["run.baseline"])

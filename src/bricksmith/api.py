@@ -16,7 +16,7 @@ from typing import Any
 
 from bricksmith.engine.state import StateStore
 from bricksmith.errors import StalePlan, UsageError
-from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
+from bricksmith.plan.graph import StepGraph, build_graph, select, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.plan.saved import (
     SavedPlan,
@@ -93,6 +93,25 @@ def _read_saved_plan(path: Path) -> dict | None:
     return data if is_saved_plan(data) else None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Part of a workflow to act on (``--only``) and steps to run again (``--replace``):
+    ``graph`` the steps apply walks (the named ones and what they need upstream; the whole
+    DAG without ``--only``), ``replace`` the step keys run even when up to date, ``left_out``
+    the steps of the workflow (and removed steps the state still records) left alone.
+    ``only``/``replaced``: the patterns as given (a saved plan keeps them)."""
+
+    graph: StepGraph
+    replace: frozenset[str] = frozenset()
+    left_out: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.only)
+
+
 @dataclass
 class Workflow:
     spec: LoadedSpec
@@ -145,6 +164,7 @@ class Workflow:
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
         discard_workspace_edits: bool = False,
+        replaced: bool = False,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -157,6 +177,7 @@ class Workflow:
             fingerprint=fingerprint,
             verbose=verbose,
             discard_workspace_edits=discard_workspace_edits,
+            replaced=replaced,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -208,10 +229,34 @@ class Workflow:
             return None
         return f"apply {holder.pid} on {holder.host} (started {holder.started})"
 
-    def plan(self, *, refresh: bool = True) -> Plan:
+    def select(self, only: tuple[str, ...] = (), replace: tuple[str, ...] = (),
+               records: Mapping[str, StepRecord] | None = None) -> Selection:
+        """The part of the workflow ``only`` names (step keys or globs such as ``run.*``; all
+        of it when empty) with what it needs upstream, and the steps ``replace`` names.
+        Raises :class:`UsageError` (listing the steps) when a pattern names no step, or a
+        replaced step is outside ``only``."""
+        only, replace = tuple(only), tuple(replace)
+        graph = self.graph
+        forced = select(graph, replace, "--replace") if replace else frozenset()
+        if not only:
+            return Selection(graph, forced, (), only, replace)
+        part = graph.subgraph(select(graph, only, "--only"))
+        outside = sorted(forced - set(part.steps))
+        if outside:
+            raise UsageError(
+                f"--replace {', '.join(outside)}: not among the steps --only "
+                f"{' '.join(only)} selects",
+                hint=f"add --only {outside[0]}, or drop that --replace")
+        gone = sorted(set(records if records is not None else self.records()) - set(graph.steps))
+        left_out = tuple(key for key in graph.order if key not in part.steps) + tuple(gone)
+        return Selection(part, forced, left_out, only, replace)
+
+    def plan(self, *, refresh: bool = True, only: tuple[str, ...] = (),
+             replace: tuple[str, ...] = ()) -> Plan:
         """What apply would do. ``refresh=False`` compares the spec with the saved state only,
         without asking each step whether what it made is still there (faster; blind to
-        drift, which apply still finds)."""
+        drift, which apply still finds). ``only``/``replace``: as :meth:`select` (raises
+        :class:`UsageError` as it does); such a plan is never remembered in a memo."""
         from bricksmith.plan import memo
         from bricksmith.state_revision import read_revision, signature
 
@@ -224,8 +269,9 @@ class Workflow:
         checked = None if checked is None else [*checked, *self.check_data_sources()]
         revision = read_revision(self.state_path) if refresh else None
         memoable = refresh and memo.enabled(self.environ) and (
-            revision is not None or not self.state_path.exists())
+            revision is not None or not self.state_path.exists()) and not (only or replace)
         records = self.records()
+        chosen = self.select(only, replace, records)
         working = self.working_apply()
         if working is not None:
             memoable = False
@@ -265,7 +311,9 @@ class Workflow:
                 probes = None if found is None else [*probes, *found]
             return step.adopts(ctx)
 
-        plan = make_plan(self.graph, records, check, working=working, adopting=adopting)
+        plan = make_plan(chosen.graph, records, check, working=working, adopting=adopting,
+                         replace=chosen.replace, partial=chosen.partial)
+        plan = plan.with_left_out(chosen.left_out)
         for action in plan.changes if refresh else ():  # refused now what a step cannot do
             vet = getattr(self.graph.steps.get(action.step), "vet", None)
             if vet is not None:  # (a data folder holding a symlink out of the project)
@@ -366,8 +414,10 @@ class Workflow:
                 for index, source, folder in missing])
         return probes
 
-    def save_plan(self, plan: Plan, path: str | os.PathLike) -> Path:
-        """Write ``plan`` for ``apply FILE``, with what it was made from."""
+    def save_plan(self, plan: Plan, path: str | os.PathLike, *, only: tuple[str, ...] = (),
+                  replace: tuple[str, ...] = ()) -> Path:
+        """Write ``plan`` for ``apply FILE``, with what it was made from (``only`` and
+        ``replace``: the patterns it was planned with)."""
         import json
 
         saved = SavedPlan(
@@ -377,6 +427,8 @@ class Workflow:
             variables=self.variables,
             state_digest=state_digest(self.records()),
             plan=plan,
+            only=tuple(only),
+            replace=tuple(replace),
         )
         from bricksmith.atomic import write_text_atomically
 
@@ -476,8 +528,16 @@ class Workflow:
         verbose: bool = False,
         saved: SavedPlan | None = None,
         discard_workspace_edits: bool = False,
+        only: tuple[str, ...] = (),
+        replace: tuple[str, ...] = (),
     ):
         """Apply every step that is not up to date. Raises ApplyFailed when a step fails.
+
+        ``only``: apply just the steps it names (keys or globs) and what they need upstream;
+        the others, and the records of removed steps, are left alone (``report.left_out``).
+        ``replace``: run those steps even when up to date (a new execution each; what depends
+        on them runs only if their outputs change). Raises :class:`UsageError` as
+        :meth:`select` does. A ``saved`` plan brings its own.
 
         ``saved``: apply exactly that reviewed plan; refused (StalePlan) when the state moved
         since it was saved or planning again now gives other actions. Files edited in the
@@ -492,6 +552,9 @@ class Workflow:
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
+        if saved is not None:
+            only, replace = saved.only, saved.replace
+        chosen = self.select(only, replace)  # a name that matches no step: before anything
         self.check_params()  # unknown parameter names: refused before anything changes
         self.check_data_sources()  # a data folder the project lacks: the same
         self.backend.preflight()  # fail before anything changes when the backend is unusable
@@ -499,7 +562,7 @@ class Workflow:
             if lock.stale:
                 on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
             self._check_workspace_edits(discard_workspace_edits, on_event)
-            only = self._check_saved_plan(saved) if saved is not None else None
+            only_changes = self._check_saved_plan(saved) if saved is not None else None
             existed = self.state_path.exists()
             state = StateStore(self.state_path)  # refuses a damaged database
             try:
@@ -518,17 +581,20 @@ class Workflow:
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,
                         discard_workspace_edits=discard_workspace_edits,
+                        replaced=step.key in chosen.replace,
                     )
 
                 status = "failed"
                 try:
-                    self._remove_dropped_uploads(state, on_event)
+                    if not chosen.partial:
+                        self._remove_dropped_uploads(state, on_event)
                     report = execute(
-                        self.graph, state, make_context, parallelism=parallelism,
-                        on_event=on_event, only=only,
+                        chosen.graph, state, make_context, parallelism=parallelism,
+                        on_event=on_event, only=only_changes, replace=chosen.replace,
                         on_interrupt=getattr(self.backend, "interrupt", None),
                     )
-                    gone = sorted(state.keys() - set(self.graph.steps))
+                    report.left_out = list(chosen.left_out)
+                    gone = [] if chosen.partial else sorted(state.keys() - set(self.graph.steps))
                     if gone:  # steps taken out of the spec: `-` in the plan
                         state.forget(gone)
                         for key in gone:
@@ -602,7 +668,8 @@ class Workflow:
                 "(another apply ran)",
                 hint=redo,
             )
-        differences = stale_reasons(saved.plan, self.plan())
+        differences = stale_reasons(saved.plan, self.plan(only=saved.only,
+                                                          replace=saved.replace))
         if differences:
             shown = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
             raise StalePlan(f"stale plan: planning again now gives other actions: {shown}",

@@ -26,6 +26,7 @@ SYMBOLS = {
     "update": ("~", "yellow"),
     "resume": ("!", "magenta"),
     "remove": ("-", "red"),
+    "replace": ("-/+", "cyan"),
 }
 
 
@@ -69,8 +70,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-COMMANDS = ("validate", "plan", "apply", "status", "destroy", "runs", "report", "graph", "state",
-            "schema", "init", "emulator")
+COMMANDS = ("validate", "plan", "apply", "run", "status", "destroy", "runs", "report", "graph",
+            "state", "schema", "init", "emulator")
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -110,6 +111,27 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         sub.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
         return sub
 
+    def selection(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--only", action="append", default=[], metavar="STEP",
+            help="only this step and what it needs upstream (repeatable; a glob such as "
+            "'run.*' names several); the plan lists the steps it leaves out")
+        sub.add_argument(
+            "--replace", action="append", default=[], metavar="STEP",
+            help="run this step even if it is up to date (repeatable); what depends on it "
+            "runs only if its outputs change")
+
+    def applying(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
+        )
+        sub.add_argument("--verbose", "-v", action="store_true", help="show every step message")
+        sub.add_argument(
+            "--discard-workspace-edits", action="store_true",
+            help="overwrite files edited in the workspace Git folder (a copy of each is kept "
+            "under <target root>/workspace-edits/); without it apply stops before any step",
+        )
+
     if want("validate"):
         spec_command("validate", "check a spec; report every problem with file:line:col")
     if want("plan"):
@@ -131,19 +153,20 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
             action="store_true",
             help="exit 0 when there is nothing to do, 2 when there is, 1 on error",
         )
+        selection(plan)
     if want("apply"):
         apply = spec_command(
             "apply", "make the target match the spec (resumable); SPEC may be a saved plan"
         )
-        apply.add_argument(
-            "--parallelism", "-p", type=_positive_int, default=4, help="steps at once (4)"
-        )
-        apply.add_argument("--verbose", "-v", action="store_true", help="show every step message")
-        apply.add_argument(
-            "--discard-workspace-edits", action="store_true",
-            help="overwrite files edited in the workspace Git folder (a copy of each is kept "
-            "under <target root>/workspace-edits/); without it apply stops before any step",
-        )
+        applying(apply)
+        selection(apply)
+    if want("run"):
+        run = spec_command(
+            "run", "run a run again, even if it is up to date, with what it needs upstream "
+            "(apply --only run.NAME --replace run.NAME); a new execution in its history")
+        run.add_argument("name", help="the run's name (runs[].name; a glob such as 'split-*' "
+                         "names several)")
+        applying(run)
     if want("pull"):
         pull = spec_command(
             "pull", "bring the edits made in the workspace Git folder into the local project: "
@@ -291,7 +314,7 @@ def _dispatch(args) -> int:
     if args.command == "emulator":
         return _serve_emulator(args)
 
-    if args.command == "plan" and not args.out:
+    if args.command == "plan" and not (args.out or args.only or args.replace):
         from bricksmith.plan import memo
 
         replayed = memo.replay(args.spec, requested_target=args.target,
@@ -309,11 +332,15 @@ def _dispatch(args) -> int:
 
     if args.command == "runs" and args.name is None and _is_run_name(args.spec):
         args.spec, args.name = DEFAULT_SPEC, args.spec  # `bricksmith runs NAME`
+    if args.command == "run":
+        _run_names(args)
     if args.command == "apply" and api.is_saved_plan_file(args.spec):
-        if args.target or args.var:
+        if args.target or args.var or args.only or args.replace:
             raise UsageError(
-                "a saved plan keeps the target and --var values it was made with",
-                hint=f"run `bricksmith apply {args.spec}` without --target/--var",
+                "a saved plan keeps the target and --var values it was made with, and its "
+                "--only and --replace",
+                hint=f"run `bricksmith apply {args.spec}` without --target/--var/--only/"
+                "--replace",
             )
         workflow, saved = api.load_saved_plan(args.spec)
         return _apply(args, workflow, saved)
@@ -327,7 +354,7 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "plan":
         return _plan(args, workflow)
-    if args.command == "apply":
+    if args.command in ("apply", "run"):
         return _apply(args, workflow)
     if args.command == "status":
         return _status(args, workflow)
@@ -466,15 +493,25 @@ def _serve_emulator(args) -> int:
     return 0
 
 
+def _run_names(args) -> None:
+    """``run NAME``: the spec may come first or second (``run SPEC NAME``, which the Kedro
+    plugin passes, or ``run NAME SPEC``); becomes ``--only run.NAME --replace run.NAME``."""
+    if not args.spec.endswith((".yaml", ".yml")) and args.name.endswith((".yaml", ".yml")):
+        args.spec, args.name = args.name, args.spec
+    name = args.name.removeprefix("run.")
+    args.only = args.replace = [f"run.{name}"]
+
+
 def _plan(args, workflow) -> int:
-    plan = workflow.plan(refresh=args.refresh)
+    selected = {"only": tuple(args.only), "replace": tuple(args.replace)}
+    plan = workflow.plan(refresh=args.refresh, **selected)
     if args.out:
         if not args.refresh:
             raise UsageError(
                 "a saved plan must see drift: --out cannot go with --no-refresh",
                 hint="drop --no-refresh",
             )
-        workflow.save_plan(plan, _output_path(args.out))
+        workflow.save_plan(plan, _output_path(args.out), **selected)
     return _show_plan(args, plan, workflow.target)
 
 
@@ -484,7 +521,8 @@ def _show_plan(args, plan, target: str) -> int:
     else:
         lines = _StyledLines()
         if not plan.has_changes:
-            lines.add((f"No changes. Target {target!r} matches the spec.", None))
+            part = " (the steps --only selects)" if plan.left_out else ""
+            lines.add((f"No changes. Target {target!r} matches the spec{part}.", None))
         for action in plan.changes:
             symbol, colour = SYMBOLS[action.action]
             label = f"{action.action} if upstream outputs change" if action.conditional \
@@ -497,6 +535,9 @@ def _show_plan(args, plan, target: str) -> int:
                 lines.add((f"      {reason}", None))
         for note in plan.notes:
             lines.add(("Warning: ", "bold yellow"), (note, None))
+        if plan.left_out:
+            lines.add((f"Left out by --only ({len(plan.left_out)} step(s), not planned or "
+                       f"applied): ", "bold"), (", ".join(plan.left_out), None))
         _edit_lines(lines, plan.edits)
         lines.add((plan.summary_line(), None))
         if args.out:
@@ -570,9 +611,14 @@ def _apply(args, workflow, saved=None) -> int:
 
     console = _console(args)
     plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    selected = {"only": tuple(getattr(args, "only", ())),
+                "replace": tuple(getattr(args, "replace", ()))}
+    if saved is not None:
+        selected = {"only": saved.only, "replace": saved.replace}
+    chosen = workflow.select(**selected)  # a name that matches no step: refused here
     progress = ApplyProgress(
         console,
-        workflow.graph.order,
+        chosen.graph.order,
         live=use_live_display(console, plain=plain),
         verbose=args.verbose,
     )
@@ -582,12 +628,14 @@ def _apply(args, workflow, saved=None) -> int:
             report = workflow.apply(
                 parallelism=args.parallelism, on_event=progress, verbose=args.verbose, saved=saved,
                 discard_workspace_edits=getattr(args, "discard_workspace_edits", False),
+                **({} if saved is not None else selected),
             )
     except ApplyFailed:
         console.print(f"Apply failed: {progress.counts_line()}", markup=False)
         _runs_table(console, workflow)
         raise
     removed = f", {len(report.removed)} removed step(s) forgotten" if report.removed else ""
+    removed += f", {len(report.left_out)} left out by --only" if report.left_out else ""
     console.print(
         f"Apply complete: {len(report.ran)} step(s) ran, {len(report.skipped)} up to date"
         f"{removed} in {progress.elapsed():.1f}s.",

@@ -132,6 +132,7 @@ for _name, _summary in {
     "validate": "Check the spec; report every problem with file:line:col.",
     "plan": "Show what apply would do, and why.",
     "apply": "Make the target match the spec (resumable).",
+    "run": "Run a run again, even if up to date (kedro bricksmith run NAME).",
     "status": "Show the last recorded state of every step and run.",
     "graph": "Print the DAG of steps (--format mermaid|dot|png).",
     "runs": "All runs side by side: params that differ, metrics, duration, status.",

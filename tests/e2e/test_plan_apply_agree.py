@@ -236,3 +236,40 @@ def test_plan_equals_apply_without_runs(tmp_path, seed):
 @pytest.mark.parametrize("seed", range(max(1, seeds(25) // 6)))
 def test_plan_equals_apply_with_runs(tmp_path, seed):
     walk(_spec(tmp_path, runs=True), 1000 + seed, runs=True)
+
+
+def partial_walk(spec: Path, seed: int) -> list[str]:
+    """A random walk whose applies name part of the DAG (``--only``) and force steps again
+    (``--replace``): the steps apply runs are those the plan with the same options listed
+    (every replaced step among them), never a step it left out; a plain apply then
+    converges."""
+    rng = random.Random(seed)
+    w = Walk(spec, rng)
+    done = []
+    assert not api.load(spec, environ=NO_MEMO).apply().failures
+    keys = list(api.load(spec, environ=NO_MEMO).graph.order)
+    for _ in range(WALK):
+        done.append(getattr(w, rng.choice(Walk.EDITS))())
+        workflow = api.load(spec, environ=NO_MEMO)
+        only = tuple(rng.sample(["run.*", *keys], rng.randint(0, 2)))
+        part = workflow.select(only).graph.order
+        replace = tuple(rng.sample(list(part), rng.randint(0, 2)))
+        done.append(f"--only {only} --replace {replace}")
+        plan = workflow.plan(only=only, replace=replace)
+        report = api.load(spec, environ=NO_MEMO).apply(
+            only=only, replace=replace, discard_workspace_edits=True)
+        assert not report.failures, (done, report.failures)
+        ran, certain = set(report.ran), {a.step for a in plan.certain}
+        assert certain <= ran <= set(changes(plan)), (
+            f"apply ran {sorted(ran)}; the plan listed {changes(plan)}, of them for certain "
+            f"{sorted(certain)}, after {done}")
+        assert set(replace) <= ran and not ran & set(plan.left_out), done
+        assert set(plan.left_out) == set(report.left_out), done
+        assert not api.load(spec, environ=NO_MEMO).apply(discard_workspace_edits=True).failures
+        assert not changes(full_plan(spec)), f"not converged after {done}"
+    return done
+
+
+@pytest.mark.parametrize("seed", range(max(1, seeds(25) // 6)))
+def test_plan_equals_apply_with_only_and_replace(tmp_path, seed):
+    partial_walk(_spec(tmp_path, runs=True), 2000 + seed)

@@ -128,3 +128,27 @@ def test_mlflow_steps_follow_each_run_only_when_enabled(tmp_path, section, expec
     for key in expected:
         assert graph.deps[key] == (f"run.{key.removeprefix('mlflow.')}",)
         assert graph.order.index(key) > graph.order.index(f"run.{key.removeprefix('mlflow.')}")
+
+
+def test_generations_ancestors_descendants_and_subgraph_come_from_networkx():
+    graph = graph_of([FakeStep("a"), FakeStep("b", deps=["a"]), FakeStep("c", deps=["a"]),
+                      FakeStep("d", deps=["b", "c"]), FakeStep("e")])
+    assert graph.generations == (("a", "e"), ("b", "c"), ("d",))
+    assert graph.ancestors(["d"]) == {"a", "b", "c"}
+    assert graph.descendants(["b"]) == {"d"} and graph.descendants(["a", "b"]) == {"c", "d"}
+    part = graph.subgraph(["b"])
+    assert part.order == ("a", "b") and part.dependents["a"] == ("b",)
+    assert isinstance(part.to_networkx(), nx.DiGraph) and set(part.dag) == {"a", "b"}
+
+
+def test_select_takes_keys_and_globs_and_lists_the_steps_when_nothing_matches():
+    from bricksmith.errors import UsageError
+    from bricksmith.plan.graph import select
+
+    graph = graph_of([FakeStep("data.upload[0]"), FakeStep("run.a"), FakeStep("run.b")])
+    assert select(graph, ["run.*"], "--only") == {"run.a", "run.b"}
+    assert select(graph, ["data.upload[0]"], "--only") == {"data.upload[0]"}
+    with pytest.raises(UsageError) as refused:
+        select(graph, ["run.a", "run.c"], "--only")
+    assert "--only 'run.c' names no step" in refused.value.message
+    assert "data.upload[0], run.a, run.b" in refused.value.hint

@@ -125,3 +125,40 @@ def test_a_failure_is_said_to_be_old_once_its_inputs_changed(tmp_path):
     assert actions["b"].reasons[-2:] == (
         "upstream a will update",
         "the last attempt, with the earlier inputs, failed: GITHUB_TOKEN is not set")
+
+
+def test_a_replaced_step_runs_and_what_depends_on_it_only_if_its_outputs_change(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    plan = make_plan(graph_of(*steps), state.all(), no_drift, replace=frozenset({"b"}))
+    actions = {a.step: a for a in plan.actions}
+    assert (actions["b"].action, actions["b"].reasons) == ("replace", ("replaced on request",))
+    assert actions["c"].conditional and actions["c"].action == "update"
+    assert actions["a"].action == actions["x"].action == "noop"
+    assert plan.replaced == ("b",) and plan.summary["replace"] == 1
+    assert plan.summary_line() == ("Plan: 0 to create, 1 to update (1 only if an upstream "
+                                   "step's outputs change), 0 to resume, 1 to replace, "
+                                   "2 unchanged.")
+    # the executor agrees: b runs again (same outputs), c is found up to date
+    before = {k: r.attempt for k, r in state.all().items()}
+    report = execute(graph_of(*steps), state, context_factory(tmp_path),
+                     replace=frozenset({"b"}))
+    assert report.ran == ["b"] and steps[1].applied == 2 and steps[2].applied == 1
+    assert {k: r.attempt for k, r in state.all().items()} == {**before, "b": before["b"] + 1}
+
+    steps[0].value = 3  # a step that runs anyway says it was asked for too
+    actions = {a.step: a for a in make_plan(graph_of(*steps), state.all(), no_drift,
+                                            replace=frozenset({"a"})).actions}
+    assert actions["a"].action == "update"
+    assert actions["a"].reasons == ("value: 1 → 3", "replaced on request")
+
+
+def test_a_partial_plan_removes_nothing(tmp_path):
+    steps = chain()
+    state = StateStore(tmp_path / "s.db")
+    execute(graph_of(*steps), state, context_factory(tmp_path))
+    part = graph_of(*steps).subgraph({"b"})
+    assert part.order == ("a", "b")
+    plan = make_plan(part, state.all(), no_drift, partial=True)
+    assert [(a.step, a.action) for a in plan.actions] == [("a", "noop"), ("b", "noop")]

@@ -64,6 +64,7 @@ class ApplyReport:
     not_started: list[str] = field(default_factory=list)
     outputs: dict[str, Outputs] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)  # records of steps the spec dropped
+    left_out: list[str] = field(default_factory=list)  # steps an --only left alone
 
 
 class _Workers:
@@ -115,6 +116,7 @@ def execute(
     on_event: Callable[[Event], None] = lambda event: None,
     only: frozenset[str] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    replace: frozenset[str] = frozenset(),
 ) -> ApplyReport:
     """Apply every step of ``graph``. Raises ApplyFailed on failure, StateError when the state
     cannot be read or written, KeyboardInterrupt on Ctrl-C.
@@ -126,7 +128,9 @@ def execute(
     recorded as failed.
 
     ``only``: the steps a reviewed (saved) plan changes; any other step that succeeded before
-    is taken as it is, without checking it again.
+    is taken as it is, without checking it again. ``replace``: steps run even when up to date
+    (``--replace``); what depends on them runs only if their outputs change, as always.
+    To apply part of the workflow (``--only``), pass ``graph.subgraph(...)``.
 
     Steps run on ``parallelism`` worker threads; ready steps start in the graph's order. A
     step that outlives its ``timeout_s`` is recorded as failed and abandoned (its thread
@@ -156,7 +160,7 @@ def execute(
                 running[key] = time.monotonic() + step.timeout_s
                 trusted = only is not None and key not in only
                 workers.jobs.put((step, upstream, records.get(key), state, make_context,
-                                  on_event, trusted))
+                                  on_event, trusted, key in replace))
             if not running:
                 break
             try:
@@ -229,10 +233,11 @@ def _until(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-def _run_one(step, upstream, record, state, make_context, on_event, trusted=False, *,
-             interrupted: threading.Event | None = None):
+def _run_one(step, upstream, record, state, make_context, on_event, trusted=False,
+             forced=False, *, interrupted: threading.Event | None = None):
     """Decide whether ``step`` is up to date; if not, apply it. Never raises. ``trusted``: a
-    reviewed plan leaves the step as it is (when it succeeded before)."""
+    reviewed plan leaves the step as it is (when it succeeded before); ``forced``: it runs
+    even when up to date (a new execution, ``--replace``)."""
     key = step.key
     started = time.monotonic()
     if trusted and record and record.status == SUCCEEDED:
@@ -243,13 +248,15 @@ def _run_one(step, upstream, record, state, make_context, on_event, trusted=Fals
         fp = fingerprint(snapshot)
         previous = record.outputs.copy() if record else {}
         ctx = make_context(step, previous, fp)
-        if record and record.status == SUCCEEDED and record.fingerprint == fp:
+        if record and record.status == SUCCEEDED and record.fingerprint == fp and not forced:
             drift = step.check(ctx, record.outputs)
             if not drift:
                 on_event(Event(SKIPPED, key, "up to date"))
                 return "skipped", record.outputs
         state.mark_running(key, fp, snapshot)
         on_event(Event(STARTED, key, step.title))
+        if forced:
+            on_event(Event(LOG, key, "replaced on request: runs again although up to date"))
         outputs = step.apply(ctx, upstream)
         state.mark_succeeded(key, outputs, step.history_entry(outputs))
         on_event(Event(SUCCEEDED_EVT, key, elapsed_s=time.monotonic() - started))

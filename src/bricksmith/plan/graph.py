@@ -1,9 +1,11 @@
 """Compile a validated spec into the DAG of steps.
 
 The planner and the engine walk a :class:`StepGraph`: the steps, their dependencies and one
-fixed topological order, computed once with the standard library. ``StepGraph.to_networkx()``
-gives the same DAG as a networkx DiGraph (nodes carry ``step``) for rendering and analysis;
-networkx is imported only then, since importing it costs more than planning 10,000 steps.
+fixed topological order. The DAG itself is a networkx ``DiGraph`` (steps as nodes carrying
+``step``, data dependencies as edges, built by :func:`graph_of`): acyclicity, the order, the
+generations that may run in parallel, and a step's ancestors and descendants come from
+networkx. networkx is imported when a spec is compiled, never on a replayed plan memo's path
+(:mod:`bricksmith.plan.memo`), which builds no step.
 
     project.scaffold ─► project.params ─► git.commit ─► git.push ─► workspace.repo ─┐
             └────────► data.upload[i] ──────────────────────────────────────────────┼─► run.<name>
@@ -12,8 +14,7 @@ networkx is imported only then, since importing it costs more than planning 10,0
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,12 +36,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepGraph:
-    """A DAG of steps: ``order`` is topological, ties broken by key (deterministic)."""
+    """A DAG of steps: ``dag`` the networkx DiGraph (an edge ``dep -> step``), ``order``
+    its lexicographical topological order (ties broken by key: deterministic), ``deps`` and
+    ``dependents`` each step's direct neighbours (sorted)."""
 
     steps: dict[str, Step]
     order: tuple[str, ...]
     deps: dict[str, tuple[str, ...]]
     dependents: dict[str, tuple[str, ...]] = field(repr=False)
+    dag: nx.DiGraph = field(repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -55,13 +59,40 @@ class StepGraph:
         return self.steps[key]
 
     def to_networkx(self) -> nx.DiGraph:
+        """The DAG as a networkx DiGraph (nodes carry ``step``); the graph's own: not a copy."""
+        return self.dag
+
+    @property
+    def generations(self) -> tuple[tuple[str, ...], ...]:
+        """The steps in layers that may run in parallel: each step comes after every step it
+        depends on (``networkx.topological_generations``; each layer sorted by key)."""
         import networkx as nx
 
-        graph = nx.DiGraph()
-        for key in self.order:
-            graph.add_node(key, step=self.steps[key])
-        graph.add_edges_from((dep, key) for key in self.order for dep in self.deps[key])
-        return graph
+        return tuple(tuple(sorted(layer)) for layer in nx.topological_generations(self.dag))
+
+    def ancestors(self, keys: Iterable[str]) -> set[str]:
+        """Every step that ``keys`` need upstream, directly or not (``keys`` excluded)."""
+        import networkx as nx
+
+        found: set[str] = set()
+        for key in keys:
+            found |= nx.ancestors(self.dag, key)
+        return found - set(keys)
+
+    def descendants(self, keys: Iterable[str]) -> set[str]:
+        """Every step that depends on ``keys``, directly or not (``keys`` excluded)."""
+        import networkx as nx
+
+        found: set[str] = set()
+        for key in keys:
+            found |= nx.descendants(self.dag, key)
+        return found - set(keys)
+
+    def subgraph(self, keys: Iterable[str]) -> StepGraph:
+        """The graph of ``keys`` and everything they need upstream (an ``--only``)."""
+        wanted = set(keys)
+        wanted |= self.ancestors(wanted)
+        return _graph(self.dag.subgraph(wanted).copy())
 
 
 def workspace_settings(spec: LoadedSpec, target: str) -> dict:
@@ -133,37 +164,66 @@ def build_graph(spec: LoadedSpec, target: str) -> StepGraph:
 def graph_of(steps: list[Step]) -> StepGraph:
     """The DAG of ``steps``. Raises ValueError on a duplicate key, an unknown dependency or a
     cycle (a bug in a step's ``deps``, never a user error)."""
-    by_key: dict[str, Step] = {}
-    for step in steps:
-        if step.key in by_key:
-            raise ValueError(f"two steps have the key {step.key!r}")
-        by_key[step.key] = step
-    deps = {key: tuple(step.deps) for key, step in by_key.items()}
-    dependents: dict[str, list[str]] = {key: [] for key in by_key}
-    for key, needs in deps.items():
-        for dep in needs:
-            if dep not in by_key:
-                raise ValueError(f"step {key!r} depends on unknown step {dep!r}")
-            dependents[dep].append(key)
-    waiting = {key: len(needs) for key, needs in deps.items()}
-    ready = [key for key, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:  # Kahn's algorithm, smallest key first among the ready ones
-        key = heapq.heappop(ready)
-        order.append(key)
-        for after in dependents[key]:
-            waiting[after] -= 1
-            if waiting[after] == 0:
-                heapq.heappush(ready, after)
-    if len(order) != len(by_key):
-        raise ValueError(f"the steps have a cycle: {sorted(set(by_key) - set(order))}")
+    import networkx as nx
+
+    dag = nx.DiGraph()
+    dag.add_nodes_from((step.key, {"step": step}) for step in steps)
+    if len(dag) != len(steps):
+        seen: set[str] = set()
+        twice = next(s.key for s in steps if s.key in seen or seen.add(s.key))
+        raise ValueError(f"two steps have the key {twice!r}")
+    edges = [(dep, step.key) for step in steps for dep in step.deps]
+    unknown = next(((dep, key) for dep, key in edges if dep not in dag), None)
+    if unknown:
+        raise ValueError(f"step {unknown[1]!r} depends on unknown step {unknown[0]!r}")
+    dag.add_edges_from(edges)
+    return _graph(dag)
+
+
+def _graph(dag: nx.DiGraph) -> StepGraph:
+    """The StepGraph of ``dag``, whose nodes carry their ``step``. Raises ValueError when it
+    has a cycle."""
+    import networkx as nx
+
+    try:
+        order = tuple(nx.lexicographical_topological_sort(dag))
+    except nx.NetworkXUnfeasible:
+        cycle = sorted(edge[0] for edge in nx.find_cycle(dag))
+        raise ValueError(f"the steps have a cycle: {cycle}") from None
+    steps = {key: dag.nodes[key]["step"] for key in order}
+    succ = dag.succ
     return StepGraph(
-        steps=by_key,
-        order=tuple(order),
-        deps=deps,
-        dependents={key: tuple(sorted(after)) for key, after in dependents.items()},
+        steps=steps,
+        order=order,
+        deps={key: tuple(dict.fromkeys(step.deps)) for key, step in steps.items()},
+        dependents={key: tuple(sorted(succ[key])) for key in order},
+        dag=dag,
     )
+
+
+def select(graph: StepGraph, patterns: Iterable[str], option: str) -> frozenset[str]:
+    """The steps of ``graph`` that ``patterns`` name (exact keys or shell globs such as
+    ``run.*``). Raises :class:`UsageError` (the steps listed) when a pattern names none."""
+    from fnmatch import fnmatchcase
+
+    chosen: set[str] = set()
+    for pattern in patterns:
+        # a key as written is itself (``data.upload[0]`` holds glob brackets)
+        found = [pattern] if pattern in graph.steps else [
+            key for key in graph.order if fnmatchcase(key, pattern)]
+        if not found:
+            from difflib import get_close_matches
+
+            from bricksmith.errors import UsageError
+
+            close = get_close_matches(pattern, graph.order, n=1)
+            maybe = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"{option} {pattern!r} names no step of this workflow",
+                hint=f"{maybe}the steps are: {', '.join(graph.order)} (a glob such as "
+                "'run.*' names several)")
+        chosen.update(found)
+    return frozenset(chosen)
 
 
 # Last status of a step -> (fill, border). A step without a record (never run) is "pending".

@@ -9,6 +9,8 @@ Per step it decides an action and the reasons for it:
   is an upstream step that will run without new inputs (created again, resumed, repaired
   after drift, or itself conditional) is *conditional*: apply runs it only if that upstream
   step's outputs come out different, which only running it tells;
+- ``replace`` up to date, run again on request (``--replace``): what depends on it is a
+  conditional update, made only if its outputs come out different;
 - ``noop``    nothing to do;
 - ``remove``  a step the state knows that the spec no longer has (a run taken out of ``runs``):
   apply forgets its record; what it made stays (``bricksmith destroy`` removes everything),
@@ -32,8 +34,10 @@ if TYPE_CHECKING:
     from bricksmith.records import StepRecord
 
 CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
-ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)
+REPLACE = "replace"
+ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)  # always counted in a plan's summary
 REMOVED_REASON = "no longer in the spec: apply forgets its record; what it made stays"
+REPLACED_REASON = "replaced on request"
 
 
 # Plain classes, not dataclasses: a replayed plan (bricksmith.plan.memo) builds one, and
@@ -62,38 +66,48 @@ class Plan:
     user should know that is no action (runs that take turns, data no upload provides),
     shown under the actions and as ``"warnings"`` in JSON; ``edits``: the files edited in the
     workspace Git folder (``{"path", "change", "diff", "base"}``, see
-    :mod:`bricksmith.backends.workspace_edits`), ``"workspace_edits"`` in JSON."""
+    :mod:`bricksmith.backends.workspace_edits`), ``"workspace_edits"`` in JSON; ``left_out``:
+    the steps an ``--only`` leaves out (no action, nothing done to them), ``"left_out"`` in
+    JSON. ``summary`` counts each action; ``"replace"`` only when a step is replaced."""
 
     def __init__(self, actions: tuple[Action, ...], summary: dict[str, int] | None = None,
-                 notes: tuple[str, ...] = (), edits: tuple[dict, ...] = ()) -> None:
+                 notes: tuple[str, ...] = (), edits: tuple[dict, ...] = (),
+                 left_out: tuple[str, ...] = ()) -> None:
         self.actions = tuple(actions)
         self.summary = dict(summary or {})
         self.notes = tuple(notes)
         self.edits = tuple(edits)
+        self.left_out = tuple(left_out)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Plan) and (self.actions, self.summary, self.notes) == (
-            other.actions, other.summary, other.notes)
+        return isinstance(other, Plan) and (
+            self.actions, self.summary, self.notes, self.left_out) == (
+            other.actions, other.summary, other.notes, other.left_out)
 
     def __repr__(self) -> str:
         return f"Plan({self.summary_line()!r})"
 
     @classmethod
-    def of(cls, actions, notes=()) -> Plan:
+    def of(cls, actions, notes=(), left_out=()) -> Plan:
         """The plan of these actions, counted, with ``notes``."""
         actions = tuple(actions)
         summary = {name: 0 for name in ACTIONS}
         for action in actions:
-            summary[action.action] += 1
-        return cls(actions=actions, summary=summary, notes=tuple(notes))
+            summary[action.action] = summary.get(action.action, 0) + 1
+        return cls(actions=actions, summary=summary, notes=tuple(notes), left_out=left_out)
 
     def with_notes(self, notes) -> Plan:
         """This plan with ``notes`` added after its own."""
-        return Plan(self.actions, self.summary, (*self.notes, *notes), self.edits)
+        return Plan(self.actions, self.summary, (*self.notes, *notes), self.edits,
+                    self.left_out)
 
     def with_edits(self, edits) -> Plan:
         """This plan with the workspace Git folder's ``edits``."""
-        return Plan(self.actions, self.summary, self.notes, tuple(edits))
+        return Plan(self.actions, self.summary, self.notes, tuple(edits), self.left_out)
+
+    def with_left_out(self, left_out) -> Plan:
+        """This plan saying it leaves ``left_out`` out (an ``--only``)."""
+        return Plan(self.actions, self.summary, self.notes, self.edits, tuple(left_out))
 
     @property
     def changes(self) -> tuple[Action, ...]:
@@ -105,7 +119,13 @@ class Plan:
 
     def to_json(self) -> dict:
         return {"actions": [a.to_json() for a in self.actions], "summary": dict(self.summary),
-                "warnings": list(self.notes), "workspace_edits": list(self.edits)}
+                "warnings": list(self.notes), "workspace_edits": list(self.edits),
+                "left_out": list(self.left_out)}
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """The steps apply runs again on request although they are up to date."""
+        return tuple(a.step for a in self.actions if a.action == REPLACE)
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -119,11 +139,12 @@ class Plan:
     def summary_line(self) -> str:
         s = self.summary
         removing = f", {s[REMOVE]} to remove" if s.get(REMOVE) else ""
+        replacing = f", {s[REPLACE]} to replace" if s.get(REPLACE) else ""
         maybe = sum(1 for a in self.actions if a.conditional)
         maybe = f" ({maybe} only if an upstream step's outputs change)" if maybe else ""
         return (
             f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update{maybe}, {s[RESUME]} to resume"
-            f"{removing}, {s[NOOP]} unchanged."
+            f"{replacing}{removing}, {s[NOOP]} unchanged."
         )
 
 
@@ -134,11 +155,15 @@ def make_plan(
     *,
     working: str | None = None,
     adopting: Callable[[str], str | None] = lambda key: None,
+    replace: frozenset[str] = frozenset(),
+    partial: bool = False,
 ) -> Plan:
     """Plan every step of ``graph`` against the saved ``records``. ``working``: who holds the
     target's lock right now (an apply at work), so a step recorded as running is in progress
     there, not interrupted. ``adopting(key)``: for a step never applied, why apply takes
-    over what exists instead of creating it (None: it creates it)."""
+    over what exists instead of creating it (None: it creates it). ``replace``: steps run
+    again even when up to date (``--replace``). ``partial``: ``graph`` is part of the
+    workflow (an ``--only``): the records of other steps are left alone, none removed."""
     actions: dict[str, Action] = {}
     new_outputs: dict[str, bool] = {}  # step -> apply will surely give it other outputs
     fingerprints = Fingerprints(lambda key: records[key].outputs)
@@ -155,30 +180,35 @@ def make_plan(
             new_outputs[key] = False
             continue
         actions[key], new_outputs[key] = _decide(
-            key, step, graph, record, records, actions, new_outputs, check, fingerprints)
-    for key in sorted(set(records) - set(graph.steps)):
+            key, step, graph, record, records, actions, new_outputs, check, fingerprints,
+            forced=key in replace)
+        if key in replace:
+            actions[key] = _replaced(actions[key])
+    for key in sorted(set(records) - set(graph.steps)) if not partial else ():
         actions[key] = Action(key, REMOVE, (_removed_reason(key, records[key]),))
     return Plan.of(actions.values())
 
 
-def _decide(key, step, graph, record, records, decided, new_outputs, check, fingerprints):
+def _decide(key, step, graph, record, records, decided, new_outputs, check, fingerprints,
+            forced=False):
     """(the step's action, whether its outputs surely change when apply runs it).
 
     A step that runs because its inputs or its recorded upstream outputs changed is taken to
     give new outputs (new parameters make a new file, a new commit, a new run); a step created
     again, resumed or repaired may give the same outputs as before, so what depends on it alone
-    is a conditional update."""
+    is a conditional update. ``forced`` (``--replace``): what an interrupted attempt left is
+    superseded, never adopted."""
     if record is None:
         return Action(key, CREATE, ("never applied to this target",)), False
     if record.status == FAILED:
-        left, since = _interrupted(key, step, graph, record, decided)
+        left, since = _interrupted(key, step, graph, record, decided, forced)
         error = _first_line(record.error)
         if since:  # recomputed: what changed comes first, the old failure is said to be old
             return Action(key, RESUME, (*since, *left, "the last attempt, with the earlier "
                                         f"inputs, failed: {error}")), False
         return Action(key, RESUME, (f"last attempt failed: {error}", *left)), False
     if record.status == RUNNING:
-        left, since = _interrupted(key, step, graph, record, decided)
+        left, since = _interrupted(key, step, graph, record, decided, forced)
         return Action(key, RESUME, ("last attempt was interrupted", *left, *since)), False
     if record.status != SUCCEEDED:
         return Action(key, CREATE, ("never completed",)), False
@@ -215,7 +245,19 @@ def _decide(key, step, graph, record, records, decided, new_outputs, check, fing
     return Action(key, UPDATE, tuple(reasons or ["inputs changed"])), True
 
 
-def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str]]:
+def _replaced(action: Action) -> Action:
+    """``action`` of a step named by ``--replace``: one that would not surely run (nothing to
+    do, a conditional update) becomes a replace; one that runs anyway says it was asked for
+    too."""
+    if action.action == NOOP:
+        return Action(action.step, REPLACE, (REPLACED_REASON,))
+    if action.conditional:  # its last reason, "runs only if ... change", no longer holds
+        return Action(action.step, REPLACE, (REPLACED_REASON, *action.reasons[:-1]))
+    return Action(action.step, action.action, (*action.reasons, REPLACED_REASON))
+
+
+def _interrupted(key, step, graph, record, decided,
+                 forced=False) -> tuple[list[str], list[str]]:
     """(what an interrupted (or failed) step left in flight (the step says, from its
     checkpoint), what changed since it started: its inputs, old → new, and upstream steps
     that will run)."""
@@ -225,7 +267,8 @@ def _interrupted(key, step, graph, record, decided) -> tuple[list[str], list[str
     changes = differences(before, dict(step.inputs()))
     moving = [f"upstream {d} will {decided[d].action}"
               for d in sorted(graph.deps[key]) if decided[d].action != NOOP]
-    left = step.interrupted(record.outputs, before, superseded=bool(changes or moving))
+    left = step.interrupted(record.outputs, before,
+                            superseded=bool(changes or moving or forced))
     return left, [*changes, *moving]
 
 

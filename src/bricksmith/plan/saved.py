@@ -1,7 +1,8 @@
 """Saved plans: ``bricksmith plan SPEC --out FILE``, then ``bricksmith apply FILE``.
 
 A saved plan holds what it was made from — the spec file and a digest of its bytes, the
-target, the ``--var`` values, a digest of the target's state — and the actions it showed.
+target, the ``--var`` values, the ``--only`` and ``--replace`` patterns, a digest of the
+target's state — and the actions it showed (and the steps an ``--only`` left out).
 Applying it is refused as stale when any of those moved since, or when planning again now
 gives other actions (an environment variable changed, something drifted): what runs is
 exactly what was reviewed, or nothing. Environment values are never written into the file.
@@ -21,7 +22,7 @@ from bricksmith.errors import UsageError
 from bricksmith.plan.planner import Action, Plan
 from bricksmith.records import StepRecord
 
-FORMAT = 1
+FORMAT = 1  # "only", "replace" and "left_out" are optional: absent, the plan is of it all
 MARKER = "bricksmith_plan"  # the key that tells a saved plan from a spec
 
 
@@ -33,6 +34,8 @@ class SavedPlan:
     variables: dict[str, str]
     state_digest: str
     plan: Plan
+    only: tuple[str, ...] = ()  # the --only patterns it was planned with
+    replace: tuple[str, ...] = ()  # the --replace patterns
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,8 @@ class SavedPlan:
             "target": self.target,
             "variables": dict(self.variables),
             "state_digest": self.state_digest,
+            "only": list(self.only),
+            "replace": list(self.replace),
             **self.plan.to_json(),
         }
 
@@ -67,12 +72,21 @@ class SavedPlan:
                 variables={str(k): str(v) for k, v in data["variables"].items()},
                 state_digest=str(data["state_digest"]),
                 plan=Plan(actions=actions, summary=dict(data["summary"]),
-                          notes=tuple(str(n) for n in data.get("warnings", ()))),
+                          notes=tuple(str(n) for n in data.get("warnings", ())),
+                          left_out=tuple(str(k) for k in data.get("left_out", ()))),
+                only=_patterns(data.get("only", [])),
+                replace=_patterns(data.get("replace", [])),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(
                 f"{file} is a damaged saved plan (missing {exc})", hint=_MAKE_ONE
             ) from None
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("'only'/'replace' (lists of step names)")
+    return tuple(value)
 
 
 _MAKE_ONE = "save one with `bricksmith plan SPEC --out FILE`"

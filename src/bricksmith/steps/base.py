@@ -34,6 +34,7 @@ class StepContext:
     fingerprint: str = ""  # of this step's inputs in this apply (keys idempotent remote work)
     verbose: bool = False
     discard_workspace_edits: bool = False  # apply --discard-workspace-edits
+    replaced: bool = False  # --replace: run anew, never adopt what an earlier attempt left
 
     @property
     def logs_dir(self) -> Path:

@@ -188,6 +188,13 @@ class RunNotebook(Step):
         repo = upstream["workspace.repo"]
         notebook = upstream["notebook.deploy"]
         widgets = self.widgets(notebook.get("data_root", ""))
+        previous = ctx.previous
+        if ctx.replaced and previous.get("_pending"):
+            # run anew on request: the run an interrupted apply left is superseded (stopped
+            # or cancelled first, as one of other params), never re-attached to or adopted
+            previous = {**previous, "_fingerprint": None}
+            ctx.log(f"run {self.name} replaced on request: the run an interrupted apply left "
+                    "is not adopted")
         Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
         # runs that write the same outputs take turns: the call holds their locks
         outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
@@ -198,7 +205,7 @@ class RunNotebook(Step):
             log_dir=ctx.logs_dir / "runs",
             timeout_s=self.timeout_minutes * 60,
             checkpoint=ctx.checkpoint,
-            previous=ctx.previous,
+            previous=previous,
             log=ctx.log,
             fingerprint=ctx.fingerprint,
             stream=ctx.log if ctx.verbose else None,  # -v: the Kedro run log, line by line
