@@ -550,11 +550,12 @@ class DatabricksBackend(DatabricksData):
                 ) from None
 
     def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
-                timeout_s: float, requirements: str = "") -> int:
+                timeout_s: float, requirements: str = "", libraries: list | None = None) -> int:
         """Submit a one-time run (``jobs/runs/submit``) of ``notebook`` on the cluster, or on
         serverless compute with a job environment (``JobEnvironment``/``compute.Environment``,
         databricks-sdk ``service/jobs.py``) whose dependencies are ``-r <requirements>`` (a
-        pip requirements-file line, as ``Environment.dependencies`` takes them)."""
+        pip requirements-file line, as ``Environment.dependencies`` takes them). ``libraries``:
+        a cluster task's libraries (``databricks_libraries.task_libraries``)."""
         from databricks.sdk import errors as sdk
         from databricks.sdk.service.compute import Environment
         from databricks.sdk.service.jobs import JobEnvironment, NotebookTask, Source, SubmitTask
@@ -570,6 +571,7 @@ class DatabricksBackend(DatabricksData):
                 notebook_path=notebook, base_parameters=widgets, source=Source.WORKSPACE
             ),
             existing_cluster_id=self.cluster_id or None,
+            libraries=(libraries or None) if self.cluster_id else None,
         )
         environments = None
         if not self.cluster_id:
@@ -599,6 +601,19 @@ class DatabricksBackend(DatabricksData):
                     "serverless: true",
                 ) from None
         return waiter.run_id
+
+    def _requirement_set(self, notebook: str, requirements: str,
+                         log: Callable[[str], None]) -> dict[str, Any]:
+        """The task's libraries (cluster) or environment file (serverless) that install the
+        requirement set once per cluster (see ``databricks_libraries.py``)."""
+        from bricksmith.backends import databricks_libraries as libraries
+
+        if not requirements:
+            return {"dependency": "", "libraries": None}
+        with self.errors(f"prepare the requirement set {requirements}"):
+            prepared = libraries.prepare(self.client, cluster_id=self.cluster_id,
+                                         notebook=notebook, requirements=requirements, log=log)
+        return {"dependency": prepared["file"], "libraries": libraries.task_libraries(prepared)}
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
         deadline = time.monotonic() + timeout_s
@@ -701,8 +716,9 @@ class DatabricksBackend(DatabricksData):
                 else f"re-attaching to job run {run_id}")
         else:
             self._ensure_cluster(log)
+            installs = self._requirement_set(notebook, requirements, log)
             run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
-                                  requirements)
+                                  installs["dependency"], installs["libraries"])
             progress["_run_id"] = run_id
             checkpoint(progress)
         try:
