@@ -240,7 +240,7 @@ class NotebookExecutor:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         if "\n" in requirements or requirements.startswith("-"):
             text = requirements  # dependencies: pip requirement lines
-            folder = self.layout.jobs
+            folder, file = self.layout.jobs, None
         else:
             disk = Path(self.layout.translate(requirements))
             try:
@@ -249,14 +249,20 @@ class NotebookExecutor:
                 raise EnvironmentBuildError(
                     f"cannot read the requirements file {requirements}: {exc.strerror or exc}"
                 ) from None
-            folder = disk.parent
-        lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-        lines = [line for line in lines if line]
-        only = shlex.split(lines[0]) if len(lines) == 1 else []
-        if len(only) == 2 and only[0] in ("-r", "--requirement"):
+            folder, file = disk.parent, disk
+        for _ in range(10):  # follow files that only include another one
+            lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+            lines = [line for line in lines if line]
+            only = shlex.split(lines[0]) if len(lines) == 1 else []
+            if len(only) != 2 or only[0] not in ("-r", "--requirement"):
+                break
             target = Path(self.layout.translate(only[1]))
             file = target if target.is_absolute() else folder / target
-        else:
+            try:
+                text, folder = file.read_text(encoding="utf-8"), file.parent
+            except OSError:
+                break  # missing: the build fails on it, naming it
+        if file is None:
             digest = hashlib.sha256(text.encode()).hexdigest()[:16]
             file = self.layout.jobs / f"requirements-{digest}.txt"
             file.write_text(self.layout.translate(text), encoding="utf-8")

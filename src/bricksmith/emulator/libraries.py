@@ -80,6 +80,8 @@ class Libraries:
         self.clusters = clusters
         self.builder = builder
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._building: dict[str, threading.Lock] = {}  # one build per environment spec
         self._by_cluster: dict[str, dict[str, Any]] = {}
         self._installs: Counter[str] = Counter()
         self._environments: dict[str, tuple[Path, str]] = {}
@@ -146,7 +148,11 @@ class Libraries:
                 entries = self._entries(cluster_id)
                 entry = next((e for e in entries if e["status"] == "PENDING"), None)
                 if entry is None:
-                    return done
+                    if not any(e["status"] == "INSTALLING" for e in entries):
+                        return done
+                    # another run is installing: this one waits for it, as on a cluster
+                    self._changed.wait(0.1)
+                    continue
                 entry["status"] = "INSTALLING"
                 generation = self.clusters.generation(cluster_id)
             path = entry["library"]["requirements"]
@@ -155,12 +161,14 @@ class Libraries:
             except EnvironmentBuildError as exc:
                 with self._lock:
                     entry["status"], entry["messages"] = "FAILED", [exc.message]
+                    self._changed.notify_all()
                 raise
             with self._lock:
                 if self.clusters.generation(cluster_id) != generation:
                     continue  # the cluster restarted meanwhile: nothing of it is left
                 entry["status"], entry["python"] = "INSTALLED", built
                 self._installs[cluster_id] += 1
+                self._changed.notify_all()
                 done += 1
 
     def environment_for_run(self, dependencies: list[str], log_path: Path
@@ -169,14 +177,17 @@ class Libraries:
         ``(builds done: 0 when this spec was built before, (interpreter, key))``."""
         spec = json.dumps(dependencies)
         with self._lock:
-            cached = self._environments.get(spec)
-        if cached is not None:
-            return 0, cached
-        built = self.builder("\n".join(dependencies), log_path)
-        with self._lock:
-            self._environments[spec] = built
-            self._environment_builds += 1
-        return 1, built
+            building = self._building.setdefault(spec, threading.Lock())
+        with building:  # runs of one spec at once: one builds, the others wait for it
+            with self._lock:
+                cached = self._environments.get(spec)
+            if cached is not None:
+                return 0, cached
+            built = self.builder("\n".join(dependencies), log_path)
+            with self._lock:
+                self._environments[spec] = built
+                self._environment_builds += 1
+            return 1, built
 
     # -- endpoints ---------------------------------------------------------------------------
 
