@@ -257,14 +257,19 @@ def missing_requirements(path, seen=None):
     return missing
 
 
-_missing = missing_requirements(REQUIREMENTS)
-if _missing:
-    print("[bricksmith] installing requirements: missing " + ", ".join(_missing), flush=True)
+requirements_missing = missing_requirements(REQUIREMENTS)
+if requirements_missing:
+    print("[bricksmith] installing requirements: missing " + ", ".join(requirements_missing),
+          flush=True)
     get_ipython().run_line_magic("pip", "install -r " + shlex.quote(REQUIREMENTS))
-    dbutils.library.restartPython()
 else:
     print(f"[bricksmith] every requirement in {REQUIREMENTS} is already satisfied: "
           "nothing to install, no Python restart", flush=True)"""
+
+# Databricks keeps the widgets but drops Python state: packages installed above load fresh.
+RESTART_CELL = """\
+if requirements_missing:
+    dbutils.library.restartPython()"""
 
 
 def magic_cell(text: str) -> str:
@@ -292,6 +297,7 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
             '(for example `{"train_fraction": 0.7}`). Rendered by bricksmith.'
         ),
         INSTALL_CELL.replace("__REQUIREMENTS__", json.dumps(f"{repo}/requirements.txt")),
+        RESTART_CELL,
         PARAMS_CELL.replace("__DATA_ROOT__", json.dumps(data_root)),
         magic_cell("%load_ext kedro.ipython"),
         RELOAD_CELL.replace("__REPO__", json.dumps(repo)),
