@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import posixpath
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ FOLDER = "requirements"  # next to the run notebook
 KEY_CHARS = 16  # of the key's hex digest in the file's name
 RECIPE = "bricksmith-dbx-requirements-v1"
 MAX_INCLUDES = 50  # files read for one key (a loop of -r includes ends here)
+MIN_RUNTIME = (15, 0)  # the first Databricks Runtime with requirements.txt cluster libraries
 
 
 def _read(client, path: str) -> bytes | None:
@@ -139,8 +141,17 @@ def prepare(client, *, cluster_id: str | None, notebook: str, requirements: str,
     key = requirement_set_key(client, requirements)
     path = set_file(notebook, key)
     ensure_set_file(client, path, requirements)
-    answer: dict[str, Any] = {"file": path, "key": key, "cluster_status": None}
+    answer: dict[str, Any] = {"file": path, "key": key, "cluster_status": None,
+                              "as_library": True}
     if not cluster_id:
+        return answer
+    runtime = client.clusters.get(cluster_id).spark_version or ""
+    if not supports_requirements(runtime):
+        answer["as_library"] = False
+        log(f"cluster {cluster_id} runs Databricks Runtime {runtime or '(unknown)'}: "
+            f"requirements.txt cluster libraries need {MIN_RUNTIME[0]}.{MIN_RUNTIME[1]} or newer, "
+            "so each run's notebook installs the requirements itself (%pip, then a Python "
+            "restart); a newer runtime installs them once per cluster")
         return answer
     on_cluster = cluster_requirements(client, cluster_id)
     status = on_cluster.get(path)
@@ -162,10 +173,23 @@ def prepare(client, *, cluster_id: str | None, notebook: str, requirements: str,
     return answer
 
 
-def task_libraries(prepared: dict[str, Any]) -> list:
-    """The task's ``libraries`` on a cluster: the requirement set's file."""
+def supports_requirements(spark_version: str) -> bool:
+    """Whether a cluster of this ``spark_version`` (``15.4.x-scala2.12``) installs
+    ``requirements`` libraries: Databricks Runtime 15.0+ ("Path to a requirements.txt file.
+    Only supported on clusters running Databricks Runtime 15.0+", the Libraries API's Library
+    schema; terraform-provider-databricks issue 3471: "DBR15's ability to support
+    requirements.txt files"). An unreadable version is taken as new enough."""
+    found = re.match(r"^(\d+)\.(\d+)", spark_version or "")
+    return found is None or (int(found.group(1)), int(found.group(2))) >= MIN_RUNTIME
+
+
+def task_libraries(prepared: dict[str, Any]) -> list | None:
+    """The task's ``libraries`` on a cluster: the requirement set's file (None when the
+    cluster's runtime cannot install requirements files)."""
     from databricks.sdk.service.compute import Library
 
+    if not prepared.get("as_library", True):
+        return None
     return [Library(requirements=prepared["file"])]
 
 
