@@ -49,7 +49,8 @@ def test_cells_follow_the_guide(source):
     parts = cells(source)
     assert f'REQUIREMENTS = "{REPO}/requirements.txt"' in parts[1]
     assert 'run_line_magic("pip", "install -r " + shlex.quote(REQUIREMENTS))' in parts[1]
-    assert parts[2] == "if requirements_missing:\n    dbutils.library.restartPython()"
+    assert parts[2] == ('if globals().get("requirements_missing"):\n'
+                        "    dbutils.library.restartPython()")
     assert 'dbutils.widgets.text("bricksmith_params", "{}")' in parts[3]
     assert f'dbutils.widgets.text("data_root", "{DATA_ROOT}")' in parts[3]
     assert parts[4] == "# MAGIC %load_ext kedro.ipython"

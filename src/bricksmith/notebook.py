@@ -163,7 +163,9 @@ with warnings.catch_warnings(record=True) as _caught:
 # serverless environment), so a re-run installs nothing and keeps its Python process. On
 # Databricks, %pip makes a notebook-scoped environment and dbutils.library.restartPython() loads
 # what it installed (Databricks: "Notebook-scoped Python libraries"; DBR 13+ does not restart
-# Python by itself after %pip). Keep the marker lines in step with emulator/notebook_libraries.py.
+# Python by itself after %pip). The cell calls %pip through IPython's run_line_magic, as the
+# notebook's kernel is IPython (*unverified* on a live workspace). The emulator counts installs
+# and restarts by the printed marker line: keep it in step with emulator/executor.py.
 INSTALL_CELL = """\
 import importlib.metadata
 import os
@@ -268,7 +270,7 @@ else:
 
 # Databricks keeps the widgets but drops Python state: packages installed above load fresh.
 RESTART_CELL = """\
-if requirements_missing:
+if globals().get("requirements_missing"):
     dbutils.library.restartPython()"""
 
 
