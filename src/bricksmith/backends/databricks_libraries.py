@@ -13,7 +13,14 @@ finds everything installed, each run brings the requirement set with its compute
   them with ``libraries/cluster-status``).
 - On serverless compute: the task's job environment has ``dependencies: ["-r <file>"]`` (a
   pip requirements-file line, as ``compute.Environment.dependencies`` takes them); Databricks
-  caches a serverless environment by its specification (*unverified* how long).
+  caches a serverless environment by its specification (*unverified* how long). *Contradicted*:
+  in September 2025 a workspace refused a task environment on a *notebook* task, 400
+  INVALID_PARAMETER_VALUE "A task environment can not be provided for notebook task X. Please
+  use the %pip magic command to install notebook-scoped Python libraries" (dbt-databricks issue
+  1009; terraform-provider-databricks issue 4388 reports the same in January 2025, with a
+  "thank you" of December 2025 that may mean it changed). If a workspace refuses it, the
+  submit fails with the serverless hint; the notebook's install cell would then install on
+  every run. Not verified on a 2026 workspace.
 
 A library is known by its path, not by what the file says: a cluster that installed
 ``<file>`` does not install it again when the file changes, and a library cannot be removed

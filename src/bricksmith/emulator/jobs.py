@@ -22,7 +22,8 @@ existing_cluster_id must be specified." (azure-databricks-client issue 105). ``n
 
 Libraries (see ``libraries.py``): a cluster task's ``libraries`` are installed on the cluster
 when the run starts, unless already there; a serverless task takes its libraries from the job
-environment its ``environment_key`` names (``environments[].spec.dependencies``), and a
+environment its ``environment_key`` names (``environments[].spec.dependencies``; *contradicted*
+for notebook tasks by a 2025 refusal, see ``backends/databricks_libraries.py``), and a
 serverless task with ``libraries`` is 400 (*unverified* wording: "Libraries field is not
 supported for serverless task, please specify libraries in environment"). Each task run
 records what it installed: ``library_installs`` (cluster libraries or a serverless environment
