@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bricksmith.emulator import DEFAULT_CLUSTER_ID
+from tests.e2e.conftest import emulated_state_rows
 from tests.reliability.harness import REFERENCE, seed_spec
 
 
@@ -60,6 +61,11 @@ def test_installed_once_then_a_params_rerun_installs_and_restarts_nothing(cli, s
     assert [(r["library_installs"], r["notebook_installs"], r["restarts"]) for r in rerun] \
         == [(0, 0, 0)] * 2
     assert emulator.library_counts()["cluster_installs"] == {DEFAULT_CLUSTER_ID: 1}
+    rows = emulated_state_rows(spec)  # each run's record says what it asked to install
+    for step in ("run.baseline", "run.split-70"):
+        recorded = rows[step][1]["_requirement_set"]
+        assert recorded["as_library"] and recorded["installed_before"], recorded
+        assert recorded["file"] == next(iter(installed))
     runs = runs_by_name(cli, spec)
     assert runs["baseline"]["effective_params"]["train_fraction"] == 0.75
     assert runs["baseline"]["metrics"]["n_train"] == 112  # 0.75 of 150 rows

@@ -609,11 +609,14 @@ class DatabricksBackend(DatabricksData):
         from bricksmith.backends import databricks_libraries as libraries
 
         if not requirements:
-            return {"dependency": "", "libraries": None}
+            return {"dependency": "", "libraries": None, "record": None}
         with self.errors(f"prepare the requirement set {requirements}"):
             prepared = libraries.prepare(self.client, cluster_id=self.cluster_id,
                                          notebook=notebook, requirements=requirements, log=log)
-        return {"dependency": prepared["file"], "libraries": libraries.task_libraries(prepared)}
+        task_libraries = libraries.task_libraries(prepared)
+        record = {"file": prepared["file"], "as_library": task_libraries is not None,
+                  "installed_before": prepared["cluster_status"] == "INSTALLED"}
+        return {"dependency": prepared["file"], "libraries": task_libraries, "record": record}
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
         deadline = time.monotonic() + timeout_s
@@ -710,6 +713,7 @@ class DatabricksBackend(DatabricksData):
         if run_id:  # kept in the checkpoint: a kill now must not lose it
             progress["_run_id"] = run_id
         checkpoint(progress)
+        requirement_set = None  # what this submission asked the compute to install
         if run_id:
             ended = pending.get("_result")
             log(f"adopting the finished job run {run_id} ({ended})" if ended
@@ -717,6 +721,7 @@ class DatabricksBackend(DatabricksData):
         else:
             self._ensure_cluster(log)
             installs = self._requirement_set(notebook, requirements, log)
+            requirement_set = installs["record"]
             run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
                                   installs["dependency"], installs["libraries"])
             progress["_run_id"] = run_id
@@ -769,6 +774,7 @@ class DatabricksBackend(DatabricksData):
             log_tail="\n".join((trace or error or "").splitlines()[-40:]),
             duration_s=time.monotonic() - started,
             details={"run_id": run_id, "run_page_url": url,
+                     **({"requirement_set": requirement_set} if requirement_set else {}),
                      **({"warnings": warnings} if warnings else {})},
         )
 
