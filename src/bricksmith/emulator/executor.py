@@ -88,26 +88,6 @@ class NotebookScopedSandbox(RunSandbox):
         return values
 
 
-def requirements_file(notebook_text: str) -> Path | None:
-    """The file of the notebook's first ``%pip install -r FILE`` line, if any."""
-    for raw in notebook_text.splitlines():
-        line = raw.strip()
-        if line.startswith("# MAGIC"):
-            line = line[len("# MAGIC") :].strip()
-        if not line.startswith("%pip"):
-            continue
-        try:
-            args = shlex.split(line)[1:]
-        except ValueError:
-            continue
-        if args[:1] != ["install"]:
-            continue
-        for flag, value in zip(args, args[1:], strict=False):
-            if flag in ("-r", "--requirement"):
-                return Path(value)
-    return None
-
-
 def translate_parameter(layout: Layout, value: str) -> str:
     """A task parameter as the notebook gets it: cluster paths translated (the FUSE stand-in),
     except in a parameter holding a JSON object (a run's Kedro params): its values reach the
