@@ -78,13 +78,16 @@ def main(argv: list[str] | None = None) -> int:
             {"label": "bricksmith apply (cold)", "seconds": detail["cold_apply_s"]},
             {"label": "environment build (uv)", "seconds": detail["env_build_s"]},
         ]
+    if "reruns-emulator" in only:  # issue 19: what a re-run installs on Databricks compute
+        print("re-runs on the emulator")
+        results["emulator_reruns"] = e2e.emulator_reruns(work, cache)
     results["total_s"] = time.time() - started
 
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return _write(results, out, tools)
 
 
-SECTIONS = ("plan", "sync", "engine", "e2e")
+SECTIONS = ("plan", "sync", "engine", "e2e", "reruns-emulator")
 
 
 def _plan_section(work: Path, cache: Path, sizes: list[int], tools) -> tuple[list, dict]:
@@ -210,6 +213,8 @@ def report(r: dict) -> str:
               f"{d['overhead'] * 100:+.0f} % (the two runs in parallel, the default); "
               f"with `-p 1` (the runs one after the other) {d['warm_apply_serial_s']:.2f} s, "
               f"{d['overhead_serial'] * 100:+.0f} %", ""]
+    if "emulator_reruns" in r:
+        lines += e2e.emulator_reruns_report(r["emulator_reruns"])
     return "\n".join(lines) + "\n"
 
 

@@ -47,7 +47,10 @@ def test_source_format(source):
 
 def test_cells_follow_the_guide(source):
     parts = cells(source)
-    assert parts[1] == f"# MAGIC %pip install -r {REPO}/requirements.txt"
+    assert f'REQUIREMENTS = "{REPO}/requirements.txt"' in parts[1]
+    assert 'run_line_magic("pip", "install -r " + shlex.quote(REQUIREMENTS))' in parts[1]
+    assert parts[2] == ('if globals().get("requirements_missing"):\n'
+                        "    dbutils.library.restartPython()")
     assert 'dbutils.widgets.text("bricksmith_params", "{}")' in parts[3]
     assert f'dbutils.widgets.text("data_root", "{DATA_ROOT}")' in parts[3]
     assert parts[4] == "# MAGIC %load_ext kedro.ipython"
@@ -133,7 +136,7 @@ def test_params_json_refuses_what_json_cannot_hold():
 def test_the_kernel_reads_the_cells_back(source):
     code_cells = kernel().parse_notebook(source)
     assert len(code_cells) == len(cells(source)) - 1  # the %md cell is not run
-    assert code_cells[0] == f"%pip install -r {REPO}/requirements.txt"
+    assert code_cells[0].startswith("import importlib.metadata")
     assert code_cells[3] == "%load_ext kedro.ipython"
     assert "reload_kedro(" in code_cells[4]
     assert not any("# MAGIC" in cell for cell in code_cells)
@@ -144,7 +147,9 @@ def test_the_kernel_reads_the_cells_back(source):
 )
 def test_any_repo_path_reaches_reload_kedro_unchanged(repo):
     source = render_notebook(title="t", repo_path=repo, data_root="/d")
-    assert f"%pip install -r {shlex.quote(repo + '/requirements.txt')}" in source
+    namespace = {}
+    exec(cells(source)[1].split("\n\n\ndef ")[0], namespace)  # the imports and REQUIREMENTS
+    assert namespace["REQUIREMENTS"] == repo + "/requirements.txt"
     calls = []
     namespace = {"reload_kedro": lambda path, env, params: calls.append((path, env, params)),
                  "runtime_params": {"a": "007"}}
@@ -276,3 +281,67 @@ def test_metrics_cell_names_metrics_as_the_local_hooks_do(source):
         log.found[name] = (numbers_in(data), "")
     names, _ = log.named()
     assert run_metrics_cell(source, {k: Output(v) for k, v in outputs.items()}) == names
+
+
+class FakeShell:
+    def __init__(self) -> None:
+        self.magics: list[tuple[str, str]] = []
+
+    def run_line_magic(self, name: str, line: str) -> None:
+        self.magics.append((name, line))
+
+
+class RestartDbutils:
+    class library:  # noqa: N801 - dbutils' own name
+        restarts = 0
+
+        @classmethod
+        def restartPython(cls) -> None:  # noqa: N802 - dbutils' own name
+            cls.restarts += 1
+
+
+def install_cells(repo: Path) -> tuple[FakeShell, type]:
+    """Run the notebook's install and restart cells for the project at ``repo``."""
+    source = render_notebook(title="t", repo_path=str(repo), data_root="/d")
+    shell, dbutils = FakeShell(), RestartDbutils()
+    dbutils.library.restarts = 0
+    namespace = {"get_ipython": lambda: shell, "dbutils": dbutils}
+    exec(cells(source)[1], namespace)
+    exec(cells(source)[2], namespace)
+    return shell, dbutils.library
+
+
+def test_the_install_cell_installs_nothing_and_keeps_python_when_all_is_installed(tmp_path):
+    (tmp_path / "requirements.txt").write_text(
+        "# the project's\npytest>=7  # a comment\n-r more.txt\n--index-url https://x/simple\n"
+        'only-on-windows==1; sys_platform == "win32"\n')
+    (tmp_path / "more.txt").write_text("pydantic>=2\n")
+    shell, library = install_cells(tmp_path)
+    assert shell.magics == [] and library.restarts == 0
+
+
+@pytest.mark.parametrize("line", ["surely-not-installed-pkg>=1", "pytest<1", "./src",
+                                  "https://example.com/x.whl"])
+def test_the_install_cell_installs_what_is_missing_then_restarts_python(tmp_path, line):
+    (tmp_path / "requirements.txt").write_text("pytest\n-r extra.txt\n")
+    (tmp_path / "extra.txt").write_text(line + "\n")
+    shell, library = install_cells(tmp_path)
+    wanted = shlex.quote(str(tmp_path / "requirements.txt"))
+    assert shell.magics == [("pip", f"install -r {wanted}")]
+    assert library.restarts == 1
+
+
+def test_the_install_cell_checks_an_extras_dependencies(tmp_path):
+    (tmp_path / "requirements.txt").write_text("pydantic[email]>=2\n")  # email-validator
+    shell, _ = install_cells(tmp_path)
+    assert (shell.magics == []) == _is_installed("email-validator")
+
+
+def _is_installed(name: str) -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

@@ -33,7 +33,6 @@ outputs whose name says metrics, named as ``bricksmith_run_hooks.metrics`` names
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -158,6 +157,123 @@ with warnings.catch_warnings(record=True) as _caught:
                 run_warnings.append(_text)"""
 
 
+# The guide's `%pip install -r <repo>/requirements.txt`, run only when the Python process lacks
+# a requirement ("repeating this step is only necessary if your project's dependencies change").
+# A bricksmith job run installs the file on the cluster first (the task's libraries, or the
+# serverless environment), so a re-run installs nothing and keeps its Python process. On
+# Databricks, %pip makes a notebook-scoped environment and dbutils.library.restartPython() loads
+# what it installed (Databricks: "Notebook-scoped Python libraries"; DBR 13+ does not restart
+# Python by itself after %pip). The cell calls %pip through IPython's run_line_magic, as the
+# notebook's kernel is IPython (*unverified* on a live workspace). The emulator counts installs
+# and restarts by the printed marker line: keep it in step with emulator/executor.py.
+INSTALL_CELL = """\
+import importlib.metadata
+import os
+import re
+import shlex
+
+REQUIREMENTS = __REQUIREMENTS__
+
+
+def _requirement_type():
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        try:
+            from pip._vendor.packaging.requirements import Requirement
+        except ImportError:
+            return None
+    return Requirement
+
+
+def _lines(path):
+    \"\"\"The lines of a pip requirements file: continuations joined, comments dropped.\"\"\"
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read().replace("\\\\\\n", "")
+    return [re.split(r"(?:^|\\s)#", line, maxsplit=1)[0].strip() for line in text.splitlines()]
+
+
+def _installed(name, specifier=None):
+    try:
+        version = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return specifier is None or specifier.contains(version, prereleases=True)
+
+
+def _local_project_name(folder):
+    try:
+        import tomllib
+        with open(os.path.join(folder, "pyproject.toml"), "rb") as handle:
+            return tomllib.load(handle)["project"]["name"]
+    except Exception:
+        return None
+
+
+def missing_requirements(path, seen=None):
+    \"\"\"The requirements (lines of the file at path and of the files it includes with -r)
+    that this Python does not satisfy; a line that cannot be checked here counts as missing.\"\"\"
+    Requirement = _requirement_type()
+    if Requirement is None:
+        return [path + " (packaging is not importable: nothing can be checked)"]
+    seen = set() if seen is None else seen
+    if os.path.realpath(path) in seen:
+        return []
+    seen.add(os.path.realpath(path))
+    folder, missing = os.path.dirname(path), []
+    for line in _lines(path):
+        include = re.match(r"^(?:-r\\s*|--requirement(?:\\s*=\\s*|\\s+))(\\S+)$", line)
+        editable = re.match(r"^(?:-e|--editable)(?:\\s*=\\s*|\\s+)(\\S+)$", line)
+        if not line:
+            continue
+        if include:
+            missing += missing_requirements(os.path.join(folder, include.group(1)), seen)
+        elif editable or line.startswith((".", "/")):
+            target = editable.group(1) if editable else line
+            name = _local_project_name(os.path.join(folder, target.split("#", 1)[0]))
+            if not (name and _installed(name)):
+                missing.append(line)
+        elif line.startswith("-"):
+            continue  # an option (an index, constraints): it names no package
+        else:
+            try:
+                requirement = Requirement(line)
+            except Exception:
+                missing.append(line)  # a URL or something else this cell cannot check
+                continue
+            if requirement.marker is not None and not requirement.marker.evaluate():
+                continue
+            if not _installed(requirement.name, requirement.specifier):
+                missing.append(line)
+                continue
+            for extra in sorted(requirement.extras):
+                for needed in importlib.metadata.requires(requirement.name) or []:
+                    dependency = Requirement(needed)
+                    marker = dependency.marker
+                    if marker is None or not marker.evaluate({"extra": extra}):
+                        continue
+                    if marker.evaluate({"extra": ""}):
+                        continue  # needed without the extra too: checked with the package
+                    if not _installed(dependency.name, dependency.specifier):
+                        missing.append(f"{line} (needs {needed.split(';')[0].strip()})")
+    return missing
+
+
+requirements_missing = missing_requirements(REQUIREMENTS)
+if requirements_missing:
+    print("[bricksmith] installing requirements: missing " + ", ".join(requirements_missing),
+          flush=True)
+    get_ipython().run_line_magic("pip", "install -r " + shlex.quote(REQUIREMENTS))
+else:
+    print(f"[bricksmith] every requirement in {REQUIREMENTS} is already satisfied: "
+          "nothing to install, no Python restart", flush=True)"""
+
+# Databricks keeps the widgets but drops Python state: packages installed above load fresh.
+RESTART_CELL = """\
+if globals().get("requirements_missing"):
+    dbutils.library.restartPython()"""
+
+
 def magic_cell(text: str) -> str:
     """A magic cell: every line prefixed as Databricks does (a blank line gets ``# MAGIC``)."""
     lines = text.split("\n")
@@ -174,7 +290,6 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
     ``bricksmith_params`` widget (see :func:`params_widgets`).
     """
     repo = repo_path.rstrip("/") or "/"
-    requirements = shlex.quote(f"{repo}/requirements.txt")
     title_line = " ".join(title.split()) or "Kedro run"
     cells = [
         magic_cell(
@@ -183,9 +298,8 @@ def render_notebook(*, title: str, repo_path: str, data_root: str) -> str:
             f"Kedro runtime parameters go in the `{WIDGET_PARAMS}` widget as one JSON object\n"
             '(for example `{"train_fraction": 0.7}`). Rendered by bricksmith.'
         ),
-        magic_cell(f"%pip install -r {requirements}"),
-        # Databricks keeps the widgets but drops Python state: packages installed above load fresh.
-        "dbutils.library.restartPython()",
+        INSTALL_CELL.replace("__REQUIREMENTS__", json.dumps(f"{repo}/requirements.txt")),
+        RESTART_CELL,
         PARAMS_CELL.replace("__DATA_ROOT__", json.dumps(data_root)),
         magic_cell("%load_ext kedro.ipython"),
         RELOAD_CELL.replace("__REPO__", json.dumps(repo)),

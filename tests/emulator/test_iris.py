@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+from databricks.sdk.service.compute import Library
 from databricks.sdk.service.jobs import NotebookTask, RunResultState, Source, SubmitTask
 from databricks.sdk.service.workspace import ImportFormat, Language
 
@@ -65,6 +66,8 @@ def test_the_iris_project_runs_as_a_job(w, emulator, tmp_path):
             source=Source.WORKSPACE,
         ),
         existing_cluster_id=DEFAULT_CLUSTER_ID,
+        # as bricksmith submits it: the project's requirements installed on the cluster
+        libraries=[Library(requirements=f"/Workspace/Repos/{USER}/iris/requirements.txt")],
     )
     run = w.jobs.submit(
         run_name="iris split-70", tasks=[task], idempotency_token="iris-1", timeout_seconds=1800
@@ -79,3 +82,9 @@ def test_the_iris_project_runs_as_a_job(w, emulator, tmp_path):
     assert metrics["n_train"] == 105  # 0.7 of 150 rows: the run's parameter reached Kedro
     assert 0.9 <= metrics["accuracy"] <= 1
     assert str(emulator.root / "dbfs" / "FileStore" / "iris" / "data") in log
+    # the cluster installed the requirements before the notebook: its install cell found
+    # everything there, so it installed nothing and Python was not restarted
+    (record,) = emulator.library_counts()["runs"]
+    assert (record["library_installs"], record["notebook_installs"], record["restarts"]) \
+        == (1, 0, 0)
+    assert "already satisfied: nothing to install, no Python restart" in log

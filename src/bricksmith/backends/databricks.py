@@ -550,11 +550,12 @@ class DatabricksBackend(DatabricksData):
                 ) from None
 
     def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
-                timeout_s: float, requirements: str = "") -> int:
+                timeout_s: float, requirements: str = "", libraries: list | None = None) -> int:
         """Submit a one-time run (``jobs/runs/submit``) of ``notebook`` on the cluster, or on
         serverless compute with a job environment (``JobEnvironment``/``compute.Environment``,
         databricks-sdk ``service/jobs.py``) whose dependencies are ``-r <requirements>`` (a
-        pip requirements-file line, as ``Environment.dependencies`` takes them)."""
+        pip requirements-file line, as ``Environment.dependencies`` takes them). ``libraries``:
+        a cluster task's libraries (``databricks_libraries.task_libraries``)."""
         from databricks.sdk import errors as sdk
         from databricks.sdk.service.compute import Environment
         from databricks.sdk.service.jobs import JobEnvironment, NotebookTask, Source, SubmitTask
@@ -570,6 +571,7 @@ class DatabricksBackend(DatabricksData):
                 notebook_path=notebook, base_parameters=widgets, source=Source.WORKSPACE
             ),
             existing_cluster_id=self.cluster_id or None,
+            libraries=(libraries or None) if self.cluster_id else None,
         )
         environments = None
         if not self.cluster_id:
@@ -599,6 +601,22 @@ class DatabricksBackend(DatabricksData):
                     "serverless: true",
                 ) from None
         return waiter.run_id
+
+    def _requirement_set(self, notebook: str, requirements: str,
+                         log: Callable[[str], None]) -> dict[str, Any]:
+        """The task's libraries (cluster) or environment file (serverless) that install the
+        requirement set once per cluster (see ``databricks_libraries.py``)."""
+        from bricksmith.backends import databricks_libraries as libraries
+
+        if not requirements:
+            return {"dependency": "", "libraries": None, "record": None}
+        with self.errors(f"prepare the requirement set {requirements}"):
+            prepared = libraries.prepare(self.client, cluster_id=self.cluster_id,
+                                         notebook=notebook, requirements=requirements, log=log)
+        task_libraries = libraries.task_libraries(prepared)
+        record = {"file": prepared["file"], "as_library": task_libraries is not None,
+                  "installed_before": prepared["cluster_status"] == "INSTALLED"}
+        return {"dependency": prepared["file"], "libraries": task_libraries, "record": record}
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
         deadline = time.monotonic() + timeout_s
@@ -695,14 +713,17 @@ class DatabricksBackend(DatabricksData):
         if run_id:  # kept in the checkpoint: a kill now must not lose it
             progress["_run_id"] = run_id
         checkpoint(progress)
+        requirement_set = None  # what this submission asked the compute to install
         if run_id:
             ended = pending.get("_result")
             log(f"adopting the finished job run {run_id} ({ended})" if ended
                 else f"re-attaching to job run {run_id}")
         else:
             self._ensure_cluster(log)
+            installs = self._requirement_set(notebook, requirements, log)
+            requirement_set = installs["record"]
             run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
-                                  requirements)
+                                  installs["dependency"], installs["libraries"])
             progress["_run_id"] = run_id
             checkpoint(progress)
         try:
@@ -753,6 +774,7 @@ class DatabricksBackend(DatabricksData):
             log_tail="\n".join((trace or error or "").splitlines()[-40:]),
             duration_s=time.monotonic() - started,
             details={"run_id": run_id, "run_page_url": url,
+                     **({"requirement_set": requirement_set} if requirement_set else {}),
                      **({"warnings": warnings} if warnings else {})},
         )
 

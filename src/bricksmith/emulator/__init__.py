@@ -6,9 +6,10 @@
 
 It emulates, on disk under ``root`` (see ``paths.py``): the current user, the Workspace API
 (notebooks, files, folders), Repos (real git clones) and Git credentials, DBFS and the Files
-API for volumes, clusters (start / state) and Jobs one-time runs, which really execute their
-notebook in a local IPython kernel inside an environment built from the notebook's
-``%pip install -r`` requirements. Faults, latency, a bearer token and forbidden paths can be
+API for volumes, clusters (start / state), cluster libraries (``requirements`` files) and Jobs
+one-time runs, which really execute their notebook in a local IPython kernel inside an
+environment built from what their compute installed (the task's libraries, or a serverless job
+environment; see ``libraries.py``). Faults, latency, a bearer token and forbidden paths can be
 configured, and every processed call is counted, so a client's retries and idempotency can be
 tested. Each service module's docstring lists what is and is not emulated.
 """
@@ -29,6 +30,7 @@ from bricksmith.emulator.dbfs import Dbfs
 from bricksmith.emulator.executor import NotebookExecutor
 from bricksmith.emulator.faults import FaultPolicy
 from bricksmith.emulator.jobs import Jobs
+from bricksmith.emulator.libraries import Libraries
 from bricksmith.emulator.paths import Layout
 from bricksmith.emulator.repos import GitCredentials, Repos
 from bricksmith.emulator.server import EmulatorHTTPServer, Gateway, Router
@@ -99,7 +101,9 @@ class Emulator:
         executor = NotebookExecutor(
             self.layout, self.workspace, Path(cache_dir), Path(python) if python else None
         )
-        self.jobs = Jobs(executor, self.clusters, user, run_delay_s, serverless)
+        self.libraries = Libraries(self.clusters, executor.build)
+        self.libraries.log_folder = self.layout.jobs
+        self.jobs = Jobs(executor, self.clusters, user, run_delay_s, serverless, self.libraries)
         services = (
             self.workspace,
             self.repos,
@@ -107,6 +111,7 @@ class Emulator:
             self.dbfs,
             self.volumes,
             self.clusters,
+            self.libraries,
             self.jobs,
         )
         router = Router(route for service in services for route in service.routes())
@@ -185,6 +190,13 @@ class Emulator:
     def run_log(self, task_run_id: int) -> Path:
         """The log of a task run (its notebook's output, environment build included)."""
         return self.layout.jobs / f"{task_run_id}.log"
+
+    def library_counts(self) -> dict[str, Any]:
+        """What compute installed, for tests and the benchmark: ``{"cluster_installs":
+        {cluster id: installs}, "environment_builds": serverless environments built,
+        "runs": [{"run_id", "task_run_id", "run_name", "library_installs",
+        "notebook_installs", "restarts", "result"}, ...]}`` (oldest run first)."""
+        return {**self.libraries.counts(), "runs": self.jobs.library_report()}
 
     def cluster_state(self, cluster_id: str = DEFAULT_CLUSTER_ID) -> str:
         return self.clusters.state(cluster_id)

@@ -55,6 +55,7 @@ class Clusters:
                 "message": "",
                 "start_time": int(time.time() * 1000),
                 "source": spec.source,
+                "generation": 0,  # a start, restart or termination empties its environment
             }
 
     def routes(self):
@@ -78,6 +79,12 @@ class Clusters:
 
     def ids(self) -> list[str]:
         return list(self._clusters)
+
+    def generation(self, cluster_id: str) -> int:
+        """How many times the cluster was started, restarted or terminated: its libraries and
+        Python environment last one generation (``libraries.py``)."""
+        with self._lock:
+            return self._find(cluster_id)["generation"]
 
     def source(self, cluster_id: str) -> str:
         with self._lock:
@@ -108,6 +115,8 @@ class Clusters:
             raise ValueError(f"unknown cluster state {state!r}")
         with self._lock:
             cluster = self._find(cluster_id)
+            if state not in ("RUNNING", "RESIZING"):  # a resize keeps the driver
+                cluster["generation"] += 1
             cluster["state"], cluster["message"] = state, ""
             cluster["next"] = self._settles(state)
 
@@ -118,6 +127,8 @@ class Clusters:
             raise ValueError(f"{state!r} does not become RUNNING by itself")
         with self._lock:
             cluster = self._find(cluster_id)
+            if state != "RESIZING":  # a resize keeps the driver and its environment
+                cluster["generation"] += 1
             cluster["state"], cluster["message"] = state, f"The cluster is {state.lower()}."
             cluster["next"] = ("RUNNING", time.monotonic() + self.start_s)
 
@@ -130,6 +141,7 @@ class Clusters:
 
     def _start(self, cluster: dict[str, Any], message: str) -> None:
         cluster["state"], cluster["message"] = "PENDING", message
+        cluster["generation"] += 1
         cluster["next"] = ("RUNNING", time.monotonic() + self.start_s)
         cluster["start_time"] = int(time.time() * 1000)
 
@@ -177,5 +189,6 @@ class Clusters:
             cluster = self._find(cluster_id)
             if cluster["state"] not in ("TERMINATED", "TERMINATING"):
                 cluster["state"], cluster["message"] = "TERMINATING", "Terminating the cluster."
+                cluster["generation"] += 1
                 cluster["next"] = ("TERMINATED", time.monotonic() + self.start_s)
         return {}

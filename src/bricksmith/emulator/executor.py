@@ -6,24 +6,31 @@
    notebook text and the task's ``base_parameters`` (not inside a parameter holding a JSON
    object: see ``translate_parameter``) into the emulator's folders: the stand-in for the FUSE
    mounts. The translated copy is what runs (``<root>/jobs/<task run id>.py``).
-3. The environment: the notebook's ``%pip install -r <file>`` names the requirements, and
-   ``runtime_env.ensure_environment`` builds (or reuses, cached by their hash) a virtualenv
-   from them, as the local backend does. Without such a line, a base environment (IPython
-   only) stands in for the cluster's libraries. With ``python`` set, nothing is built: that
-   interpreter (which must have IPython) runs every notebook and ``%pip install -r`` lines
-   are treated as satisfied — for fast tests.
+3. The environment: what the compute has installed (``libraries.py``): the cluster's
+   requirements libraries (a job task's ``libraries``), or the serverless task's job
+   environment; ``runtime_env.ensure_environment`` builds (or reuses, cached by their hash)
+   a virtualenv from them (:meth:`NotebookExecutor.build`). Without any, a base environment
+   (IPython only) stands in for the runtime's libraries. What the notebook itself installs
+   (``%pip``) goes into a folder of that run only (``PIP_TARGET``, on its ``PYTHONPATH``): a
+   notebook-scoped library, as on Databricks, never the shared cached environment. With
+   ``python`` set, nothing is built: that interpreter (which must have IPython) runs every
+   notebook — for fast tests.
 4. ``local_runner.run_notebook`` runs it cell by cell with the widgets = the task parameters,
    its output appended to ``<root>/jobs/<task run id>.log``, in a ``RunSandbox``: the Kedro
    catalog's ``/dbfs``, ``dbfs:/`` and ``/Volumes`` paths map into the root (the FUSE mounts
    again), Spark runs in local mode with its files under ``<root>/cluster/run-<id>``.
 
 The outcome is SUCCESS with the notebook's exit value, FAILED (the failing cell's error and the
-log's tail), TIMEDOUT, or CANCELED.
+log's tail), TIMEDOUT, or CANCELED, with how many times the notebook installed packages
+(``%pip``: the line the rendered notebook's install cell prints before it installs, or the
+local kernel's ``$ ... -m pip install``) and restarted Python (``dbutils.library.restartPython``:
+the kernel's line), read from the run's log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -33,11 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.run_sandbox import RunSandbox
 from bricksmith.emulator.paths import Layout
 from bricksmith.emulator.workspace import Workspace
 from bricksmith.logged import tail
 
 BASE_REQUIREMENTS = ""  # the base environment: what runtime_env always adds (IPython)
+# log lines that say the notebook installed packages or restarted Python (see the docstring)
+NOTEBOOK_INSTALL_MARKS = ("[bricksmith] installing requirements",)
+RESTART_MARK = "dbutils.library.restartPython()"
 
 
 @dataclass(frozen=True)
@@ -48,26 +59,33 @@ class Outcome:
     exit_value: str | None = None
     error: str | None = None
     error_trace: str | None = None
+    notebook_installs: int = 0
+    restarts: int = 0
 
 
-def requirements_file(notebook_text: str) -> Path | None:
-    """The file of the notebook's first ``%pip install -r FILE`` line, if any."""
-    for raw in notebook_text.splitlines():
-        line = raw.strip()
-        if line.startswith("# MAGIC"):
-            line = line[len("# MAGIC") :].strip()
-        if not line.startswith("%pip"):
-            continue
-        try:
-            args = shlex.split(line)[1:]
-        except ValueError:
-            continue
-        if args[:1] != ["install"]:
-            continue
-        for flag, value in zip(args, args[1:], strict=False):
-            if flag in ("-r", "--requirement"):
-                return Path(value)
-    return None
+def notebook_library_events(log_text: str) -> tuple[int, int]:
+    """(installs, Python restarts) the notebook did, from its run log."""
+    installs = restarts = 0
+    for line in log_text.splitlines():
+        if line.startswith(NOTEBOOK_INSTALL_MARKS) or (
+                line.startswith("$ ") and " -m pip install" in line):
+            installs += 1
+        elif line.startswith(RESTART_MARK):
+            restarts += 1
+    return installs, restarts
+
+
+class NotebookScopedSandbox(RunSandbox):
+    """The emulated cluster's surroundings, plus a folder of the run's own for what its
+    notebook installs with %pip (pip's ``PIP_TARGET``, first on ``PYTHONPATH``)."""
+
+    def prepare(self, python: Path, env=None) -> dict[str, str]:
+        values = super().prepare(python, env)
+        site = self.work / "notebook-site-packages"
+        site.mkdir(parents=True, exist_ok=True)
+        values["PIP_TARGET"] = str(site)
+        values["PYTHONPATH"] = str(site)
+        return values
 
 
 def translate_parameter(layout: Layout, value: str) -> str:
@@ -111,9 +129,11 @@ class NotebookExecutor:
         timeout_s: float | None,
         cancelled: threading.Event,
         on_start: Callable[[int], None],
+        environment: tuple[Path, str] | None = None,
     ) -> Outcome:
+        """Run the notebook in ``environment`` ((interpreter, requirements key): what the
+        compute has installed; None: the base environment)."""
         from bricksmith.backends.local_runner import run_notebook
-        from bricksmith.backends.run_sandbox import RunSandbox
         from bricksmith.errors import BricksmithError, EnvironmentBuildError
 
         notebook = self.workspace.lookup_notebook(notebook_path)
@@ -129,7 +149,7 @@ class NotebookExecutor:
         translated = self.layout.jobs / f"{task_run_id}.py"
         translated.write_text(text, encoding="utf-8")
         try:
-            python, key = self._environment(requirements_file(text), log_path)
+            python, key = environment or self._base_environment(log_path)
         except EnvironmentBuildError as exc:
             message = f"Library installation failed: {exc.message}"
             return Outcome("TERMINATED", "FAILED", message, None, message, exc.log_tail or "")
@@ -145,7 +165,7 @@ class NotebookExecutor:
                 workdir=notebook.disk.parent,
                 timeout=timeout_s or None,
                 on_start=on_start,
-                sandbox=RunSandbox(
+                sandbox=NotebookScopedSandbox(
                     self.layout.dbfs,
                     self.layout.volumes,
                     self.layout.root / "cluster" / f"run-{task_run_id}",
@@ -160,30 +180,74 @@ class NotebookExecutor:
             return Outcome(
                 "TERMINATED", result_state, exc.message, None, exc.message, tail(log_path)
             )
+        installs, restarts = notebook_library_events(
+            log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else "")
         if cancelled.is_set() and not result.ok:
             return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
         if result.ok:
-            return Outcome("TERMINATED", "SUCCESS", "", result.exit_value)
+            return Outcome("TERMINATED", "SUCCESS", "", result.exit_value,
+                           notebook_installs=installs, restarts=restarts)
         error = result.error or "the notebook failed"
-        return Outcome("TERMINATED", "FAILED", error, None, error, result.log_tail)
+        return Outcome("TERMINATED", "FAILED", error, None, error, result.log_tail,
+                       notebook_installs=installs, restarts=restarts)
 
-    def _environment(self, requirements: Path | None, log_path: Path) -> tuple[Path, str]:
-        """(interpreter, requirements key) for a notebook whose %pip line names
-        ``requirements`` (translated, or None)."""
-        from bricksmith.backends.runtime_env import ensure_environment, requirements_key
-
+    def _base_environment(self, log_path: Path) -> tuple[Path, str]:
+        """The runtime's own libraries (IPython only here): a compute with nothing installed."""
         if self.python is not None:
-            key = ""
-            if requirements is not None and requirements.is_file():
-                key = requirements_key(requirements)
-            return self.python, key
-        if requirements is None or not requirements.is_file():
-            # No (readable) requirements: the cluster's base libraries. A missing file then
-            # fails in the notebook's own %pip cell, as on Databricks.
-            requirements = self.layout.jobs / "base-requirements.txt"
-            if not requirements.is_file():
-                requirements.write_text(BASE_REQUIREMENTS, encoding="utf-8")
+            return self.python, ""
+        requirements = self.layout.jobs / "base-requirements.txt"
+        if not requirements.is_file():
+            requirements.write_text(BASE_REQUIREMENTS, encoding="utf-8")
+        return self._ensure(requirements, log_path)
+
+    def _ensure(self, requirements: Path, log_path: Path) -> tuple[Path, str]:
+        from bricksmith.backends.runtime_env import ensure_environment
+
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(f"[emulator] run environment from {requirements}\n")
         env = ensure_environment(requirements, self.cache_dir, log_path=log_path)
         return env.python, env.key
+
+    def build(self, requirements: str, log_path: Path) -> tuple[Path, str]:
+        """Install ``requirements`` — a cluster path of a requirements file, or the lines of a
+        serverless environment's ``dependencies`` — into an environment: (interpreter, key).
+        A file whose only requirement line is ``-r <file>`` asks for exactly that file's set:
+        the included file is installed (so the cache key does not depend on where the
+        emulator's root is). Raises EnvironmentBuildError."""
+        from bricksmith.backends.runtime_env import requirements_key
+        from bricksmith.errors import EnvironmentBuildError
+
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        if "\n" in requirements or requirements.startswith("-"):
+            text = requirements  # dependencies: pip requirement lines
+            folder, file = self.layout.jobs, None
+        else:
+            disk = Path(self.layout.translate(requirements))
+            try:
+                text = disk.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise EnvironmentBuildError(
+                    f"cannot read the requirements file {requirements}: {exc.strerror or exc}"
+                ) from None
+            folder, file = disk.parent, disk
+        for _ in range(10):  # follow files that only include another one
+            lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+            lines = [line for line in lines if line]
+            only = shlex.split(lines[0]) if len(lines) == 1 else []
+            if len(only) != 2 or only[0] not in ("-r", "--requirement"):
+                break
+            target = Path(self.layout.translate(only[1]))
+            file = target if target.is_absolute() else folder / target
+            try:
+                text, folder = file.read_text(encoding="utf-8"), file.parent
+            except OSError:
+                break  # missing: the build fails on it, naming it
+        if file is None:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            file = self.layout.jobs / f"requirements-{digest}.txt"
+            file.write_text(self.layout.translate(text), encoding="utf-8")
+        if self.python is not None:
+            return self.python, requirements_key(file) if file.is_file() else ""
+        if not file.is_file():
+            raise EnvironmentBuildError(f"cannot read the requirements file {file}")
+        return self._ensure(file, log_path)

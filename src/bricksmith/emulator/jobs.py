@@ -20,6 +20,16 @@ jobs (``serverless=True``); otherwise 400 ``INVALID_PARAMETER_VALUE`` "Either ne
 existing_cluster_id must be specified." (azure-databricks-client issue 105). ``new_cluster`` and
 ``job_cluster_key`` are not emulated (501).
 
+Libraries (see ``libraries.py``): a cluster task's ``libraries`` are installed on the cluster
+when the run starts, unless already there; a serverless task takes its libraries from the job
+environment its ``environment_key`` names (``environments[].spec.dependencies``; *contradicted*
+for notebook tasks by a 2025 refusal, see ``backends/databricks_libraries.py``), and a
+serverless task with ``libraries`` is 400 (*unverified* wording: "Libraries field is not
+supported for serverless task, please specify libraries in environment"). Each task run
+records what it installed: ``library_installs`` (cluster libraries or a serverless environment
+built for it), ``notebook_installs`` and ``restarts`` (what its notebook did): see
+:meth:`Jobs.library_report` (tests and the benchmark; not part of the API).
+
 The same run views are served on the Jobs API 2.0 and 2.1 paths that older clients still call
 (the legacy ``databricks-cli`` reads runs on 2.0/2.1), and ``run_page_url`` opens a page of the
 emulator (``GET /``, see :meth:`Jobs.run_page`).
@@ -36,8 +46,10 @@ from typing import Any
 
 from bricksmith.emulator.clusters import Clusters
 from bricksmith.emulator.executor import NotebookExecutor, Outcome, kill_group
+from bricksmith.emulator.libraries import Libraries, check_libraries
 from bricksmith.emulator.paths import workspace_path
 from bricksmith.emulator.wire import Request, Response, as_int, invalid, unsupported
+from bricksmith.errors import EnvironmentBuildError
 
 TASK_KINDS = (
     "spark_python_task",
@@ -83,6 +95,9 @@ class TaskRun:
     error: str | None = None
     error_trace: str | None = None
     pid: int | None = None
+    library_installs: int = 0  # cluster libraries / serverless environment built for it
+    notebook_installs: int = 0  # %pip installs its notebook did
+    restarts: int = 0  # Python restarts its notebook did
 
     def finish(self, outcome: Outcome) -> None:
         self.life_cycle, self.result, self.message = (
@@ -95,6 +110,7 @@ class TaskRun:
             outcome.error,
             outcome.error_trace,
         )
+        self.notebook_installs, self.restarts = outcome.notebook_installs, outcome.restarts
         self.end_time = now_ms()
         self.start_time = self.start_time or self.end_time
 
@@ -111,6 +127,7 @@ class Run:
     tasks: list[TaskRun]
     timeout_s: int
     token: str | None
+    environments: dict[str, list[str]] = field(default_factory=dict)  # key -> dependencies
     submitted: int = field(default_factory=now_ms)
     end_time: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -159,8 +176,10 @@ class Jobs:
         user: str,
         run_delay_s: float,
         serverless: bool = False,
+        libraries: Libraries | None = None,
     ) -> None:
         self.serverless = serverless
+        self.libraries = libraries or Libraries(clusters, executor.build)
         self.executor = executor
         self.clusters = clusters
         self.user = user
@@ -190,6 +209,7 @@ class Jobs:
     def _validate(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         if body.get("git_source"):
             raise unsupported("runs with a git_source")
+        environments = _environments(body.get("environments"))
         tasks = body.get("tasks") or []
         if not isinstance(tasks, list) or not tasks:
             raise invalid("A run must have at least one task.")
@@ -210,14 +230,14 @@ class Jobs:
             workspace_path(str(notebook["notebook_path"]))  # absolute, as the API requires
             if str(notebook.get("source", "WORKSPACE")).upper() != "WORKSPACE":
                 raise unsupported("notebook tasks whose source is GIT")
-            self._check_compute(task)
+            self._check_compute(task, environments)
         for task in tasks:
             for dep in task.get("depends_on") or []:
                 if dep.get("task_key") not in keys:
                     raise invalid(f"Task {task['task_key']} depends on an unknown task.")
         return _in_dependency_order(tasks)
 
-    def _check_compute(self, task: dict[str, Any]) -> None:
+    def _check_compute(self, task: dict[str, Any], environments: dict[str, list[str]]) -> None:
         for kind in ("new_cluster", "job_cluster_key"):
             if task.get(kind):
                 raise unsupported(f"tasks with {kind} (only existing_cluster_id or serverless)")
@@ -229,6 +249,14 @@ class Jobs:
                 raise invalid("existing_cluster_id only supports all-purpose cluster IDs.")
         elif not self.serverless:
             raise invalid("Either new_cluster or existing_cluster_id must be specified.")
+        elif task.get("libraries"):
+            raise invalid("Libraries field is not supported for serverless task, please "
+                          "specify libraries in environment.")
+        task["libraries"] = check_libraries(task.get("libraries"))
+        key = task.get("environment_key")
+        if key and key not in environments:
+            raise invalid(f"Task {task.get('task_key')} references an unknown environment "
+                          f"{key}.")
 
     def submit(self, req: Request) -> dict[str, Any]:
         body = req.json()
@@ -247,6 +275,7 @@ class Jobs:
                 tasks=[TaskRun(next(self._ids), t["task_key"], t) for t in tasks],
                 timeout_s=timeout or 0,
                 token=token,
+                environments=_environments(body.get("environments")),
             )
             self._runs[run.run_id] = run
             for task in run.tasks:
@@ -296,6 +325,11 @@ class Jobs:
                     return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
         with self._lock:
             task.life_cycle, task.message, task.start_time = "RUNNING", "In run", now_ms()
+        try:
+            environment = self._install(run, task)
+        except EnvironmentBuildError as exc:
+            message = f"Library installation failed: {exc.message}"
+            return Outcome("TERMINATED", "FAILED", message, None, message, exc.log_tail or "")
         held = run.cancelled.wait(self.run_delay_s) if self.run_delay_s > 0 else False
         if held or run.cancelled.is_set():
             return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
@@ -315,7 +349,36 @@ class Jobs:
             timeout_s=min(timeouts) if timeouts else None,
             cancelled=run.cancelled,
             on_start=started,
+            environment=environment,
         )
+
+    def _install(self, run: Run, task: TaskRun):
+        """The task's compute environment: its cluster's libraries (the task's installed
+        first) or its serverless job environment; None: nothing installed."""
+        log_path = self.executor.layout.jobs / f"{task.run_id}.log"
+        cluster = task.spec.get("existing_cluster_id")
+        if cluster:
+            done, environment = self.libraries.install_for_run(
+                cluster, task.spec.get("libraries") or [], log_path)
+        elif task.spec.get("environment_key"):
+            dependencies = run.environments[task.spec["environment_key"]]
+            done, environment = (self.libraries.environment_for_run(dependencies, log_path)
+                                 if dependencies else (0, None))
+        else:
+            done, environment = 0, None
+        with self._lock:
+            task.library_installs = done
+        return environment
+
+    def library_report(self) -> list[dict[str, Any]]:
+        """Per task run, oldest first: ``{"run_id", "task_run_id", "run_name",
+        "library_installs", "notebook_installs", "restarts", "result"}``."""
+        with self._lock:
+            return [{"run_id": run.run_id, "task_run_id": task.run_id, "run_name": run.name,
+                     "library_installs": task.library_installs,
+                     "notebook_installs": task.notebook_installs, "restarts": task.restarts,
+                     "result": task.result}
+                    for run in self._runs.values() for task in run.tasks]
 
     def cancel_run(self, run: Run) -> None:
         with self._lock:
@@ -551,6 +614,30 @@ class Jobs:
             if not page:
                 del answer["runs"]
             return answer
+
+
+def _environments(value: Any) -> dict[str, list[str]]:
+    """A run's job environments, ``{environment_key: dependencies}``; 400 when malformed."""
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise invalid("environments must be a list.")
+    found: dict[str, list[str]] = {}
+    for entry in value:
+        key = entry.get("environment_key") if isinstance(entry, dict) else None
+        if not key:
+            raise invalid("Every environment needs an environment_key.")
+        if key in found:
+            raise invalid(f"Environment key {key} is not unique.")
+        spec = entry.get("spec")
+        if not isinstance(spec, dict):
+            raise invalid(f"Environment {key} needs a spec.")
+        dependencies = spec.get("dependencies") or []
+        if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in
+                                                         dependencies):
+            raise invalid(f"Environment {key}: dependencies must be a list of strings.")
+        found[key] = list(dependencies)
+    return found
 
 
 def _in_dependency_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
