@@ -128,8 +128,8 @@ class Workflow:
         return DatabricksBackend(
             host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id,
             git_folder_parent=settings.git_folder_parent,
-            discard_git_folder_edits=settings.discard_git_folder_edits,
             keep_dir=self.root / "workspace-edits",
+            project=self.spec.project_dir,
             serverless=settings.serverless,
         )
 
@@ -490,6 +490,9 @@ class Workflow:
 
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
+        # the target setting discard_git_folder_edits: true is --discard-workspace-edits always
+        discard_workspace_edits = discard_workspace_edits or bool(
+            getattr(self.settings, "discard_git_folder_edits", False))
         self.check_params()  # unknown parameter names: refused before anything changes
         self.check_data_sources()  # a data folder the project lacks: the same
         self.backend.preflight()  # fail before anything changes when the backend is unusable

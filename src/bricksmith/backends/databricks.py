@@ -62,15 +62,18 @@ class DatabricksBackend(DatabricksData):
         poll_interval_s: float = 2.0,
         retry_policy: databricks_http.RetryPolicy | None = None,
         git_folder_parent: str | None = None,
-        discard_git_folder_edits: bool = False,
         keep_dir: Path | None = None,
+        project: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
         self.serverless = serverless and not cluster_id
         self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
         self.git_folder_parent = git_folder_parent
-        self.discard_git_folder_edits = discard_git_folder_edits
         self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
+        self.project = project  # the local project: its git holds the Git folder's commits
+        from bricksmith.backends.databricks_edits import Exports
+
+        self._exports = Exports()
         self.poll_interval_s = poll_interval_s
         self._client = client
         self._user: str | None = None
@@ -289,11 +292,13 @@ class DatabricksBackend(DatabricksData):
     ) -> dict[str, Any]:
         """The Git folder ``name`` on ``branch`` at ``commit``. ``git``: repo.provider,
         git_username, git_email; ``project``: the local project (its git history tells
-        uncommitted changes in the Git folder apart). Raises GitError for an SSH or unknown-host
-        remote, and when the folder has uncommitted changes that the target does not allow to
-        discard (nothing is changed then)."""
+        uncommitted changes in the Git folder apart). Edits in the folder (the workspace.repo
+        step refuses them unless told to discard) are discarded after a copy of each file the
+        commit does not hold is kept under ``keep_dir`` (``_kept``, ``_kept_files``), as on the
+        local backend. Raises GitError for an SSH or unknown-host remote."""
         import os
 
+        from bricksmith.backends import databricks_edits as edits
         from bricksmith.backends import databricks_repos as repos
 
         git = git or {}
@@ -323,49 +328,30 @@ class DatabricksBackend(DatabricksData):
                     hint="delete or rename that repo in the workspace, or change repo.remote",
                 )
             # a folder made just now, or one whose clone never finished, holds no edits
-            discard = not created and bool(repo.head_commit_id) and self._edits_before_pull(
-                api_path, repo.head_commit_id, commit, project, log)
-            self._pull(repo.id, api_path, branch, discard)
+            ready = None if created or not repo.head_commit_id else edits.before_pull(
+                self.client, api_path, repo.head_commit_id, commit, project or self.project,
+                self.keep_dir, self._exports)
+            self._pull(repo.id, api_path, branch, discard=ready is not None)
+            if ready is not None:
+                edits.remove_stray(self.client, api_path, ready["stray"])
             repo = self.client.repos.get(repo.id)
+            listed = edits.recorded_times(self.client, api_path)
         if repo.head_commit_id != commit:
             raise GitError(
                 f"workspace repo {api_path} is at {str(repo.head_commit_id)[:10]} after pulling "
                 f"{branch}, not at the pushed commit {commit[:10]}",
                 hint="someone pushed to the branch since; apply again to commit and push on top",
             )
+        kept = {"_kept": str(ready["kept"]), "_kept_files": ready["kept_files"]} \
+            if ready is not None and ready["kept"] is not None else {}
         return {
             "path": self.repo_path(name),
             "repo_id": repo.id,
             "branch": branch,
             "commit": commit,
+            "_listing": listed,  # {path: modified_at}: what repo_edits need not export
+            **kept,
         }
-
-    def _edits_before_pull(self, api_path: str, head: str | None, commit: str,
-                           project: Path | None, log: Callable[[str], None]) -> bool:
-        """Whether the pull must discard uncommitted changes; raises GitError when there are
-        some and the target does not allow discarding them."""
-        from bricksmith.backends import databricks_repos as repos
-
-        tree = repos.commit_tree(project, head) or repos.commit_tree(project, commit)
-        if tree is None:
-            return False  # the local project cannot tell: the pull keeps edits or fails
-        changes = repos.uncommitted(self.client, api_path, tree, project)
-        if not changes:
-            return False
-        shown = repos.describe_changes(changes)
-        if not self.discard_git_folder_edits:
-            raise GitError(
-                f"the workspace Git folder /Workspace{api_path} has uncommitted changes: {shown}; "
-                f"job runs would use them instead of the pushed commit {commit[:10]}",
-                hint="copy the changes you want into the project (apply commits and pushes "
-                "them) and discard them in the workspace (the Git folder's Git dialog → Reset), "
-                "or set discard_git_folder_edits: true on the target to have apply discard them "
-                "(keeping a local copy), then apply again",
-            )
-        kept = repos.keep_copies(self.client, api_path, changes, self.keep_dir)
-        log(f"discarding uncommitted changes in /Workspace{api_path}: {shown}; "
-            f"a copy of each changed file is in {kept}")
-        return True
 
     def _pull(self, repo_id: int, api_path: str, branch: str, discard: bool) -> None:
         from databricks.sdk import errors as sdk
@@ -378,7 +364,7 @@ class DatabricksBackend(DatabricksData):
                 f"the workspace Git folder /Workspace{api_path} could not pull {branch}: {exc}",
                 hint="if it has uncommitted changes that conflict with the pull, copy what you "
                 "want into the project and reset the Git folder in the workspace (or set "
-                "discard_git_folder_edits: true on the target), then apply again",
+                "apply --discard-workspace-edits), then apply again",
             ) from None
 
     # what the workspace holds is known only by asking it: no probe stands for these checks,
@@ -392,7 +378,7 @@ class DatabricksBackend(DatabricksData):
     def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         from databricks.sdk import errors as sdk
 
-        from bricksmith.backends import databricks_repos as repos
+        from bricksmith.backends.workspace_edits import describe_edits
 
         with self.errors("read the workspace repo"):
             try:
@@ -409,13 +395,38 @@ class DatabricksBackend(DatabricksData):
                 reasons.append(
                     f"workspace repo is on branch {repo.branch}, not {outputs['branch']}"
                 )
-            tree = repos.commit_tree(project, repo.head_commit_id)
-            if tree is not None and repo.path:
-                changes = repos.uncommitted(self.client, repo.path, tree, project)
-                if changes:
+            if repo.path and repo.head_commit_id:
+                found = self._edits(repo, outputs, project)
+                if found:
                     reasons.append("workspace Git folder has uncommitted changes: "
-                                   + repos.describe_changes(changes))
+                                   + describe_edits(found))
         return reasons
+
+    def _edits(self, repo, outputs: dict[str, Any], project: Path | None = None) -> list:
+        from bricksmith.backends.databricks_edits import folder_edits
+
+        recorded = outputs.get("_listing") if repo.head_commit_id == outputs.get("commit") \
+            else None
+        return folder_edits(self.client, repo.path, repo.head_commit_id,
+                            project or self.project, recorded=recorded,
+                            exports=self._exports) or []
+
+    def repo_edits(self, outputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Files edited, added or removed in the Git folder since its commit, with diffs, as
+        the local backend gives them (:mod:`bricksmith.backends.databricks_edits`); [] when
+        the local project does not hold the folder's commit."""
+        with self.errors("read the workspace Git folder"):
+            repo = self._repo_or_none(outputs)
+            if repo is None or not repo.path or not repo.head_commit_id:
+                return []
+            return self._edits(repo, outputs)
+
+    def repo_file(self, outputs: dict[str, Any], path: str) -> bytes | None:
+        """The bytes of ``path`` in the Git folder as it is now; None when it is not there."""
+        from bricksmith.backends.databricks_edits import folder_file
+
+        with self.errors(f"read {path} in the workspace Git folder"):
+            return folder_file(self.client, outputs["path"].removeprefix("/Workspace"), path)
 
     # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
 
