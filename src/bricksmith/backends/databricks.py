@@ -450,6 +450,22 @@ class DatabricksBackend(DatabricksData):
         return {"path": path, "sha256": _source_digest(source)}
 
     def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
+        text = self._notebook_source(outputs)
+        if text is None:
+            return [f"notebook {outputs['path']} is missing"]
+        if _source_digest(text.decode(errors="replace")) != outputs["sha256"]:
+            return [f"notebook {outputs['path']} was edited in the workspace"]
+        return []
+
+    def notebook_edited(self, outputs: dict[str, Any]) -> bytes | None:
+        """The deployed notebook's SOURCE when it was edited in the workspace since apply
+        deployed it (None: as deployed, or gone)."""
+        text = self._notebook_source(outputs)
+        if text is None or _source_digest(text.decode(errors="replace")) == outputs["sha256"]:
+            return None
+        return text
+
+    def _notebook_source(self, outputs: dict[str, Any]) -> bytes | None:
         from databricks.sdk import errors as sdk
         from databricks.sdk.service.workspace import ExportFormat
 
@@ -457,11 +473,8 @@ class DatabricksBackend(DatabricksData):
             try:
                 exported = self.client.workspace.export(outputs["path"], format=ExportFormat.SOURCE)
             except sdk.NotFound:
-                return [f"notebook {outputs['path']} is missing"]
-        text = base64.b64decode(exported.content or "").decode(errors="replace")
-        if _source_digest(text) != outputs["sha256"]:
-            return [f"notebook {outputs['path']} was edited in the workspace"]
-        return []
+                return None
+        return base64.b64decode(exported.content or "")
 
     # -- destroy ---------------------------------------------------------------------------------
 
