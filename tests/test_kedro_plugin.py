@@ -199,3 +199,10 @@ def test_kedro_bricksmith_leaves_the_project_untouched_with_telemetry_on(tmp_pat
     assert done.returncode == 0, done.stderr
     assert (project / "pyproject.toml").read_text() == pyproject
     assert not (project / ".telemetry").exists()
+
+
+def test_pull_is_forwarded_with_its_message(tmp_path, calls):
+    spec = tmp_path / "w.yaml"
+    result = invoke("pull", "--spec", str(spec), "--message", "Tuned in the workspace")
+    assert result.exit_code == 0, result.output
+    assert calls.argv == [["pull", str(spec), "--message", "Tuned in the workspace"]]
