@@ -29,6 +29,7 @@ from typing import Any
 from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.backends.databricks_data import UPLOAD_WORKERS, DatabricksData
+from bricksmith.backends.databricks_edits import GitFolderEdits
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
@@ -48,7 +49,7 @@ SERVERLESS_ENV_VERSION = "4"  # serverless environment version (a string holding
 OUTPUT_LIMIT_MB = 5  # runs/get-output: notebook_output.result is cut at 5 MB (truncated)
 
 
-class DatabricksBackend(DatabricksData):
+class DatabricksBackend(DatabricksData, GitFolderEdits):
     name = "databricks"
 
     def __init__(
@@ -401,32 +402,6 @@ class DatabricksBackend(DatabricksData):
                     reasons.append("workspace Git folder has uncommitted changes: "
                                    + describe_edits(found))
         return reasons
-
-    def _edits(self, repo, outputs: dict[str, Any], project: Path | None = None) -> list:
-        from bricksmith.backends.databricks_edits import folder_edits
-
-        recorded = outputs.get("_listing") if repo.head_commit_id == outputs.get("commit") \
-            else None
-        return folder_edits(self.client, repo.path, repo.head_commit_id,
-                            project or self.project, recorded=recorded,
-                            exports=self._exports) or []
-
-    def repo_edits(self, outputs: dict[str, Any]) -> list[dict[str, Any]]:
-        """Files edited, added or removed in the Git folder since its commit, with diffs, as
-        the local backend gives them (:mod:`bricksmith.backends.databricks_edits`); [] when
-        the local project does not hold the folder's commit."""
-        with self.errors("read the workspace Git folder"):
-            repo = self._repo_or_none(outputs)
-            if repo is None or not repo.path or not repo.head_commit_id:
-                return []
-            return self._edits(repo, outputs)
-
-    def repo_file(self, outputs: dict[str, Any], path: str) -> bytes | None:
-        """The bytes of ``path`` in the Git folder as it is now; None when it is not there."""
-        from bricksmith.backends.databricks_edits import folder_file
-
-        with self.errors(f"read {path} in the workspace Git folder"):
-            return folder_file(self.client, outputs["path"].removeprefix("/Workspace"), path)
 
     # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
 

@@ -326,3 +326,31 @@ def keep_copies(files: dict[str, bytes], keep_dir: Path) -> Path | None:
             hint=f"check free space and permissions under {keep_dir}; nothing was discarded",
         ) from exc
     return folder
+
+
+class GitFolderEdits:
+    """``repo_edits`` and ``repo_file`` of the databricks backend (a mixin: it uses the
+    backend's ``client``, ``errors``, ``_repo_or_none``, ``project`` and ``_exports``)."""
+
+    def _edits(self, repo, outputs: dict[str, Any], project: Path | None = None) -> list:
+        recorded = outputs.get("_listing") if repo.head_commit_id == outputs.get("commit") \
+            else None
+        return folder_edits(self.client, repo.path, repo.head_commit_id,
+                            project or self.project, recorded=recorded,
+                            exports=self._exports) or []
+
+    def repo_edits(self, outputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Files edited, added or removed in the Git folder since its commit, with diffs, as
+        the local backend gives them (:mod:`bricksmith.backends.databricks_edits`); [] when
+        the local project does not hold the folder's commit."""
+        with self.errors("read the workspace Git folder"):
+            repo = self._repo_or_none(outputs)
+            if repo is None or not repo.path or not repo.head_commit_id:
+                return []
+            return self._edits(repo, outputs)
+
+    def repo_file(self, outputs: dict[str, Any], path: str) -> bytes | None:
+        """The bytes of ``path`` in the Git folder as it is now; None when it is not there."""
+        with self.errors(f"read {path} in the workspace Git folder"):
+            return folder_file(self.client, outputs["path"].removeprefix("/Workspace"), path)
+
