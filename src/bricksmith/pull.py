@@ -132,7 +132,7 @@ def pull(workflow, *, message: str | None = None) -> Pulled:
         synced = backend.sync_repo(name=repo_step.name, location=push_step.location,
                                    branch=push_step.branch, commit=pushed,
                                    token_env=repo_step.token_env, git=repo_step.git,
-                                   project=project)
+                                   project=project, previous=outputs)
         done.kept = synced.get("_kept")
         done.kept_files = list(synced.get("_kept_files") or [])
     return done

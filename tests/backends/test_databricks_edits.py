@@ -35,6 +35,17 @@ def test_an_unchanged_folder_costs_a_list_per_folder_and_no_export(folder, emula
     assert sum(emulator.calls.values()) == 5  # and one repos/get
 
 
+def test_an_update_to_a_new_commit_without_edits_exports_nothing(folder, emulator, remote):  # noqa: F811
+    b, out, clone = folder
+    b.project = remote.work
+    newer = remote.commit_and_push({"README.md": "two\n"}, "second")
+    emulator.reset_counts()
+    result = sync(b, remote, newer, previous=out)
+    assert result["commit"] == newer and "_kept" not in result
+    assert emulator.calls[EXPORT] == 0
+    assert (clone / "README.md").read_text() == "two\n"
+
+
 def test_edits_through_the_workspace_api_have_the_local_shapes(folder, w, remote):  # noqa: F811
     b, out, clone = folder
     b.project = remote.work

@@ -289,9 +289,10 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
     def sync_repo(
         self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
         git: dict[str, Any] | None = None, project: Path | None = None,
-        log: Callable[[str], None] = lambda message: None,
+        log: Callable[[str], None] = lambda message: None, previous: dict | None = None,
     ) -> dict[str, Any]:
-        """The Git folder ``name`` on ``branch`` at ``commit``. ``git``: repo.provider,
+        """The Git folder ``name`` on ``branch`` at ``commit``. ``previous``: what the last
+        sync returned (its listing spares exports). ``git``: repo.provider,
         git_username, git_email; ``project``: the local project (its git history tells
         uncommitted changes in the Git folder apart). Edits in the folder (the workspace.repo
         step refuses them unless told to discard) are discarded after a copy of each file the
@@ -331,7 +332,9 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
             # a folder made just now, or one whose clone never finished, holds no edits
             ready = None if created or not repo.head_commit_id else edits.before_pull(
                 self.client, api_path, repo.head_commit_id, commit, project or self.project,
-                self.keep_dir, self._exports)
+                self.keep_dir, self._exports,
+                recorded=(previous or {}).get("_listing")
+                if (previous or {}).get("commit") == repo.head_commit_id else None)
             self._pull(repo.id, api_path, branch, discard=ready is not None)
             if ready is not None:
                 edits.remove_stray(self.client, api_path, ready["stray"])

@@ -256,16 +256,23 @@ def _status(client, path: str):
 
 
 def before_pull(client, api_path: str, head: str, commit: str, project: Path | None,
-                keep_dir: Path, exports: Exports | None = None) -> dict[str, Any] | None:
+                keep_dir: Path, exports: Exports | None = None,
+                recorded: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Ready the Git folder at ``api_path`` (checked out at ``head``) for a pull to ``commit``
-    that discards its edits: every edit is read (all files exported), and each edited or added
-    file whose bytes ``commit`` does not hold is copied to ``keep_dir/<UTC time>/<path>``.
+    that discards its edits. A first look uses ``recorded`` (the listing after the last pull):
+    when it finds no edit the pull discards nothing (so an edit it could not see is kept by
+    the pull, as the Repos API keeps uncommitted changes). Else every edit is read (all files
+    exported), and each edited or added file whose bytes ``commit`` does not hold is copied to
+    ``keep_dir/<UTC time>/<path>``.
 
     Returns None when there is nothing to discard, or when the local project does not hold
     ``head`` (edits cannot be told apart: the pull then keeps them, or fails on a conflict,
     as the Repos API does); else ``{"kept": folder or None, "kept_files": [...], "stray":
     [added paths ``commit`` does not hold, to delete after the forced pull], "edits": [...]}``.
     Raises :class:`GitError` when a copy cannot be written (nothing is discarded then)."""
+    if recorded is not None and not folder_edits(client, api_path, head, project,
+                                                 recorded=recorded, exports=exports):
+        return None
     edits = folder_edits(client, api_path, head, project, exports=exports, everything=True)
     if not edits:
         return None
