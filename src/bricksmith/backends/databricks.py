@@ -29,7 +29,7 @@ from typing import Any
 from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.backends.databricks_data import UPLOAD_WORKERS, DatabricksData
-from bricksmith.backends.databricks_edits import GitFolderEdits
+from bricksmith.backends.databricks_edits import Exports, GitFolderEdits
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
@@ -72,9 +72,7 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
         self.git_folder_parent = git_folder_parent
         self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
         self.project = project  # the local project: its git holds the Git folder's commits
-        from bricksmith.backends.databricks_edits import Exports
-
-        self._exports = Exports()
+        self._exports = Exports()  # exported Git-folder files, by path and modified_at
         self.poll_interval_s = poll_interval_s
         self._client = client
         self._user: str | None = None
@@ -367,7 +365,7 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
             raise GitError(
                 f"the workspace Git folder /Workspace{api_path} could not pull {branch}: {exc}",
                 hint="if it has uncommitted changes that conflict with the pull, copy what you "
-                "want into the project and reset the Git folder in the workspace (or set "
+                "want into the project and reset the Git folder in the workspace (or run "
                 "apply --discard-workspace-edits), then apply again",
             ) from None
 
