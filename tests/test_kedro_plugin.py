@@ -219,3 +219,10 @@ def test_run_spec_then_name_parses_as_only_and_replace():
     args = cli._parser("run").parse_args(["run", "baseline"])
     cli._run_names(args)
     assert (args.spec, args.only) == (cli.DEFAULT_SPEC, ["run.baseline"])
+
+
+def test_pull_is_forwarded_with_its_message(tmp_path, calls):
+    spec = tmp_path / "w.yaml"
+    result = invoke("pull", "--spec", str(spec), "--message", "Tuned in the workspace")
+    assert result.exit_code == 0, result.output
+    assert calls.argv == [["pull", str(spec), "--message", "Tuned in the workspace"]]

@@ -149,8 +149,8 @@ class Workflow:
         return DatabricksBackend(
             host=settings.host, profile=settings.profile, cluster_id=settings.cluster_id,
             git_folder_parent=settings.git_folder_parent,
-            discard_git_folder_edits=settings.discard_git_folder_edits,
             keep_dir=self.root / "workspace-edits",
+            project=self.spec.project_dir,
             serverless=settings.serverless,
         )
 
@@ -351,10 +351,16 @@ class Workflow:
     def _workspace_edits(self, records) -> tuple[list[dict[str, Any]], list | None]:
         record = records.get("workspace.repo")
         finder = getattr(self.backend, "repo_edits", None)
-        if record is None or finder is None or "path" not in record.outputs:
-            return [], []
-        probes = self.backend.repo_probes(record.outputs)
-        return finder(record.outputs), probes
+        edits, probes = [], []
+        if record is not None and finder is not None and "path" in record.outputs:
+            probes = self.backend.repo_probes(record.outputs)
+            edits = finder(record.outputs)
+        deployed = records.get("notebook.deploy")  # the notebook, edited in the workspace
+        if deployed is not None and "notebook.deploy" in self.graph.steps:
+            base = record.outputs.get("commit", "") if record is not None else ""
+            edit = self.graph.step("notebook.deploy").edit(self.backend, deployed.outputs, base)
+            edits += [edit] if edit else []
+        return edits, probes
 
     def check_params(self) -> list[list] | None:
         """Refuse parameter names of ``project.params`` and the runs that the project does
@@ -555,6 +561,9 @@ class Workflow:
         if saved is not None:
             only, replace = saved.only, saved.replace
         chosen = self.select(only, replace)  # a name that matches no step: before anything
+        # the target setting discard_git_folder_edits: true is --discard-workspace-edits always
+        discard_workspace_edits = discard_workspace_edits or bool(
+            getattr(self.settings, "discard_git_folder_edits", False))
         self.check_params()  # unknown parameter names: refused before anything changes
         self.check_data_sources()  # a data folder the project lacks: the same
         self.backend.preflight()  # fail before anything changes when the backend is unusable
@@ -623,17 +632,24 @@ class Workflow:
         edits = self.workspace_edits()
         if not edits:
             return
-        folder = self.records()["workspace.repo"].outputs["path"]
+        repo = self.records().get("workspace.repo")
+        folder = repo.outputs["path"] if repo is not None else "?"
         keep = self.root / "workspace-edits"
+        in_folder = [e for e in edits if not e.get("notebook")]
+        what = [f"the workspace Git folder {folder} has edits that apply would overwrite: "
+                f"{describe_edits(in_folder)}"] if in_folder else []
+        what += [f"the deployed notebook {e['path']} was edited in the workspace and apply "
+                 "would overwrite it (bricksmith generates it: `bricksmith pull` does not "
+                 "bring it home; copy what you need into the project)"
+                 for e in edits if e.get("notebook")]
         if discard:
             on_event(Event(LOG, "workspace.repo",
-                           f"discarding the workspace edits in {folder} "
-                           f"({describe_edits(edits)}); a copy of each is kept under {keep}/"))
+                           f"discarding the workspace edits ({describe_edits(edits)}); "
+                           f"a copy of each is kept under {keep}/"))
             return
         spec = self.spec.path
         raise WorkspaceEdits(
-            f"the workspace Git folder {folder} has edits that apply would overwrite: "
-            f"{describe_edits(edits)}; nothing was changed",
+            "; ".join(what) + "; nothing was changed",
             hint=f"bring them into the project with `bricksmith pull {spec}` (commits and "
             f"pushes them), or discard them with `bricksmith apply {spec} "
             f"--discard-workspace-edits` (a copy of each is kept under {keep}/); "

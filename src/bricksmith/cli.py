@@ -554,10 +554,13 @@ def _edit_lines(lines, edits, max_lines: int = 60) -> None:
     ``max_lines`` lines of each; ``plan --json`` has them whole)."""
     if not edits:
         return
+    base = next((e["base"] for e in edits if not e.get("notebook")), None)
+    where = [f"the workspace Git folder since commit {base[:10]}"] if base else []
+    where += ["the deployed notebook (generated: pull does not bring it home)"
+              for e in edits if e.get("notebook")]
     lines.add(("Workspace edits: ", "bold yellow"),
-              (f"{len(edits)} file(s) edited in the workspace Git folder since commit "
-               f"{edits[0]['base'][:10]}; apply stops until you `bricksmith pull` them or "
-               "apply with --discard-workspace-edits", None))
+              (f"{len(edits)} file(s) edited in {' and '.join(where)}; apply stops until you "
+               "`bricksmith pull` them or apply with --discard-workspace-edits", None))
     colours = {"+": "green", "-": "red", "@": "cyan"}
     for edit in edits:
         lines.add((f"  {edit['change']}: {edit['path']}", "bold"))

@@ -51,6 +51,8 @@ class Pulled:
     kept: str | None = None
     committed: list[str] = field(default_factory=list)  # the paths of the commit made
     kept_files: list[str] = field(default_factory=list)  # the paths of ``kept``
+    # the deployed notebook, when it was edited in the workspace: generated, so not pulled
+    notebook: str | None = None
 
 
 def pull(workflow, *, message: str | None = None) -> Pulled:
@@ -81,6 +83,10 @@ def pull(workflow, *, message: str | None = None) -> Pulled:
     outputs = record.outputs
     done = Pulled(branch=push_step.branch, remote=push_step.location, folder=outputs["path"])
     with TargetLock(workflow.root, workflow.target):
+        deployed = workflow.records().get("notebook.deploy")
+        if deployed is not None and "notebook.deploy" in graph.steps:
+            edited = graph.step("notebook.deploy").edit(backend, deployed.outputs)
+            done.notebook = edited["path"] if edited else None
         edits = backend.repo_edits(outputs)
         if not edits:
             return done
@@ -125,7 +131,8 @@ def pull(workflow, *, message: str | None = None) -> Pulled:
         done.commit = pushed
         synced = backend.sync_repo(name=repo_step.name, location=push_step.location,
                                    branch=push_step.branch, commit=pushed,
-                                   token_env=repo_step.token_env)
+                                   token_env=repo_step.token_env, git=repo_step.git,
+                                   project=project, previous=outputs)
         done.kept = synced.get("_kept")
         done.kept_files = list(synced.get("_kept_files") or [])
     return done
@@ -297,6 +304,11 @@ def run_pull_command(workflow, *, message: str | None = None) -> int:
     the push and the Git folder's commit. Returns the exit code."""
     done = pull(workflow, message=message)
     spec = workflow.spec.path
+    if done.notebook:
+        print(f"Not pulled: the deployed notebook {done.notebook} was edited in the workspace; "
+              "bricksmith generates it, so its edits have no place in the project. Copy what "
+              f"you need into the project; `bricksmith apply {spec} --discard-workspace-edits` "
+              "then replaces it (keeping a copy).")
     if done.commit is None:
         print(f"Nothing to pull: the workspace Git folder {done.folder} has no edits.")
         return 0

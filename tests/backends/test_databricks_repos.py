@@ -117,49 +117,6 @@ def test_unknown_git_host_and_ssh_are_refused_before_any_call(emulator, monkeypa
     assert sum(emulator.calls.values()) == 0
 
 
-@pytest.fixture
-def edited(emulator, remote, monkeypatch, tmp_path, w):
-    """A Git folder with a file edited and a notebook added in the workspace, and a newer
-    commit pushed since."""
-    remote.commit_and_push({"README.md": "one\n", "conf/params.yml": "a: 1\n"}, "first")
-    b = backend(emulator, monkeypatch, tmp_path)
-    out = sync(b, remote, remote.commit_and_push({"x.txt": "x"}, "x"))
-    clone = emulator.root / f"Workspace/Repos/{USER}/proj"
-    (clone / "conf/params.yml").write_text("a: 22  # edited in the workspace\n")
-    (clone / "scratch.py").write_text("# Databricks notebook source\nprint(1)\n")
-    newer = remote.commit_and_push({"README.md": "two\n"}, "second")
-    return b, out, clone, newer
-
-
-def test_uncommitted_changes_refuse_apply_naming_the_files(edited, remote):
-    b, out, clone, newer = edited
-    assert "uncommitted changes: conf/params.yml (modified), scratch (added)" in " ".join(
-        b.repo_drift(out, project=remote.work))
-    with pytest.raises(GitError) as caught:
-        sync(b, remote, newer)
-    assert "conf/params.yml (modified)" in caught.value.message
-    assert "scratch (added)" in caught.value.message
-    assert "discard_git_folder_edits" in caught.value.hint
-    assert (clone / "README.md").read_text() == "one\n"  # nothing pulled
-    assert (clone / "conf/params.yml").read_text().startswith("a: 22")
-
-
-def test_discarding_keeps_a_copy_then_pulls_the_commit(edited, remote, tmp_path):
-    b, out, clone, newer = edited
-    b.discard_git_folder_edits = True
-    messages: list[str] = []
-    result = sync(b, remote, newer, log=messages.append)
-    assert result["commit"] == newer
-    assert (clone / "README.md").read_text() == "two\n"
-    assert (clone / "conf/params.yml").read_text() == "a: 1\n"
-    assert not (clone / "scratch.py").exists()
-    [kept] = (tmp_path / "kept").iterdir()
-    assert (kept / "conf/params.yml").read_text().startswith("a: 22")
-    assert "print(1)" in (kept / "scratch").read_text()
-    assert any("discarding uncommitted changes" in m for m in messages)
-    assert b.repo_drift(result, project=remote.work) == []
-
-
 def test_an_invalid_token_is_a_login_problem_naming_the_host(emulator, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-expired")
     b = DatabricksBackend(host=emulator.url, profile=None, cluster_id=None)

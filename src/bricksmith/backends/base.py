@@ -49,11 +49,14 @@ class Backend(Protocol):
     def sync_repo(
         self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
         git: dict[str, Any] | None = None, project: Path | None = None,
-        log: Callable[[str], None] = ...,
+        log: Callable[[str], None] = ..., previous: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Create or update the workspace repo so ``branch`` is checked out at ``commit``.
         ``git``: repo.provider / git_username / git_email (Databricks); ``project``: the local
-        project, whose history tells uncommitted changes in the workspace repo apart."""
+        project, whose history tells uncommitted changes in the workspace repo apart;
+        ``previous``: what the last sync returned. Edits in the folder are discarded after a
+        copy of each file the commit lacks is kept (``_kept``, ``_kept_files``): callers
+        refuse edits the user did not agree to discard before calling."""
 
     def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         """Why the workspace repo no longer matches ``outputs`` ([] when it does)."""
@@ -62,7 +65,8 @@ class Backend(Protocol):
         """Probes (``bricksmith.observations``) standing for ``repo_drift``; None: none can."""
         ...
 
-    # optional (a backend without them shows no edits; ``pull`` refuses on it):
+    # optional (a backend without them shows no edits; ``pull`` refuses on it; both backends
+    # have them):
     #   repo_edits(outputs) -> [{"path", "change": modified|added|removed, "diff", "base"}]
     #       the files edited in the Git folder since its commit ``base``, with unified diffs;
     #   repo_file(outputs, path) -> bytes | None: that file as the Git folder holds it now.

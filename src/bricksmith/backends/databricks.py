@@ -29,6 +29,7 @@ from typing import Any
 from bricksmith.backends import databricks_http
 from bricksmith.backends.base import Removal, RunOutcome
 from bricksmith.backends.databricks_data import UPLOAD_WORKERS, DatabricksData
+from bricksmith.backends.databricks_edits import Exports, GitFolderEdits
 from bricksmith.errors import BackendError, GitError, RunFailedError
 
 RETRY_S = 120  # the SDK retries transient errors (429, 503, dropped connections) this long
@@ -48,7 +49,7 @@ SERVERLESS_ENV_VERSION = "4"  # serverless environment version (a string holding
 OUTPUT_LIMIT_MB = 5  # runs/get-output: notebook_output.result is cut at 5 MB (truncated)
 
 
-class DatabricksBackend(DatabricksData):
+class DatabricksBackend(DatabricksData, GitFolderEdits):
     name = "databricks"
 
     def __init__(
@@ -62,15 +63,16 @@ class DatabricksBackend(DatabricksData):
         poll_interval_s: float = 2.0,
         retry_policy: databricks_http.RetryPolicy | None = None,
         git_folder_parent: str | None = None,
-        discard_git_folder_edits: bool = False,
         keep_dir: Path | None = None,
+        project: Path | None = None,
     ) -> None:
         self.host, self.profile, self.cluster_id = host, profile, cluster_id
         self.serverless = serverless and not cluster_id
         self.retry_policy = retry_policy  # of server errors (None: databricks_http's)
         self.git_folder_parent = git_folder_parent
-        self.discard_git_folder_edits = discard_git_folder_edits
         self.keep_dir = keep_dir or Path(".bricksmith/databricks/workspace-edits")
+        self.project = project  # the local project: its git holds the Git folder's commits
+        self._exports = Exports()  # exported Git-folder files, by path and modified_at
         self.poll_interval_s = poll_interval_s
         self._client = client
         self._user: str | None = None
@@ -285,15 +287,18 @@ class DatabricksBackend(DatabricksData):
     def sync_repo(
         self, *, name: str, location: str, branch: str, commit: str, token_env: str | None,
         git: dict[str, Any] | None = None, project: Path | None = None,
-        log: Callable[[str], None] = lambda message: None,
+        log: Callable[[str], None] = lambda message: None, previous: dict | None = None,
     ) -> dict[str, Any]:
-        """The Git folder ``name`` on ``branch`` at ``commit``. ``git``: repo.provider,
+        """The Git folder ``name`` on ``branch`` at ``commit``. ``previous``: what the last
+        sync returned (its listing spares exports). ``git``: repo.provider,
         git_username, git_email; ``project``: the local project (its git history tells
-        uncommitted changes in the Git folder apart). Raises GitError for an SSH or unknown-host
-        remote, and when the folder has uncommitted changes that the target does not allow to
-        discard (nothing is changed then)."""
+        uncommitted changes in the Git folder apart). Edits in the folder (the workspace.repo
+        step refuses them unless told to discard) are discarded after a copy of each file the
+        commit does not hold is kept under ``keep_dir`` (``_kept``, ``_kept_files``), as on the
+        local backend. Raises GitError for an SSH or unknown-host remote."""
         import os
 
+        from bricksmith.backends import databricks_edits as edits
         from bricksmith.backends import databricks_repos as repos
 
         git = git or {}
@@ -323,49 +328,32 @@ class DatabricksBackend(DatabricksData):
                     hint="delete or rename that repo in the workspace, or change repo.remote",
                 )
             # a folder made just now, or one whose clone never finished, holds no edits
-            discard = not created and bool(repo.head_commit_id) and self._edits_before_pull(
-                api_path, repo.head_commit_id, commit, project, log)
-            self._pull(repo.id, api_path, branch, discard)
+            ready = None if created or not repo.head_commit_id else edits.before_pull(
+                self.client, api_path, repo.head_commit_id, commit, project or self.project,
+                self.keep_dir, self._exports,
+                recorded=(previous or {}).get("_listing")
+                if (previous or {}).get("commit") == repo.head_commit_id else None)
+            self._pull(repo.id, api_path, branch, discard=ready is not None)
+            if ready is not None:
+                edits.remove_stray(self.client, api_path, ready["stray"])
             repo = self.client.repos.get(repo.id)
+            listed = edits.recorded_times(self.client, api_path)
         if repo.head_commit_id != commit:
             raise GitError(
                 f"workspace repo {api_path} is at {str(repo.head_commit_id)[:10]} after pulling "
                 f"{branch}, not at the pushed commit {commit[:10]}",
                 hint="someone pushed to the branch since; apply again to commit and push on top",
             )
+        kept = {"_kept": str(ready["kept"]), "_kept_files": ready["kept_files"]} \
+            if ready is not None and ready["kept"] is not None else {}
         return {
             "path": self.repo_path(name),
             "repo_id": repo.id,
             "branch": branch,
             "commit": commit,
+            "_listing": listed,  # {path: modified_at}: what repo_edits need not export
+            **kept,
         }
-
-    def _edits_before_pull(self, api_path: str, head: str | None, commit: str,
-                           project: Path | None, log: Callable[[str], None]) -> bool:
-        """Whether the pull must discard uncommitted changes; raises GitError when there are
-        some and the target does not allow discarding them."""
-        from bricksmith.backends import databricks_repos as repos
-
-        tree = repos.commit_tree(project, head) or repos.commit_tree(project, commit)
-        if tree is None:
-            return False  # the local project cannot tell: the pull keeps edits or fails
-        changes = repos.uncommitted(self.client, api_path, tree, project)
-        if not changes:
-            return False
-        shown = repos.describe_changes(changes)
-        if not self.discard_git_folder_edits:
-            raise GitError(
-                f"the workspace Git folder /Workspace{api_path} has uncommitted changes: {shown}; "
-                f"job runs would use them instead of the pushed commit {commit[:10]}",
-                hint="copy the changes you want into the project (apply commits and pushes "
-                "them) and discard them in the workspace (the Git folder's Git dialog → Reset), "
-                "or set discard_git_folder_edits: true on the target to have apply discard them "
-                "(keeping a local copy), then apply again",
-            )
-        kept = repos.keep_copies(self.client, api_path, changes, self.keep_dir)
-        log(f"discarding uncommitted changes in /Workspace{api_path}: {shown}; "
-            f"a copy of each changed file is in {kept}")
-        return True
 
     def _pull(self, repo_id: int, api_path: str, branch: str, discard: bool) -> None:
         from databricks.sdk import errors as sdk
@@ -377,8 +365,8 @@ class DatabricksBackend(DatabricksData):
             raise GitError(
                 f"the workspace Git folder /Workspace{api_path} could not pull {branch}: {exc}",
                 hint="if it has uncommitted changes that conflict with the pull, copy what you "
-                "want into the project and reset the Git folder in the workspace (or set "
-                "discard_git_folder_edits: true on the target), then apply again",
+                "want into the project and reset the Git folder in the workspace (or run "
+                "apply --discard-workspace-edits), then apply again",
             ) from None
 
     # what the workspace holds is known only by asking it: no probe stands for these checks,
@@ -392,7 +380,7 @@ class DatabricksBackend(DatabricksData):
     def repo_drift(self, outputs: dict[str, Any], project: Path | None = None) -> list[str]:
         from databricks.sdk import errors as sdk
 
-        from bricksmith.backends import databricks_repos as repos
+        from bricksmith.backends.workspace_edits import describe_edits
 
         with self.errors("read the workspace repo"):
             try:
@@ -409,12 +397,11 @@ class DatabricksBackend(DatabricksData):
                 reasons.append(
                     f"workspace repo is on branch {repo.branch}, not {outputs['branch']}"
                 )
-            tree = repos.commit_tree(project, repo.head_commit_id)
-            if tree is not None and repo.path:
-                changes = repos.uncommitted(self.client, repo.path, tree, project)
-                if changes:
+            if repo.path and repo.head_commit_id:
+                found = self._edits(repo, outputs, project)
+                if found:
                     reasons.append("workspace Git folder has uncommitted changes: "
-                                   + repos.describe_changes(changes))
+                                   + describe_edits(found))
         return reasons
 
     # -- DBFS and volumes: upload, upload_drift, remove_upload (DatabricksData) ------------
@@ -439,6 +426,22 @@ class DatabricksBackend(DatabricksData):
         return {"path": path, "sha256": _source_digest(source)}
 
     def notebook_drift(self, outputs: dict[str, Any]) -> list[str]:
+        text = self._notebook_source(outputs)
+        if text is None:
+            return [f"notebook {outputs['path']} is missing"]
+        if _source_digest(text.decode(errors="replace")) != outputs["sha256"]:
+            return [f"notebook {outputs['path']} was edited in the workspace"]
+        return []
+
+    def notebook_edited(self, outputs: dict[str, Any]) -> bytes | None:
+        """The deployed notebook's SOURCE when it was edited in the workspace since apply
+        deployed it (None: as deployed, or gone)."""
+        text = self._notebook_source(outputs)
+        if text is None or _source_digest(text.decode(errors="replace")) == outputs["sha256"]:
+            return None
+        return text
+
+    def _notebook_source(self, outputs: dict[str, Any]) -> bytes | None:
         from databricks.sdk import errors as sdk
         from databricks.sdk.service.workspace import ExportFormat
 
@@ -446,11 +449,8 @@ class DatabricksBackend(DatabricksData):
             try:
                 exported = self.client.workspace.export(outputs["path"], format=ExportFormat.SOURCE)
             except sdk.NotFound:
-                return [f"notebook {outputs['path']} is missing"]
-        text = base64.b64decode(exported.content or "").decode(errors="replace")
-        if _source_digest(text) != outputs["sha256"]:
-            return [f"notebook {outputs['path']} was edited in the workspace"]
-        return []
+                return None
+        return base64.b64decode(exported.content or "")
 
     # -- destroy ---------------------------------------------------------------------------------
 

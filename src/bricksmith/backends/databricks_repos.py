@@ -18,27 +18,18 @@ What a real workspace does, and what this module does about it (sources: databri
 - Credentials: the one of the remote's provider is used (its default, else the only one), one
   is created when there is none; a credential of another provider is never modified.
 - A pull keeps uncommitted changes in the folder (or fails on a conflict) unless
-  ``dangerously_force_discard_all``. The API has no "git status", so uncommitted changes are
-  found by listing the folder and comparing it with the commit's tree in the local project
-  (paths, and sizes of files; a same-size edit of a file, or any edit of a notebook, is not
-  seen). Found changes refuse the apply, naming the files, unless the target allows discarding
-  them; then a copy of each edited file is kept locally before the forced pull.
+  ``dangerously_force_discard_all``. The API has no "git status": edits are found with the
+  Workspace API (:mod:`bricksmith.backends.databricks_edits`).
 """
 
 from __future__ import annotations
 
-import base64
-import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from bricksmith.errors import BackendError, GitError
 from bricksmith.gitproviders import known_provider, provider_problem
-
-NOTEBOOK_SUFFIXES = (".py", ".sql", ".scala", ".r", ".ipynb")
-SHOWN = 8  # edited files named in a message
 
 
 def provider_for(url: str, explicit: str | None) -> str:
@@ -138,103 +129,3 @@ def _remove_half_made(client, api_path: str) -> None:
             client.workspace.delete(api_path, recursive=True)
     except sdk.DatabricksError:
         pass  # nothing there, or not ours to remove: the create's own error is reported
-
-
-# -- uncommitted changes -------------------------------------------------------------------
-
-
-def commit_tree(project: Path | None, commit: str | None) -> dict[str, int] | None:
-    """{path: size} of every file in ``commit`` of the local project, or None when the
-    commit is not there."""
-    if project is None or not commit:
-        return None
-    import git
-
-    try:
-        tree = git.Repo(project).commit(commit).tree
-    except (ValueError, git.GitError, OSError):
-        return None
-    return {b.path: b.size for b in tree.traverse() if b.type == "blob"}
-
-
-def _listing(client, api_path: str) -> dict[str, tuple[str, int | None]]:
-    """{relative path: (object type, size)} of everything in the Git folder."""
-    found: dict[str, tuple[str, int | None]] = {}
-    level = [api_path]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        while level:
-            below = []
-            for objects in pool.map(lambda p: list(client.workspace.list(p)), level):
-                for obj in objects:
-                    rel = str(PurePosixPath(obj.path.removeprefix("/Workspace"))
-                              .relative_to(api_path.removeprefix("/Workspace")))
-                    kind = obj.object_type.value if obj.object_type else "FILE"
-                    if kind in ("DIRECTORY", "REPO"):
-                        below.append(obj.path)
-                    else:
-                        found[rel] = (kind, obj.size)
-            level = below
-    return found
-
-
-def uncommitted(client, api_path: str, tree: Mapping[str, int], project: Path | None
-                ) -> list[tuple[str, str]]:
-    """[(path, "modified" | "added" | "deleted")] of the Git folder against ``tree``.
-    Files git ignores in the local project are not changes."""
-    there = _listing(client, api_path)
-    tracked = dict(tree)
-    seen: set[str] = set()
-    changes: list[tuple[str, str]] = []
-    for rel, (kind, size) in sorted(there.items()):
-        if kind == "NOTEBOOK":
-            match = next((rel + s for s in NOTEBOOK_SUFFIXES if rel + s in tracked), None)
-            if match is None:
-                changes.append((rel, "added"))
-            else:
-                seen.add(match)
-            continue
-        if rel not in tracked:
-            changes.append((rel, "added"))
-        elif size is not None and size != tracked[rel]:
-            changes.append((rel, "modified"))
-        seen.add(rel)
-    changes += [(rel, "deleted") for rel in sorted(set(tracked) - seen)]
-    ignored = _ignored(project, [rel for rel, how in changes if how == "added"])
-    return [(rel, how) for rel, how in changes if rel not in ignored]
-
-
-def _ignored(project: Path | None, paths: list[str]) -> set[str]:
-    if project is None or not paths:
-        return set()
-    import git
-
-    try:
-        return set(git.Repo(project).ignored(*paths))
-    except (git.GitError, OSError):
-        return set()
-
-
-def describe_changes(changes: list[tuple[str, str]]) -> str:
-    shown = ", ".join(f"{rel} ({how})" for rel, how in changes[:SHOWN])
-    return shown + (f" ... ({len(changes)} in all)" if len(changes) > SHOWN else "")
-
-
-def keep_copies(client, api_path: str, changes: list[tuple[str, str]], keep_dir: Path
-                ) -> Path:
-    """Export each added or modified file of the Git folder to
-    ``keep_dir/<UTC time>/<path>`` before they are discarded. Returns that folder."""
-    from databricks.sdk import errors as sdk
-    from databricks.sdk.service.workspace import ExportFormat
-
-    dest = keep_dir / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    for rel, how in changes:
-        if how == "deleted":
-            continue
-        try:
-            exported = client.workspace.export(f"{api_path}/{rel}", format=ExportFormat.SOURCE)
-        except sdk.DatabricksError:
-            continue
-        file = dest / rel
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_bytes(base64.b64decode(exported.content or ""))
-    return dest

@@ -144,6 +144,18 @@ class LocalBackend(LocalData):
             return [f"notebook {outputs['path']} was edited in the workspace"]
         return []
 
+    def notebook_edited(self, outputs: dict[str, Any]) -> bytes | None:
+        """The deployed notebook's source when it was edited in the workspace since apply
+        deployed it (None: as deployed, or gone)."""
+        import hashlib
+
+        from bricksmith.backends.git_folder import _read
+
+        data = _read(Path(outputs["file"]))
+        if data is None or hashlib.sha256(data).hexdigest() == outputs["sha256"]:
+            return None
+        return data
+
     def notebook_probes(self, outputs: dict[str, Any]) -> list | None:
         from bricksmith.observations import observe_all
 

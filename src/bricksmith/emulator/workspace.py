@@ -17,6 +17,15 @@ exists.": 400 when a notebook is there, 409 for a file, as the Go CLI's
 and refuses a path under a non-folder; deleting a
 non-empty folder needs ``recursive`` (400 ``DIRECTORY_NOT_EMPTY``).
 Not emulated (501): DBC, HTML, JUPYTER and R_MARKDOWN formats; exporting a folder.
+
+``list``/``get-status`` answer ``modified_at`` (ms) for files and notebooks and ``size`` for
+files only, none for folders (ObjectInfo: "Only applicable to files"; ``list`` takes
+``notebooks_modified_after``, so notebooks carry a modification time too:
+docs.databricks.com/api/workspace-objects/v1/list). In a Git folder a ``.py`` file starting
+with the notebook marker is a NOTEBOOK named without ``.py`` ("Manage file assets in
+Databricks Git folders"), and importing into a path inside a repo edits that file of the
+clone in place, as an edit in the workspace's editor does: the repo's pull then keeps it
+(repos.py).
 """
 
 from __future__ import annotations

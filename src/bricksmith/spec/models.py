@@ -203,9 +203,10 @@ class DatabricksTarget(_Model):
     )
     discard_git_folder_edits: bool = Field(
         default=False,
-        description="Uncommitted changes made in the workspace's Git folder stop apply (job "
-        "runs would use them instead of the pushed commit). Set true to have apply discard "
-        "them instead, after keeping a copy of each changed file under "
+        description="Edits made in the workspace's Git folder (or to the deployed notebook) "
+        "stop apply (job runs would use them instead of the pushed commit); `bricksmith pull` "
+        "brings them home. Set true to have every apply discard them, as `apply "
+        "--discard-workspace-edits` does, after keeping a copy of each edited file under "
         "<root>/workspace-edits/<UTC time>/.",
     )
 

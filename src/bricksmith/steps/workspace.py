@@ -43,6 +43,7 @@ class SyncWorkspaceRepo(Step):
             git=self.git,
             project=ctx.project_dir,
             log=ctx.log,
+            previous=ctx.previous,
         )
         ctx.log(f"workspace repo {outputs['path']} at {outputs['commit'][:10]}")
         kept = outputs.get("_kept_files")
