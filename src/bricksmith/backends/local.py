@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,10 +32,13 @@ from bricksmith.made import Made
 class LocalBackend(LocalData):
     name = "local"
 
-    def __init__(self, root: Path, user: str, cache_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, user: str, cache_dir: Path | None = None,
+                 cluster_idle_minutes: float = 15.0) -> None:
         self.root = root
         self.user = user
         self.cache_dir = cache_dir or default_cache_dir()
+        # the local cluster outlives an apply this long without a run (0: a Python per run)
+        self.cluster_idle_minutes = cluster_idle_minutes
         # kernels this backend started that are still running (Ctrl-C stops them: they run in
         # a session of their own, which the terminal's signal does not reach)
         self._kernels: dict[int, KernelProcess] = {}
@@ -51,6 +55,12 @@ class LocalBackend(LocalData):
 
     def describe(self) -> str:
         return f"local workspace at {self.root}"
+
+    def stop_clusters(self) -> list[int]:
+        """Stop the local clusters kept under this root (``destroy``); their pids."""
+        from bricksmith.backends.local_cluster import stop_drivers
+
+        return stop_drivers(self.root)
 
     def preflight(self) -> None:
         """Nothing to check: the emulated workspace is created on first use."""
@@ -217,8 +227,15 @@ class LocalBackend(LocalData):
             ours.append(pid)
             checkpoint({**progress, "_kernel": kernel.to_json()})
 
+        runner = run_notebook
+        if self.cluster_idle_minutes > 0:
+            from bricksmith.backends.local_cluster import LocalCluster
+
+            cluster = LocalCluster(self.root, env.python, env.key,
+                                   idle_s=self.cluster_idle_minutes * 60)
+            runner = partial(cluster.run_notebook, log=log)
         try:
-            result = run_notebook(
+            result = runner(
                 Path(notebook + ".py"),
                 python=env.python,
                 widgets=widgets,
