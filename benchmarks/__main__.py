@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import competitors, e2e, engine, plan, sync, toolenv, workloads
+from benchmarks import competitors, e2e, engine, plan, rerun, sync, toolenv, workloads
 from benchmarks.common import REPO, compile_bytecode
 
 OUT = REPO / "benchmarks/results"
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             {"label": "bricksmith apply (cold)", "seconds": detail["cold_apply_s"]},
             {"label": "environment build (uv)", "seconds": detail["env_build_s"]},
         ]
+        print("params-change re-run against kedro run")
+        results["rerun"] = rerun.rerun_ratios(work, cache)
     results["total_s"] = time.time() - started
 
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -210,6 +212,8 @@ def report(r: dict) -> str:
               f"{d['overhead'] * 100:+.0f} % (the two runs in parallel, the default); "
               f"with `-p 1` (the runs one after the other) {d['warm_apply_serial_s']:.2f} s, "
               f"{d['overhead_serial'] * 100:+.0f} %", ""]
+    if r.get("rerun"):
+        lines += rerun.rerun_report(r["rerun"])
     return "\n".join(lines) + "\n"
 
 
