@@ -196,6 +196,10 @@ def _state_items(workflow, records, protected: list[Path], notes: list[str]) -> 
                 extra["kernels"] = [kernel for _, kernel in kernels]
                 detail += "; first stops the notebook kernel a killed apply left running: " + (
                     ", ".join(f"{key} (pid {kernel.pid})" for key, kernel in kernels))
+            if kind == SCRATCH and (clusters := _live_clusters(root)):
+                extra["clusters"] = True
+                detail += "; first stops the local cluster kept between applies: " + (
+                    ", ".join(f"pid {pid}" for pid in clusters))
         else:
             detail = f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else ""
         items.append(Item(kind, str(shown), True, detail=detail, outputs=extra, paths=there))
@@ -231,6 +235,13 @@ def _live_kernels(records) -> list[tuple[str, Any]]:
     return found
 
 
+def _live_clusters(root: Path) -> list[int]:
+    """The pids of the local clusters (``backends.local_cluster``) running under ``root``."""
+    from bricksmith.backends.local_cluster import drivers
+
+    return [driver.pid for _, driver in drivers(root)]
+
+
 def _is_scratch(path: Path, root: Path) -> bool:
     """A run's scratch folder (``<root>/cluster/<run>``): everything in it is the run's."""
     return path.parent == root / "cluster"
@@ -240,7 +251,7 @@ def _listing(base: Path, paths: tuple[Path, ...]) -> str | None:
     """``runs/a.log, scaffold.log`` or ``baseline/ (12 file(s))``: exactly what goes (the
     folders bricksmith made go too, once empty). None when that is folders only."""
     shown = []
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: (p.name.startswith("."), p)):  # the runs' first
         name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
         if _is_scratch(path, base.parent):
             shown.append(f"{name}/ ({_count_files(path)} file(s))")
@@ -340,6 +351,10 @@ def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], Non
 
                 for kernel in item.outputs["kernels"]:
                     stop_group(kernel)
+            if item.outputs.get("clusters"):
+                from bricksmith.backends.local_cluster import stop_drivers
+
+                stop_drivers(Path(item.location).parent)
             removal = _remove_made(item.paths, Path(item.location).parent)
         else:
             removal = Removal(removed=sum(_remove_path(p) for p in item.paths))

@@ -292,7 +292,7 @@ class Driver:
         _write_json(os.path.join(os.path.dirname(result), "kernel.json"),
                     {"pid": pid, "start": start, "driver": os.getpid()})
         self.waiting[conn] = (pid, go_w)
-        self._send(conn, {"pid": pid, "start": start})
+        self._send(conn, {"pid": pid, "start": start, "driver": os.getpid()})
 
     def _child(self, go_r: int, run: dict) -> int:
         os.setsid()  # a group of its own: stopped as one, like a detached kernel

@@ -256,6 +256,8 @@ class LocalBackend(LocalData):
                     self._kernels.pop(pid, None)
         if not result.ok:
             checkpoint({**progress, "_pending": False})  # a failed run is run again
+        if runner is not run_notebook and cluster.driver_pid:
+            details["cluster_pid"] = cluster.driver_pid  # the local cluster that ran it
         return _outcome(result, log_path, details)
 
 

@@ -81,6 +81,7 @@ class LocalCluster:
         self.root = Path(root).resolve()
         self.python, self.key, self.idle_s = Path(python), key, float(idle_s)
         self.folder = self.root / "cluster" / f"{PREFIX}{key[:16]}"
+        self.driver_pid: int | None = None  # the driver that forked this object's last run
         digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:32]
         self.address = f"bricksmith-cluster-{os.getuid()}-{digest}"
 
@@ -212,6 +213,7 @@ class LocalCluster:
         if not isinstance(reply, dict) or not isinstance(reply.get("pid"), int):
             return None
         kernel = KernelProcess(reply["pid"], reply.get("start"))
+        self.driver_pid = reply.get("driver")
         try:
             if on_start is not None:
                 on_start(kernel.pid)  # checkpointed before the kernel may start
