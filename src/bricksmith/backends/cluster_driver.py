@@ -39,6 +39,7 @@ import importlib
 import importlib.util
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -138,6 +139,7 @@ class Driver:
                 warm(json.load(handle))
         except (OSError, ValueError, TypeError):
             pass
+        self.last_active = time.monotonic()  # idle from now on, not from the start
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -146,8 +148,8 @@ class Driver:
             self._reap()
             if self.stopping and not self.children:
                 return
-            if not self.children and not self.waiting:
-                if time.monotonic() - self.last_active >= self.idle:
+            if not self.children and not self.waiting and not self.buffers:
+                if time.monotonic() - self.last_active >= self.idle and not self._knocking():
                     print(f"[driver] idle for {self.idle:g} s: stopping", flush=True)
                     return
                 if not os.path.isdir(self.folder):
@@ -163,6 +165,10 @@ class Driver:
                         pass
                 else:
                     self._read(key.fileobj)
+
+    def _knocking(self) -> bool:
+        """Whether a requester waits to be accepted (then the driver is not idle)."""
+        return bool(select.select([self.server], [], [], 0)[0])
 
     def _accept(self) -> None:
         try:
