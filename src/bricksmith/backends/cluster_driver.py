@@ -34,6 +34,7 @@ Protocol: one JSON object per line. ``{"run": {"argv": [...], "env": {...}, "cwd
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import importlib.util
@@ -313,6 +314,7 @@ class Driver:
             if go.read(1) != b"g":
                 return 75  # the requester went away before it recorded this run: no run
         before = set(sys.modules)
+        atexit._clear()  # the driver's exit handlers are not the run's (run at its end)
         log = os.open(run["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -327,6 +329,8 @@ class Driver:
         try:
             code = self.kernel.main(run["argv"])
         finally:
+            with contextlib.suppress(Exception):  # the run's exit handlers: Spark's, ...
+                atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
         imported = library_modules(set(sys.modules) - before, self.prefixes)
