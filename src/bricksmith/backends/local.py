@@ -4,9 +4,13 @@
     <root>/Workspace/Users/<user>/...      deployed notebooks (Databricks SOURCE .py files)
     <root>/dbfs/X                          DBFS: dbfs:/X, which notebooks see as /dbfs/X
     <root>/Volumes/<c>/<s>/<v>/...         Unity Catalog volumes
+    <root>/cluster/<run>/                  a run's scratch folder
+    <root>/cluster/.driver-<key>/          the local cluster kept between applies
 
 Runs execute the deployed notebook cell by cell in an IPython shell inside an isolated
-environment built from the repo's requirements.txt and cached by its hash (the "cluster").
+environment built from the repo's requirements.txt and cached by its hash, each in a kernel
+forked by the local cluster (``local_cluster``) of that environment, or, with
+``cluster_idle_minutes: 0`` or off Linux, in a Python of its own (``local_runner``).
 """
 
 from __future__ import annotations
