@@ -136,3 +136,15 @@ def test_stop_drivers_leaves_no_process(tmp_path, root):
     process = KernelProcess.of(driver)
     assert stop_drivers(root) == [driver]
     assert not process.alive() and drivers(root) == []
+
+
+def test_changed_kedro_variables_get_a_new_driver(tmp_path, root, monkeypatch):
+    """Kedro reads KEDRO_* variables when imported: the driver imported it with the old ones."""
+    _module(tmp_path, "x")
+    monkeypatch.setenv("KEDRO_LOGGING_CONFIG", str(tmp_path / "one.yml"))
+    _, old = _run(tmp_path, LocalCluster(root, Path(sys.executable), KEY, 300), "one", "a")
+    monkeypatch.setenv("KEDRO_LOGGING_CONFIG", str(tmp_path / "two.yml"))
+    _, new = _run(tmp_path, LocalCluster(root, Path(sys.executable), KEY, 300), "two", "b")
+    assert new != old
+    assert wait_for(KernelProcess.of(old), time.monotonic() + BOUND_S)  # asked to stop
+    assert [driver.pid for _, driver in drivers(root)] == [new]

@@ -284,8 +284,15 @@ class Driver:
     # -- a run ----------------------------------------------------------------------------
 
     def _fork(self, conn: socket.socket, run: dict) -> None:
+        try:
+            result = run["argv"][run["argv"].index("--result") + 1]
+            folder = os.path.dirname(result)
+            if not os.path.isdir(folder) or not isinstance(run.get("env"), dict):
+                raise ValueError(folder)
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError):
+            self._send(conn, {"refused": "a run request needs --result in an existing folder"})
+            return
         go_r, go_w = os.pipe()
-        result = run["argv"][run["argv"].index("--result") + 1]
         pid = os.fork()
         if pid == 0:  # the run's kernel
             os.close(go_w)
@@ -296,9 +303,13 @@ class Driver:
                 os._exit(code)
         os.close(go_r)
         start = _start_time(pid)
-        _write_json(os.path.join(os.path.dirname(result), "kernel.json"),
-                    {"pid": pid, "start": start, "driver": os.getpid()})
         self.waiting[conn] = (pid, go_w)
+        try:
+            _write_json(os.path.join(folder, "kernel.json"),
+                        {"pid": pid, "start": start, "driver": os.getpid()})
+        except OSError:  # not findable by its result file: it must not run
+            self._gone(conn)
+            return
         self._send(conn, {"pid": pid, "start": start, "driver": os.getpid()})
 
     def _child(self, go_r: int, run: dict) -> int:

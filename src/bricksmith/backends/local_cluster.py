@@ -69,9 +69,14 @@ def _driver_env(python: Path, folder: Path) -> dict[str, str]:
 
 
 def _env_fingerprint(env: dict[str, str]) -> str:
-    """What the driver's own imports may have read: a change means a new driver."""
+    """What the driver's own imports may have read, and the code it runs (this bricksmith's
+    driver and kernel scripts): a change of either means a new driver."""
     shown = {k: v for k, v in env.items() if k not in ("TMPDIR", "IPYTHONDIR")}
-    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(shown, sort_keys=True).encode())
+    for script in (DRIVER, DRIVER.with_name("notebook_kernel.py"),
+                   DRIVER.with_name("requirements_closure.py")):
+        digest.update(script.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class LocalCluster:
@@ -82,8 +87,12 @@ class LocalCluster:
         self.python, self.key, self.idle_s = Path(python), key, float(idle_s)
         self.folder = self.root / "cluster" / f"{PREFIX}{key[:16]}"
         self.driver_pid: int | None = None  # the driver that forked this object's last run
-        digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:32]
-        self.address = f"bricksmith-cluster-{os.getuid()}-{digest}"
+        self.env = _driver_env(self.python, self.folder)
+        self.tag = _env_fingerprint(self.env)
+        digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:24]
+        # one address per folder and tag: a driver of other code or variables, stopping once
+        # its kernels end, does not keep the new one from listening
+        self.address = f"bricksmith-cluster-{os.getuid()}-{digest}-{self.tag}"
 
     # -- the driver ------------------------------------------------------------------------
 
@@ -107,16 +116,16 @@ class LocalCluster:
 
         made = Made(self.root)
         made.folder(self.folder)
-        env = _driver_env(self.python, self.folder)
         with FileLock(str(self.folder / "start.lock")):
             driver = self.driver()
-            if driver is not None and self._record().get("env") != _env_fingerprint(env):
-                log("the local cluster's environment variables changed: restarting it")
-                stop_group(driver)
+            if driver is not None and self._record().get("env") != self.tag:
+                log("the local cluster's environment variables or bricksmith changed: "
+                    "starting another (the old one stops once its kernels end)")
+                _ask_to_stop(self.folder)
                 driver = None
             if driver is not None:
                 return True
-            started = self._start(env)
+            started = self._start(self.env)
             if started:
                 log(f"started the local cluster (pid {started}; it stops after "
                     f"{self.idle_s / 60:g} idle minute(s), or on destroy)")
@@ -138,7 +147,7 @@ class LocalCluster:
                 process = subprocess.Popen(
                     [str(self.python), str(DRIVER), "--folder", str(self.folder), "--address",
                      self.address, "--requirements-key", self.key, "--idle", f"{self.idle_s:g}",
-                     "--env", _env_fingerprint(env)],
+                     "--env", self.tag],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     cwd=self.folder, env=env, **detached())
             except OSError:
