@@ -60,12 +60,6 @@ class LocalBackend(LocalData):
     def describe(self) -> str:
         return f"local workspace at {self.root}"
 
-    def stop_clusters(self) -> list[int]:
-        """Stop the local clusters kept under this root (``destroy``); their pids."""
-        from bricksmith.backends.local_cluster import stop_drivers
-
-        return stop_drivers(self.root)
-
     def preflight(self) -> None:
         """Nothing to check: the emulated workspace is created on first use."""
 
