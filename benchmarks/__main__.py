@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import competitors, e2e, engine, plan, sync, toolenv, workloads
+from benchmarks import competitors, e2e, engine, plan, rerun, sync, toolenv, workloads
 from benchmarks.common import REPO, compile_bytecode
 
 OUT = REPO / "benchmarks/results"
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             {"label": "bricksmith apply (cold)", "seconds": detail["cold_apply_s"]},
             {"label": "environment build (uv)", "seconds": detail["env_build_s"]},
         ]
+        print("params-change re-run against kedro run")
+        results["rerun"] = rerun.rerun_ratios(work, cache)
     if "reruns-emulator" in only:  # issue 19: what a re-run installs on Databricks compute
         print("re-runs on the emulator")
         results["emulator_reruns"] = e2e.emulator_reruns(work, cache)
@@ -215,6 +217,8 @@ def report(r: dict) -> str:
               f"{d['overhead_serial'] * 100:+.0f} %", ""]
     if "emulator_reruns" in r:
         lines += e2e.emulator_reruns_report(r["emulator_reruns"])
+    if r.get("rerun"):
+        lines += rerun.rerun_report(r["rerun"])
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,24 @@ def _isolated_bricksmith(tmp_path_factory):
     patch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     yield
     patch.undo()
+    _stop_local_clusters(tmp_path_factory.getbasetemp())
+
+
+def _stop_local_clusters(folder: Path) -> None:
+    """Stop the local clusters (kept 15 minutes after an apply) of the targets under
+    ``folder``: a test session leaves no process behind."""
+    from bricksmith.backends.local_cluster import stop_drivers
+
+    for record in folder.glob("**/cluster/.driver-*/driver.json"):
+        stop_drivers(record.parents[2])
+
+
+@pytest.fixture(autouse=True)
+def _no_local_cluster_left(request):
+    used = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if used is not None:
+        _stop_local_clusters(used)
 
 
 @pytest.fixture

@@ -143,7 +143,8 @@ class Workflow:
         if settings.backend == "local":
             from bricksmith.backends.local import LocalBackend
 
-            return LocalBackend(self.root, settings.user)
+            return LocalBackend(self.root, settings.user,
+                                cluster_idle_minutes=settings.cluster_idle_minutes)
         from bricksmith.backends.databricks import DatabricksBackend
 
         return DatabricksBackend(

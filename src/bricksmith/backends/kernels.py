@@ -13,13 +13,16 @@ and then the whole group at once (:func:`stop_group`).
 A kernel is identified by pid *and* start time (``/proc/<pid>/stat``, field 22, clock ticks
 since boot), so a pid reused by another process is never waited on or signalled; a kernel whose
 pid was not checkpointed yet (the apply died right after starting it) is found by its result
-file on its command line. Linux only (``/proc``); elsewhere a kernel is never found again and
+file on its command line, or (a kernel the local cluster forked, whose command line is its
+driver's: ``local_cluster``) by the ``kernel.json`` its driver wrote beside that result file
+before the kernel could start. Linux only (``/proc``); elsewhere a kernel is never found again and
 the run is repeated, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 KERNEL = Path(__file__).with_name("notebook_kernel.py")
+FORKED = "kernel.json"  # beside a result file: the local cluster's kernel writing it
 KILL_GRACE_S = 5.0
 POLL_S = 0.2
 
@@ -99,10 +103,14 @@ def find_kernel(recorded: Any, result_file: Path | str | None) -> KernelProcess 
     result = None if result_file is None else str(result_file)
     if isinstance(recorded, dict) and isinstance(recorded.get("pid"), int):
         kernel = KernelProcess(recorded["pid"], recorded.get("start"))
-        if kernel.alive() and _is_kernel_for(kernel.pid, result):
+        if kernel.alive() and (_is_kernel_for(kernel.pid, result)
+                               or kernel == forked_kernel(result)):
             return kernel
     if result is None:
         return None
+    forked = forked_kernel(result)
+    if forked is not None and forked.alive():
+        return forked
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -115,6 +123,21 @@ def find_kernel(recorded: Any, result_file: Path | str | None) -> KernelProcess 
             if kernel.alive():
                 return kernel
     return None
+
+
+def forked_kernel(result_file: Path | str | None) -> KernelProcess | None:
+    """The kernel the local cluster forked to write ``result_file`` (``kernel.json`` beside
+    it, written by the driver before the kernel may start), alive or not; None if none."""
+    if result_file is None:
+        return None
+    try:
+        record = json.loads(Path(result_file).with_name(FORKED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+        return None
+    start = record.get("start")
+    return KernelProcess(record["pid"], start if isinstance(start, int) else None)
 
 
 def _is_kernel_for(pid: int, result: str | None) -> bool:

@@ -4,9 +4,13 @@
     <root>/Workspace/Users/<user>/...      deployed notebooks (Databricks SOURCE .py files)
     <root>/dbfs/X                          DBFS: dbfs:/X, which notebooks see as /dbfs/X
     <root>/Volumes/<c>/<s>/<v>/...         Unity Catalog volumes
+    <root>/cluster/<run>/                  a run's scratch folder
+    <root>/cluster/.driver-<key>/          the local cluster kept between applies
 
 Runs execute the deployed notebook cell by cell in an IPython shell inside an isolated
-environment built from the repo's requirements.txt and cached by its hash (the "cluster").
+environment built from the repo's requirements.txt and cached by its hash, each in a kernel
+forked by the local cluster (``local_cluster``) of that environment, or, with
+``cluster_idle_minutes: 0`` or off Linux, in a Python of its own (``local_runner``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,10 +36,13 @@ from bricksmith.made import Made
 class LocalBackend(LocalData):
     name = "local"
 
-    def __init__(self, root: Path, user: str, cache_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, user: str, cache_dir: Path | None = None,
+                 cluster_idle_minutes: float = 15.0) -> None:
         self.root = root
         self.user = user
         self.cache_dir = cache_dir or default_cache_dir()
+        # the local cluster outlives an apply this long without a run (0: a Python per run)
+        self.cluster_idle_minutes = cluster_idle_minutes
         # kernels this backend started that are still running (Ctrl-C stops them: they run in
         # a session of their own, which the terminal's signal does not reach)
         self._kernels: dict[int, KernelProcess] = {}
@@ -229,8 +237,15 @@ class LocalBackend(LocalData):
             ours.append(pid)
             checkpoint({**progress, "_kernel": kernel.to_json()})
 
+        runner = run_notebook
+        if self.cluster_idle_minutes > 0:
+            from bricksmith.backends.local_cluster import LocalCluster
+
+            cluster = LocalCluster(self.root, env.python, env.key,
+                                   idle_s=self.cluster_idle_minutes * 60)
+            runner = partial(cluster.run_notebook, log=log)
         try:
-            result = run_notebook(
+            result = runner(
                 Path(notebook + ".py"),
                 python=env.python,
                 widgets=widgets,
@@ -251,6 +266,8 @@ class LocalBackend(LocalData):
                     self._kernels.pop(pid, None)
         if not result.ok:
             checkpoint({**progress, "_pending": False})  # a failed run is run again
+        if runner is not run_notebook and cluster.driver_pid:
+            details["cluster_pid"] = cluster.driver_pid  # the local cluster that ran it
         return _outcome(result, log_path, details)
 
 

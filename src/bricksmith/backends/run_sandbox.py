@@ -112,7 +112,8 @@ class RunSandbox:
         return {"metrics": data["metrics"], "sources": sources}
 
 
-SCRATCH_NAMES = frozenset({"tmp", "spark", "ipython", "metrics.json", "result.json"})
+SCRATCH_NAMES = frozenset({"tmp", "spark", "ipython", "metrics.json", "result.json",
+                           "kernel.json"})
 
 
 def _scratch_only(folder: Path) -> bool:

@@ -157,6 +157,10 @@ def _state_items(workflow, records, protected: list[Path], notes: list[str]) -> 
                 extra["kernels"] = [kernel for _, kernel in kernels]
                 detail += "; first stops the notebook kernel a killed apply left running: " + (
                     ", ".join(f"{key} (pid {kernel.pid})" for key, kernel in kernels))
+            if kind == SCRATCH and (clusters := _live_clusters(root)):
+                extra["clusters"] = True
+                detail += "; first stops the local cluster kept between applies: " + (
+                    ", ".join(f"pid {pid}" for pid in clusters))
         else:
             detail = f"+{len(there) - 1} more" if len(there) > 1 and kind == BACKUP else ""
         items.append(Item(kind, str(shown), True, detail=detail, outputs=extra, paths=there))
@@ -192,6 +196,13 @@ def _live_kernels(records) -> list[tuple[str, Any]]:
     return found
 
 
+def _live_clusters(root: Path) -> list[int]:
+    """The pids of the local clusters (``backends.local_cluster``) running under ``root``."""
+    from bricksmith.backends.local_cluster import drivers
+
+    return [driver.pid for _, driver in drivers(root)]
+
+
 def is_scratch(path: Path, root: Path) -> bool:
     """A run's scratch folder (``<root>/cluster/<run>``): everything in it is the run's."""
     return path.parent == root / "cluster"
@@ -201,7 +212,7 @@ def _listing(base: Path, paths: tuple[Path, ...]) -> str | None:
     """``runs/a.log, scaffold.log`` or ``baseline/ (12 file(s))``: exactly what goes (the
     folders bricksmith made go too, once empty). None when that is folders only."""
     shown = []
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: (p.name.startswith("."), p)):  # the runs' first
         name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
         if is_scratch(path, base.parent):
             shown.append(f"{name}/ ({_count_files(path)} file(s))")

@@ -77,6 +77,10 @@ def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], Non
 
                 for kernel in item.outputs["kernels"]:
                     stop_group(kernel)
+            if item.outputs.get("clusters"):
+                from bricksmith.backends.local_cluster import stop_drivers
+
+                stop_drivers(Path(item.location).parent)
             removal = _remove_made(item.paths, Path(item.location).parent)
         else:
             removal = Removal(removed=sum(_remove_path(p) for p in item.paths))

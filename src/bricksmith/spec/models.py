@@ -162,6 +162,15 @@ class LocalTarget(_Model):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$",
         description="The workspace user: repos land in /Workspace/Repos/<user>/<name>.",
     )
+    cluster_idle_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=10000,
+        description="The local cluster (a Python with Kedro and the project's libraries "
+        "imported, forking a clean kernel per run) stops after this many minutes without a "
+        "run, like a Databricks cluster's auto termination; destroy stops it at once. 0: no "
+        "cluster is kept, every run starts a Python of its own.",
+    )
 
 
 class DatabricksTarget(_Model):
