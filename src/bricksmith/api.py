@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bricksmith.engine.state import SUCCEEDED, StateStore, StepRecord
-from bricksmith.errors import StalePlan, UsageError
+from bricksmith.errors import StalePlan, StateError, UsageError
 from bricksmith.plan.graph import StepGraph, build_graph, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.plan.saved import (
@@ -276,6 +276,15 @@ class Workflow:
             elif probes is not None:
                 probes.extend(edit_probes)
             plan = plan.with_edits(edits)
+        from bricksmith.preflight import find_problems, plan_warnings
+
+        problems, preflight_probes = find_problems(
+            self, (a.step for a in plan.changes), records, network=False)
+        notes = [*notes, *plan_warnings(problems)]
+        if problems or preflight_probes is None:
+            probes = None  # said again by each plan until it is fixed
+        elif probes is not None:
+            probes.extend(preflight_probes)
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
@@ -491,8 +500,7 @@ class Workflow:
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
         self.check_params()  # unknown parameter names: refused before anything changes
-        self.check_data_sources()  # a data folder the project lacks: the same
-        self.backend.preflight()  # fail before anything changes when the backend is unusable
+        self.preflight(saved)  # what the steps that will run need: all problems at once
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:
                 on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
@@ -544,6 +552,23 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def preflight(self, saved: SavedPlan | None = None) -> None:
+        """Check what the steps apply will run need (tokens, the git remote, the starter,
+        the data folders, the workspace and its cluster: :mod:`bricksmith.preflight`) and
+        raise :class:`PreflightFailed` with every problem found; nothing is written."""
+        from bricksmith.errors import PreflightFailed
+        from bricksmith.preflight import changing_steps, find_problems
+
+        try:
+            records = self.records()
+        except StateError:
+            records = {}  # apply refuses the damaged state itself, under its lock
+        changing = (frozenset(a.step for a in saved.plan.changes) if saved is not None
+                    else changing_steps(self.graph, records))
+        problems, _probes = find_problems(self, changing, records, network=True)
+        if problems:
+            raise PreflightFailed(problems)
 
     def _check_workspace_edits(self, discard: bool, on_event: Callable[[Any], None]) -> None:
         """Refuse (:class:`WorkspaceEdits`) when the workspace Git folder holds edits, unless

@@ -125,6 +125,10 @@ class DatabricksBackend(DatabricksData):
             return parser[section].get("host") or None
         return None
 
+    def workspace_url(self) -> str | None:
+        """The workspace URL in use, read without the network (None: none is configured)."""
+        return self._where()
+
     def _login_hint(self) -> str:
         where = self._where()
         if where:
@@ -237,7 +241,7 @@ class DatabricksBackend(DatabricksData):
         try:
             socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S).close()
         except socket.gaierror:
-            why = f"the host name {split.hostname} does not resolve"
+            why = f"DNS lookup failed (the host name {split.hostname} does not resolve)"
         except TimeoutError:
             why = f"nothing answered on port {port} within {PROBE_TIMEOUT_S:g} s"
         except OSError as exc:
@@ -252,15 +256,38 @@ class DatabricksBackend(DatabricksData):
                 "https://adb-1234567890123456.7.azuredatabricks.net) and your network",
             )
 
-    def preflight(self) -> None:
+    def preflight(self, *, runs: bool = False) -> None:
         """Fail early, before anything changes, when the workspace cannot be reached: the
         host is probed (seconds), then a quick client (short retry budget) reads the current
-        user."""
+        user (current-user/me); ``runs``: runs will start, so the cluster must exist
+        (clusters/get). Raises :class:`BackendError` naming the host and what to fix."""
         if self._client is None:
             self._probe_host()
         quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
         with self.errors("read the current user"):
             self._user = quick.current_user.me().user_name
+        if runs and self.cluster_id:
+            self._check_cluster(quick)
+
+    def _check_cluster(self, client) -> None:
+        """A cluster_id the workspace does not know: clusters/get answers 400
+        INVALID_PARAMETER_VALUE "Cluster <id> does not exist", which databricks-sdk >= 0.25
+        raises as ResourceDoesNotExist (databricks-sdk-py PR 591)."""
+        from databricks.sdk import errors as sdk
+
+        with self.errors(f"read the cluster {self.cluster_id}"):
+            try:
+                client.clusters.get(self.cluster_id)
+            except (sdk.NotFound, sdk.InvalidParameterValue) as exc:
+                if isinstance(exc, sdk.InvalidParameterValue) and "does not exist" not in str(
+                        exc):
+                    raise
+                raise BackendError(
+                    f"cluster {self.cluster_id} does not exist in the Databricks workspace "
+                    f"{self._where() or self.describe()}",
+                    hint="set cluster_id to an all-purpose cluster of this workspace (its id "
+                    "is in the cluster's URL: Compute → the cluster), or serverless: true",
+                ) from None
 
     @property
     def user(self) -> str:
