@@ -228,6 +228,9 @@ class Workflow:
         if working is not None:
             memoable = False
         probes: list[list] | None = checked if memoable else None
+        asked = refresh and self.settings.backend == "databricks"
+        if asked:  # its checks read the workspace: a wrong host or token fails in seconds
+            self._reach_workspace(records)
         # what the plan says of each run's catalog (runs that take turns, data not uploaded)
         from bricksmith.plan.catalog_notes import catalog_notes
 
@@ -279,7 +282,7 @@ class Workflow:
         from bricksmith.preflight import find_problems, plan_warnings
 
         problems, preflight_probes = find_problems(
-            self, (a.step for a in plan.changes), records, network=False)
+            self, (a.step for a in plan.changes), records, network=False, workspace=not asked)
         notes = [*notes, *plan_warnings(problems)]
         if problems or preflight_probes is None:
             probes = None  # said again by each plan until it is fixed
@@ -552,6 +555,19 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def _reach_workspace(self, records) -> None:
+        """Raise :class:`PreflightFailed` with every problem the preflight finds without the
+        network too, when the workspace cannot be asked (the plan could not be made)."""
+        from bricksmith.errors import PreflightFailed
+        from bricksmith.preflight import changing_steps, check_workspace, find_problems
+
+        changing = changing_steps(self.graph, records)
+        unreachable = check_workspace(self, changing)
+        if unreachable:
+            others, _probes = find_problems(self, changing, records, network=False,
+                                            workspace=False)
+            raise PreflightFailed([*unreachable, *others])
 
     def preflight(self, saved: SavedPlan | None = None) -> None:
         """Check what the steps apply will run need (tokens, the git remote, the starter,

@@ -164,8 +164,7 @@ class PreflightFailed(BricksmithError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         count = len(self.problems)
-        head = (f"{count} problem{'s' if count != 1 else ''} found before applying anything "
-                "(nothing was changed)")
+        head = f"{count} problem{'s' if count != 1 else ''} found before changing anything"
         body = "\n".join(p.render() for p in self.problems)
         super().__init__(f"{head}:\n{body}",
-                         hint="fix them and apply again; `bricksmith plan` lists them too")
+                         hint="nothing was changed: fix them, then run the command again")

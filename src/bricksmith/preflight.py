@@ -46,11 +46,12 @@ def changing_steps(graph: StepGraph, records: Mapping[str, StepRecord]) -> froze
 
 def find_problems(
     workflow: Workflow, changing: Iterable[str], records: Mapping[str, StepRecord], *,
-    network: bool,
+    network: bool, workspace: bool = True,
 ) -> tuple[list[Problem], list | None]:
     """(every problem found, probes of what was read for the plan memo; None: cannot be
     put so). ``changing``: the steps that will run; ``network``: ask the git remote, a git
-    starter and the workspace (apply), else read only local things (plan)."""
+    starter and the workspace (apply), else read only local things (plan); ``workspace``:
+    check the workspace (False: :func:`check_workspace` did)."""
     changing = frozenset(key for key in changing if key in workflow.graph)
     checks = _Checks(workflow, changing, records, network)
     checks.token()
@@ -58,8 +59,18 @@ def find_problems(
     checks.starter()
     if network:  # plan refuses a missing data folder itself (SpecError at its key)
         checks.data_sources()
-    checks.workspace()
+    if workspace:
+        checks.workspace()
     return checks.problems, checks.probes
+
+
+def check_workspace(workflow: Workflow, changing: Iterable[str]) -> list[Problem]:
+    """The workspace asked now (host, credentials, the cluster when runs will start): a plan
+    of a Databricks target asks it first, since its own checks read the workspace with the
+    SDK's long retry budget (minutes on a wrong host)."""
+    checks = _Checks(workflow, frozenset(changing), {}, network=True)
+    checks.workspace()
+    return checks.problems
 
 
 class _Checks:
