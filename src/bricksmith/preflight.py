@@ -139,14 +139,29 @@ class _Checks:
             return
         repo = self.spec.workflow.repo
         folder = local_remote_path(self._location)
+        seen: list = []
+        found = remote_problems(self._location, repo.branch, repo.token_env,
+                                project=self.spec.project_dir, network=self.network,
+                                pushing=pushing, seen=seen)
+        self.problems += [p._replace(where=self._at("repo", "remote")) for p in found]
         if folder is not None:
             self._probe(kind_probe(folder), kind_probe(folder.parent))
             if pushing and folder.exists():
-                self._probe(None)  # the remote branch's commit is not probed
-        found = remote_problems(self._location, repo.branch, repo.token_env,
-                                project=self.spec.project_dir, network=self.network,
-                                pushing=pushing)
-        self.problems += [p._replace(where=self._at("repo", "remote")) for p in found]
+                self._branch_probes(seen)
+
+    def _branch_probes(self, seen: list) -> None:
+        """Probes of what the push check read: the branch's commit (or none) in the local
+        remote and, when it was compared, in the project; commits never change, so what the
+        check said holds while these do."""
+        from bricksmith.plan.probes import git_probe, kind_probe
+
+        project = self.spec.project_dir
+        if not (project / ".git").exists():
+            self._probe(kind_probe(project / ".git"))
+        if not seen:  # git could not tell
+            self._probe(None)
+            return
+        self._probe(*(git_probe(None, args, stdout) for args, stdout in seen))
 
     def starter(self) -> None:
         from bricksmith.plan.probes import kind_probe

@@ -98,9 +98,9 @@ def test_a_missing_token_is_found_before_the_commit_the_push_and_the_upload(
     plan = cli("plan", spec, "--json").json()
     assert any(TOKEN_VAR in w and w.startswith("apply would stop before changing anything")
                for w in plan["warnings"])
-    text = cli("plan", spec)
-    assert f"Warning: apply would stop before changing anything: {spec}" in text.out or \
-        "Warning: apply would stop before changing anything:" in text.out
+    text = cli("plan", spec).out
+    assert "Warning: apply would stop before changing anything:" in text
+    assert f"repo.token_env: environment variable {TOKEN_VAR} is not set" in text
 
 
 def test_an_up_to_date_target_needs_no_token_for_a_local_remote(cli, seed, monkeypatch):
@@ -178,6 +178,24 @@ def test_a_remote_branch_the_project_lacks_is_refused_before_the_commit(cli, see
                    "git would refuse the push")
     assert tree(spec.parent) == before  # the project was not even created
     assert git.Repo(bare).commit("main").hexsha == head
+
+
+def test_the_plan_memo_notices_the_remote_branch_moving_since(cli, seed, tmp_path):
+    spec = without_runs(seed)
+    assert cli("apply", spec).code == 0
+    spec.write_text(spec.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
+    assert cli("plan", spec, "--json").json()["warnings"] == []
+    assert cli("plan", spec, "--json").json()["warnings"] == []  # replayed from the memo
+    bare = spec.parent / "iris-databricks.git"
+    clone = git.Repo.clone_from(str(bare), tmp_path / "elsewhere")
+    (tmp_path / "elsewhere/NOTES.md").write_text("pushed by someone else\n")
+    clone.index.add(["NOTES.md"])
+    clone.index.commit("elsewhere")
+    clone.git.push("origin", "main")
+    warnings = cli("plan", spec, "--json").json()["warnings"]
+    assert len(warnings) == 1 and "git would refuse the push" in warnings[0]
+    assert_refused(cli("apply", spec), "git would refuse the push", "pull --ff-only")
+    assert git.Repo(bare).commit("main").hexsha == clone.head.commit.hexsha
 
 
 # -- Databricks targets (the emulator) ------------------------------------------------------

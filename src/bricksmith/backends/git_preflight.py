@@ -77,26 +77,29 @@ def describe_failure(stderr: str, location: str, token_env: str | None,
 
 def remote_problems(
     location: str, branch: str, token_env: str | None, *, project: Path, network: bool,
-    pushing: bool,
+    pushing: bool, seen: list | None = None,
 ) -> list[Problem]:
     """What stops a push of ``branch`` to ``location``. ``network``: ask a remote that is not
     local (``git ls-remote``; else only a local remote is looked at); ``pushing``: the push
     will run, so a remote branch holding commits the project lacks is a problem (git would
-    refuse the push). A missing token is not said here (the caller names every variable)."""
+    refuse the push). A missing token is not said here (the caller names every variable).
+    ``seen`` receives each local git command read, as ``(args, stdout)``."""
     where = f"repo.remote: {location}"
+    seen = [] if seen is None else seen
     folder = local_remote_path(location)
     if folder is not None:
         problem = _local_problem(folder, where)
         if problem is not None:
             return [problem]
-        head = _local_branch(folder, branch) if pushing and folder.exists() else None
+        head = branch_commit(["--git-dir", str(folder)], branch, seen) if (
+            pushing and folder.exists()) else None
     else:
         if not network or (token_env and not os.environ.get(token_env)):
             return []
         head, problem = _ls_remote(location, branch, token_env, where)
         if problem is not None:
             return [problem]
-    if pushing and head is not None and not _contains(project, branch, head):
+    if pushing and head and not _contains(project, branch, head, seen):
         return [Problem(
             f"branch {branch} of {location} is at {head[:10]}, a commit the project's "
             f"{branch} does not have: git would refuse the push (bricksmith never overwrites)",
@@ -104,6 +107,20 @@ def remote_problems(
             f"bring it in first: `git -C {project} pull --ff-only {location} {branch}`; or "
             "push to another repo.branch or an empty repository")]
     return []
+
+
+def branch_commit(place: list[str], branch: str, seen: list) -> str | None:
+    """The commit ``refs/heads/<branch>`` is at in the repository ``place`` names (``-C
+    <dir>`` or ``--git-dir <dir>``); None without that branch or when git cannot tell."""
+    args = [*place, "for-each-ref", "--format=%(objectname)", f"refs/heads/{branch}"]
+    try:
+        done = _git(args)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    seen.append((args, done.stdout))
+    return done.stdout.strip() or None
 
 
 def starter_problems(url: str, shown: str) -> list[Problem]:
@@ -153,15 +170,6 @@ def _git(args: list[str], *, env: dict[str, str] | None = None,
                           timeout=timeout)
 
 
-def _local_branch(folder: Path, branch: str) -> str | None:
-    try:
-        done = _git(["--git-dir", str(folder), "rev-parse", "--verify", "--quiet",
-                     f"refs/heads/{branch}^{{commit}}"])
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
-
-
 def _ls_remote(location: str, branch: str, token_env: str | None,
                where: str) -> tuple[str | None, Problem | None]:
     """(the commit ``branch`` is at on the remote or None, the problem reaching it)."""
@@ -183,10 +191,12 @@ def _ls_remote(location: str, branch: str, token_env: str | None,
     return (out[0] if out else None), None
 
 
-def _contains(project: Path, branch: str, commit: str) -> bool:
+def _contains(project: Path, branch: str, commit: str, seen: list) -> bool:
     """Whether the project's ``branch`` holds ``commit`` (a push would fast-forward)."""
     if not (project / ".git").exists():
         return False  # a project still to be created has no commit of the remote's
+    if branch_commit(["-C", str(project)], branch, seen) == commit:
+        return True  # pushed as it is: the usual case, one command
     try:
         done = _git(["-C", str(project), "merge-base", "--is-ancestor", commit,
                      f"refs/heads/{branch}"])
