@@ -264,6 +264,20 @@ def test_a_wrong_host_fails_fast_naming_it_with_a_network_hint(cli, seed, monkey
     assert tree(spec.parent) == before
 
 
+def test_a_host_that_speaks_no_tls_is_named_at_once_not_after_the_sdks_retries(
+        cli, seed, emulator, monkeypatch):
+    """https:// on a server that answers plain HTTP: the SDK retried the TLS error for its
+    whole budget (35 s measured) and called it "did not answer"."""
+    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    host = emulator.url.replace("http://", "https://")
+    spec = seed_spec(seed.parent, host)
+    result = cli("apply", spec)
+    assert_refused(result, f"cannot reach the Databricks workspace {host}: the TLS (https) "
+                   "handshake failed", "your network")
+    assert emulated_state_rows(spec) == {}
+    assert not emulator.calls  # the SDK never sent a request
+
+
 def test_every_problem_is_reported_together(cli, seed, monkeypatch, tmp_path):
     """A wrong host, an unset token and a missing data folder: one apply names all three."""
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "none"))

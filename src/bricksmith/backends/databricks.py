@@ -239,7 +239,9 @@ class DatabricksBackend(DatabricksData):
         port = split.port or (443 if split.scheme == "https" else 80)
         why = None
         try:
-            socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+            with socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S) as conn:
+                if split.scheme == "https":
+                    why = _tls_refusal(conn, split.hostname)
         except socket.gaierror:
             why = f"DNS lookup failed (the host name {split.hostname} does not resolve)"
         except TimeoutError:
@@ -782,6 +784,32 @@ class DatabricksBackend(DatabricksData):
             details={"run_id": run_id, "run_page_url": url,
                      **({"warnings": warnings} if warnings else {})},
         )
+
+
+def _tls_refusal(conn, hostname: str) -> str | None:
+    """Why a TLS handshake on the connected socket ``conn`` fails, verified as requests (the
+    SDK's HTTP client) verifies: against $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE or certifi's
+    bundle; None when it succeeds. Seconds instead of the SDK's retries of a TLS error."""
+    import os
+    import ssl
+
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        try:
+            import certifi  # requests' own bundle (a dependency of requests)
+
+            bundle = certifi.where()
+        except ImportError:
+            bundle = None
+    try:
+        context = ssl.create_default_context(cafile=bundle)
+        context.wrap_socket(conn, server_hostname=hostname).close()
+    except ssl.SSLCertVerificationError as exc:
+        return (f"its TLS certificate is not trusted ({exc.verify_message}); behind a proxy "
+                "that inspects TLS, set REQUESTS_CA_BUNDLE to its certificate")
+    except (ssl.SSLError, OSError) as exc:
+        return f"the TLS (https) handshake failed ({getattr(exc, 'reason', None) or exc})"
+    return None
 
 
 def _short(exc: Exception) -> str:
