@@ -268,8 +268,8 @@ class DatabricksBackend(DatabricksData):
         quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
         with self.errors("read the current user"):
             self._user = quick.current_user.me().user_name
-        if runs and self.cluster_id:
-            self._check_cluster(quick)
+        if runs and self.cluster_id:  # the workspace answered: the SDK's whole retry budget
+            self._check_cluster(self.client)
 
     def _check_cluster(self, client) -> None:
         """A cluster_id the workspace does not know: clusters/get answers 400
