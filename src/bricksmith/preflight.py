@@ -130,13 +130,13 @@ class _Checks:
             "environment only, never written anywhere)"))
 
     def remote(self) -> None:
+        pushing = PUSH in self.changing
+        if not (pushing or WORKSPACE in self.changing):
+            return
         from bricksmith.backends.git import local_remote_path
         from bricksmith.backends.git_preflight import remote_problems
         from bricksmith.plan.probes import kind_probe
 
-        pushing = PUSH in self.changing
-        if not (pushing or WORKSPACE in self.changing):
-            return
         repo = self.spec.workflow.repo
         folder = local_remote_path(self._location)
         seen: list = []
@@ -164,12 +164,13 @@ class _Checks:
         self._probe(*(git_probe(None, args, stdout) for args, stdout in seen))
 
     def starter(self) -> None:
-        from bricksmith.plan.probes import kind_probe
-        from bricksmith.starters.resolve import BUILTIN_STARTERS, builtin_starter_path
         from bricksmith.steps.scaffold import is_kedro_project
 
         if SCAFFOLD not in self.changing or is_kedro_project(self.spec.project_dir):
             return
+        from bricksmith.plan.probes import kind_probe
+        from bricksmith.starters.resolve import BUILTIN_STARTERS, builtin_starter_path
+
         project = self.spec.workflow.project
         location = project.starter.partition("#")[0]
         if location in BUILTIN_STARTERS:
