@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bricksmith.engine.state import StateStore
-from bricksmith.errors import StalePlan, UsageError
+from bricksmith.errors import StalePlan, StateError, UsageError
 from bricksmith.plan.graph import StepGraph, build_graph, select, to_dot, to_mermaid
 from bricksmith.plan.planner import Plan, make_plan
 from bricksmith.plan.saved import (
@@ -277,6 +277,9 @@ class Workflow:
         if working is not None:
             memoable = False
         probes: list[list] | None = checked if memoable else None
+        asked = refresh and self.settings.backend == "databricks"
+        if asked:  # its checks read the workspace: a wrong host or token fails in seconds
+            self._reach_workspace(records)
         # what the plan says of each run's catalog (runs that take turns, data not uploaded)
         from bricksmith.plan.catalog_notes import catalog_notes
 
@@ -327,6 +330,15 @@ class Workflow:
             elif probes is not None:
                 probes.extend(edit_probes)
             plan = plan.with_edits(edits)
+        from bricksmith.preflight import find_problems, plan_warnings
+
+        problems, preflight_probes = find_problems(
+            self, (a.step for a in plan.changes), records, network=False, workspace=not asked)
+        notes = [*notes, *plan_warnings(problems)]
+        if problems or preflight_probes is None:
+            probes = None  # said again by each plan until it is fixed
+        elif probes is not None:
+            probes.extend(preflight_probes)
         if probes is not None and memoable:
             facts = [["kind", path, kind] for path, kind in self.spec.facts.items()]
             memo.write(
@@ -566,8 +578,7 @@ class Workflow:
         discard_workspace_edits = discard_workspace_edits or bool(
             getattr(self.settings, "discard_git_folder_edits", False))
         self.check_params()  # unknown parameter names: refused before anything changes
-        self.check_data_sources()  # a data folder the project lacks: the same
-        self.backend.preflight()  # fail before anything changes when the backend is unusable
+        self.preflight(saved, chosen)  # what the steps that will run need: all problems at once
         with TargetLock(self.root, self.target) as lock:
             if lock.stale:
                 on_event(Event(LOG, "lock", f"released a stale lock: {lock.stale.describe()}"))
@@ -622,6 +633,42 @@ class Workflow:
                     _end_apply(state, apply_id, status)
             finally:
                 state.close()
+
+    def _reach_workspace(self, records) -> None:
+        """Raise :class:`PreflightFailed` with every problem the preflight finds without the
+        network too, when the workspace cannot be asked (the plan could not be made)."""
+        from bricksmith.errors import PreflightFailed
+        from bricksmith.preflight import changing_steps, check_workspace, find_problems
+
+        changing = changing_steps(self.graph, records)
+        unreachable = check_workspace(self, changing)
+        if unreachable:
+            others, _probes = find_problems(self, changing, records, network=False,
+                                            workspace=False)
+            raise PreflightFailed([*unreachable, *others])
+
+    def preflight(self, saved: SavedPlan | None = None,
+                  chosen: Selection | None = None) -> None:
+        """Check what the steps apply will run need (tokens, the git remote, the starter,
+        the data folders, the workspace and its cluster: :mod:`bricksmith.preflight`) and
+        raise :class:`PreflightFailed` with every problem found; nothing is written.
+        ``chosen``: the part of the workflow apply acts on (``--only``/``--replace``)."""
+        from bricksmith.errors import PreflightFailed
+        from bricksmith.preflight import changing_steps, find_problems
+
+        try:
+            records = self.records()
+        except StateError:
+            records = {}  # apply refuses the damaged state itself, under its lock
+        if saved is not None:
+            changing = frozenset(a.step for a in saved.plan.changes)
+        elif chosen is not None:
+            changing = changing_steps(chosen.graph, records) | chosen.replace
+        else:
+            changing = changing_steps(self.graph, records)
+        problems, _probes = find_problems(self, changing, records, network=True)
+        if problems:
+            raise PreflightFailed(problems)
 
     def _check_workspace_edits(self, discard: bool, on_event: Callable[[Any], None]) -> None:
         """Refuse (:class:`WorkspaceEdits`) when the workspace Git folder holds edits, unless

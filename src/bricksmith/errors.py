@@ -140,3 +140,31 @@ class ApplyFailed(BricksmithError):
 class WorkspaceEdits(BricksmithError):
     """Files edited in the workspace Git folder would be overwritten (apply), or cannot be
     brought into the project as they are (pull: a conflict)."""
+
+
+class Problem(namedtuple("_ProblemFields", "what where fix")):
+    """One thing apply needs that is not there (found by the preflight before any step):
+    ``what`` is wrong, ``where`` it comes from (a spec key with its file:line, a target, an
+    environment variable), ``fix``: how to fix it."""
+
+    __slots__ = ()
+
+    def render(self) -> str:
+        return f"- {self.where}: {self.what}\n    hint: {self.fix}"
+
+    def line(self) -> str:
+        """The problem in one line (a plan's warning)."""
+        return f"{self.where}: {self.what}; {self.fix}"
+
+
+class PreflightFailed(BricksmithError):
+    """What apply needs is missing or unreachable: every problem found, before anything
+    changed."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} found before changing anything"
+        body = "\n".join(p.render() for p in self.problems)
+        super().__init__(f"{head}:\n{body}",
+                         hint="nothing was changed: fix them, then run the command again")

@@ -12,6 +12,8 @@ checks observed, and the memo stores and replays it. Probes are JSON lists:
     ["dir", path, mtime_ns]          a folder with this mtime: no entry added, removed, renamed
     ["kind", path, kind]             path_kind(path) is kind ("dir", "file", "other", "missing")
     ["git", cwd, args, stdout]       `git <args>` in cwd (None: anywhere) exits 0 printing stdout
+    ["env", name, set]               environment variable ``name`` is set (non-empty) or not;
+                                     its value is never kept
 
 A step's probes either restate what its recorded outputs require (a folder's stamps, the
 commit HEAD must be at) or observe the world *before* its check reads it, so a change that
@@ -87,9 +89,15 @@ def all_hold(probes: Iterable[Probe]) -> bool:
     return _commands_hold(commands)
 
 
+def env_probe(name: str, environ=os.environ) -> Probe:
+    return ["env", name, bool(environ.get(name))]
+
+
 def _holds(kind: str, probe: Probe) -> bool:
     if kind == "kind":
         return path_kind(probe[1]) == probe[2]
+    if kind == "env":
+        return bool(os.environ.get(probe[1])) == probe[2]
     try:
         st = os.stat(probe[1])
     except (OSError, ValueError):

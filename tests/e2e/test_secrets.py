@@ -187,7 +187,7 @@ def test_a_token_from_the_environment_is_used_and_never_written(cli, seed, serve
     assert not leaks(repr(server.seen()).encode())
 
 
-def test_a_wrong_token_fails_the_push_clearly_and_a_right_one_resumes(
+def test_a_wrong_token_fails_the_preflight_clearly_and_a_right_one_applies(
     cli, seed, server, monkeypatch
 ):
     url = server.create_repo("iris-databricks.git")
@@ -197,8 +197,10 @@ def test_a_wrong_token_fails_the_push_clearly_and_a_right_one_resumes(
     failed = cli("apply", spec)
     assert failed.code == 1
     text = failed.out + failed.err
-    assert "git.push" in text and "git push failed" in text and "Authentication failed" in text
+    # found by the preflight's ls-remote, before the project is even created
+    assert "refused the credentials for" in text and "nothing was changed" in text
     assert f"${VAR} (repo.token_env)" in text
+    assert not (seed.parent / "iris-databricks").exists()  # the project was not created
     assert any(r.auth_present and r.status == 401 for r in server.seen())
     assert not any(r.authorized for r in server.seen())
     status = cli("status", spec, "--json")
@@ -222,9 +224,10 @@ def test_an_unset_token_variable_is_a_clear_error(cli, seed, server, monkeypatch
     failed = cli("apply", spec)
     assert failed.code == 1
     text = failed.out + failed.err
-    assert f"environment variable {VAR} (repo.token_env) is not set" in text
-    assert f"export {VAR}=<token>" in text
-    assert not any(r.service == "git-receive-pack" for r in server.seen())
+    assert f"repo.token_env: environment variable {VAR} is not set" in text
+    assert f"export {VAR}=<a token with access to {url}>" in text
+    assert not server.seen()  # found before any step: the server was never asked
+    assert not (seed.parent / "iris-databricks").exists()  # the project was not created
     assert_no_secret_anywhere(seed.parent, [failed.out, failed.err])
 
 

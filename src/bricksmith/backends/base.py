@@ -39,8 +39,10 @@ class Backend(Protocol):
     def describe(self) -> str:
         """One line for messages: which workspace this is."""
 
-    def preflight(self) -> None:
-        """Check the workspace can be reached (credentials, host) before anything changes."""
+    def preflight(self, *, runs: bool = False) -> None:
+        """Check the workspace can be reached (credentials, host) before anything changes;
+        ``runs``: runs will start, so the compute they use must exist. Raises
+        :class:`bricksmith.errors.BackendError` (what, where, how to fix)."""
 
     # -- workspace repos -----------------------------------------------------------------
     def repo_path(self, name: str) -> str:

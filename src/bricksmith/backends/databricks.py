@@ -127,6 +127,10 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
             return parser[section].get("host") or None
         return None
 
+    def workspace_url(self) -> str | None:
+        """The workspace URL in use, read without the network (None: none is configured)."""
+        return self._where()
+
     def _login_hint(self) -> str:
         where = self._where()
         if where:
@@ -237,9 +241,11 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
         port = split.port or (443 if split.scheme == "https" else 80)
         why = None
         try:
-            socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+            with socket.create_connection((split.hostname, port), timeout=PROBE_TIMEOUT_S) as conn:
+                if split.scheme == "https":
+                    why = _tls_refusal(conn, split.hostname)
         except socket.gaierror:
-            why = f"the host name {split.hostname} does not resolve"
+            why = f"DNS lookup failed (the host name {split.hostname} does not resolve)"
         except TimeoutError:
             why = f"nothing answered on port {port} within {PROBE_TIMEOUT_S:g} s"
         except OSError as exc:
@@ -254,15 +260,38 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
                 "https://adb-1234567890123456.7.azuredatabricks.net) and your network",
             )
 
-    def preflight(self) -> None:
+    def preflight(self, *, runs: bool = False) -> None:
         """Fail early, before anything changes, when the workspace cannot be reached: the
         host is probed (seconds), then a quick client (short retry budget) reads the current
-        user."""
+        user (current-user/me); ``runs``: runs will start, so the cluster must exist
+        (clusters/get). Raises :class:`BackendError` naming the host and what to fix."""
         if self._client is None:
             self._probe_host()
         quick = self._client or self._make_client(PREFLIGHT_RETRY_S)
         with self.errors("read the current user"):
             self._user = quick.current_user.me().user_name
+        if runs and self.cluster_id:  # the workspace answered: the SDK's whole retry budget
+            self._check_cluster(self.client)
+
+    def _check_cluster(self, client) -> None:
+        """A cluster_id the workspace does not know: clusters/get answers 400
+        INVALID_PARAMETER_VALUE "Cluster <id> does not exist", which databricks-sdk >= 0.25
+        raises as ResourceDoesNotExist (databricks-sdk-py PR 591)."""
+        from databricks.sdk import errors as sdk
+
+        with self.errors(f"read the cluster {self.cluster_id}"):
+            try:
+                client.clusters.get(self.cluster_id)
+            except (sdk.NotFound, sdk.InvalidParameterValue) as exc:
+                if isinstance(exc, sdk.InvalidParameterValue) and "does not exist" not in str(
+                        exc):
+                    raise
+                raise BackendError(
+                    f"cluster {self.cluster_id} does not exist in the Databricks workspace "
+                    f"{self._where() or self.describe()}",
+                    hint="set cluster_id to an all-purpose cluster of this workspace (its id "
+                    "is in the cluster's URL: Compute → the cluster), or serverless: true",
+                ) from None
 
     @property
     def user(self) -> str:
@@ -777,6 +806,32 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
                      **({"requirement_set": requirement_set} if requirement_set else {}),
                      **({"warnings": warnings} if warnings else {})},
         )
+
+
+def _tls_refusal(conn, hostname: str) -> str | None:
+    """Why a TLS handshake on the connected socket ``conn`` fails, verified as requests (the
+    SDK's HTTP client) verifies: against $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE or certifi's
+    bundle; None when it succeeds. Seconds instead of the SDK's retries of a TLS error."""
+    import os
+    import ssl
+
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        try:
+            import certifi  # requests' own bundle (a dependency of requests)
+
+            bundle = certifi.where()
+        except ImportError:
+            bundle = None
+    try:
+        context = ssl.create_default_context(cafile=bundle)
+        context.wrap_socket(conn, server_hostname=hostname).close()
+    except ssl.SSLCertVerificationError as exc:
+        return (f"its TLS certificate is not trusted ({exc.verify_message}); behind a proxy "
+                "that inspects TLS, set REQUESTS_CA_BUNDLE to its certificate")
+    except (ssl.SSLError, OSError) as exc:
+        return f"the TLS (https) handshake failed ({getattr(exc, 'reason', None) or exc})"
+    return None
 
 
 def _short(exc: Exception) -> str:

@@ -348,7 +348,10 @@ def push(path: Path, *, location: str, branch: str, token_env: str | None) -> st
 
 
 def remote_branch_commit(location: str, branch: str, token_env: str | None = None) -> str | None:
-    """The commit ``branch`` points at on the remote, or None (missing branch or remote)."""
+    """The commit ``branch`` points at on the remote, or None (missing branch or remote).
+    A local remote is read without the token (none is needed, as the preflight assumes)."""
+    if local_remote_path(location) is not None:
+        token_env = None
     try:
         with credentials_env(token_env) as env:
             out = read_git(["ls-remote", location, f"refs/heads/{branch}"], env=env,

@@ -60,8 +60,8 @@ class LocalBackend(LocalData):
     def describe(self) -> str:
         return f"local workspace at {self.root}"
 
-    def preflight(self) -> None:
-        """Nothing to check: the emulated workspace is created on first use."""
+    def preflight(self, *, runs: bool = False) -> None:
+        """Nothing to check: the emulated workspace and cluster are made on first use."""
 
     # -- paths -----------------------------------------------------------------------------
 
