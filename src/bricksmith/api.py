@@ -143,6 +143,7 @@ class Workflow:
         checkpoint: Callable[[Outputs], None] = lambda outputs: None,
         verbose: bool = False,
         discard_workspace_edits: bool = False,
+        stream: Callable[[str], None] | None = None,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -155,6 +156,7 @@ class Workflow:
             fingerprint=fingerprint,
             verbose=verbose,
             discard_workspace_edits=discard_workspace_edits,
+            stream=stream,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -483,7 +485,7 @@ class Workflow:
         saying to ``bricksmith pull`` them) unless ``discard_workspace_edits``: then the
         workspace.repo step keeps a copy of each under ``<root>/workspace-edits/<UTC time>/``
         and resets the folder."""
-        from bricksmith.engine.executor import LOG, Event, execute
+        from bricksmith.engine.executor import LOG, OUTPUT, Event, execute
         from bricksmith.engine.lock import TargetLock
         from bricksmith.engine.statefile import backup_path
         from bricksmith.errors import StateError
@@ -516,6 +518,7 @@ class Workflow:
                         checkpoint=lambda outputs: state.checkpoint(step.key, outputs),
                         verbose=verbose,
                         discard_workspace_edits=discard_workspace_edits,
+                        stream=lambda line: on_event(Event(OUTPUT, step.key, line)),
                     )
 
                 status = "failed"
