@@ -107,8 +107,6 @@ def log_lines(runs: list[Mapping[str, Any]], *, width: int = 80,
         rows.append((str(run.get("name")), shown))
     if not rows:
         return []
-    longest_path = max(len(p) for _n, p in rows)
-    room = max(12, width - 4 - longest_path)
-    names = [shorten_middle(n, room) for n, _p in rows]
+    names = [shorten_middle(n, max(20, min(40, width - 4 - len(p)))) for n, p in rows]
     name_w = max(len(n) for n in names)
     return [f"  {n.ljust(name_w)}  {p}" for n, (_x, p) in zip(names, rows, strict=True)]

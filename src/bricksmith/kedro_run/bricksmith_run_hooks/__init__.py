@@ -53,13 +53,15 @@ class RunHooks:
         self._nodes = 0  # of the pipeline that runs
         self._started = 0  # nodes started so far
         self._lock = threading.Lock()  # Kedro's ThreadRunner starts nodes from threads
+        if os.environ.get("BRICKSMITH_DBFS_ROOT"):  # made when Kedro registers the hooks:
+            one_line_records()  # its logging is set up by then (and again in a new context)
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         paths = PathMap.from_env()
         if paths is None:
             return
-        one_line_records()  # Kedro configured its logging before the context
+        one_line_records()  # a handler configured since the hooks were registered
         loader = context.config_loader
         try:
             catalog = loader["catalog"]

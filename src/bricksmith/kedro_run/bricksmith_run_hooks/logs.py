@@ -5,7 +5,7 @@ each record out as a table as wide as the console (``COLUMNS``, 160 in a local r
 message is wrapped inside its column and every line is padded to the full width, so
 ``bricksmith apply -v`` showed one record as several padded lines. Here each ``RichHandler`` on
 the root and ``kedro`` loggers renders ``TIME LEVEL MESSAGE  FILE:LINE`` as one line of text
-instead (through ``RichHandler.render``, its documented rendering method), and its console
+instead (``FILE:LINE`` ends a long message's first line; through ``RichHandler.render``, its documented rendering method), and its console
 does not wrap text (``Console.soft_wrap``). A traceback is still rendered by rich, below the
 line. Only a local run calls this: a cluster's output is left as Kedro makes it.
 """
@@ -51,12 +51,18 @@ def _one_line(handler: Any):
                             message_renderable=message_renderable)
         when = datetime.fromtimestamp(record.created)
         datefmt = handler.formatter.datefmt if handler.formatter is not None else None
+        first, *rest = message_renderable.split("\n", allow_blank=True)
+        while rest and not rest[-1].plain.strip():
+            rest.pop()
         line = Text.assemble(
             (when.strftime(datefmt or "[%x %X]"), "log.time"), " ",
             handler.get_level_text(record), " ",
-            message_renderable, "  ",
+            first, "  ",
             (f"{os.path.basename(record.pathname)}:{record.lineno}", "log.path"),
         )
+        if rest:  # a message of several lines: the place it came from ends the first
+            line.append("\n")
+            line.append(Text("\n").join(rest))
         return Group(line, traceback) if traceback is not None else line
 
     return render
