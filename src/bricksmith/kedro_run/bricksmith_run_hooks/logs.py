@@ -5,9 +5,10 @@ each record out as a table as wide as the console (``COLUMNS``, 160 in a local r
 message is wrapped inside its column and every line is padded to the full width, so
 ``bricksmith apply -v`` showed one record as several padded lines. Here each ``RichHandler`` on
 the root and ``kedro`` loggers renders ``TIME LEVEL MESSAGE  FILE:LINE`` as one line of text
-instead (``FILE:LINE`` ends a long message's first line; through ``RichHandler.render``, its documented rendering method), and its console
-does not wrap text (``Console.soft_wrap``). A traceback is still rendered by rich, below the
-line. Only a local run calls this: a cluster's output is left as Kedro makes it.
+instead (for a message of several lines, ``FILE:LINE`` ends its first), through
+``RichHandler.render`` (its documented rendering method); its console does not wrap text
+(``Console.soft_wrap``). A traceback is still rendered by rich, below the line. Only a local
+run calls this: a cluster's output is left as Kedro makes it.
 """
 
 from __future__ import annotations
