@@ -42,8 +42,19 @@ def test_the_guides_change_is_kept_and_compared(cli, seed, tmp_path, monkeypatch
         ("baseline", 1), ("split-70", 1)]  # in the order they ended
     seed.write_text(seed.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
     monkeypatch.setenv("COLUMNS", "80")
-    again = cli("apply", seed)
+    again = cli("apply", seed, "-v")
     assert again.code == 0
+    # -v at 80 columns: each Kedro record of the run's log is one whole line, never wrapped
+    verbose = again.out.splitlines()
+    node = ("INFO     Running node: report_accuracy: report_accuracy([y_pred;y_test;y_train;"
+            "params:train_fraction]) -> [metrics]  node.py:")
+    assert any(line.startswith("    run.baseline: [") and node in line for line in verbose)
+    assert "    run.baseline: [bricksmith] node 3/3: report_accuracy" in verbose
+    # from the Kedro session on (bricksmith's hooks registered), no record is continued on
+    # an indented line of its own (rich's wrapping); `%load_ext`'s few lines come before
+    session = next(i for i, line in enumerate(verbose)
+                   if line.startswith("    run.baseline: ===== [notebook] cell 5/8"))
+    assert not any(line.startswith("    run.baseline:" + " " * 20) for line in verbose[session:])
 
     data = cli("runs", seed, "--json").json()
     baseline = [e for e in data["history"] if e["run"] == "baseline"]
