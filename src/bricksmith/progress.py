@@ -222,7 +222,6 @@ class ApplyProgress:
             table.add_row(*cells)
         yield Group(table, Text(self.counts_line(), style="bold"))
 
-
     @staticmethod
     def detail(row: _Row, width: int) -> str:
         """The message column of ``row`` in ``width`` characters: where a running local run

@@ -65,10 +65,12 @@ def point_latest(made: Made, latest: Path, target: Path) -> bool:
     if latest.is_symlink() or not latest.exists():
         pass
     elif made.owns(latest) and latest.is_file() and latest.stat().st_nlink == 1:
-        kept = target.parent / EARLIER
-        if not kept.exists():
-            os.replace(latest, kept)
-            made.note(kept)
+        kept, n = target.parent / EARLIER, 1
+        while kept.exists():  # never over another kept log
+            n += 1
+            kept = target.parent / f"{Path(EARLIER).stem}-{n}.log"
+        os.replace(latest, kept)
+        made.note(kept)
     elif not made.owns(latest):
         return False
     temporary = latest.with_name(f".{latest.name}.{os.getpid()}.tmp")
