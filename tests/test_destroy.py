@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import git
@@ -188,8 +189,11 @@ def test_a_root_holding_the_users_logs_and_cluster_keeps_them(cli, seed):  # noq
     code, text = run(seed, yes=True)
     assert code == 0, text
     # exactly what goes is listed before anything is removed
-    assert (f"- logs {folder / 'logs'} (runs/baseline.log, runs/environment.log, "
-            "runs/split-70.log, scaffold.log)") in text
+    stamp = r"\d{8}T\d{6}Z"  # one log per run execution, and the link to the latest
+    assert re.search(
+        rf"- logs {re.escape(str(folder / 'logs'))} \(runs/baseline/{stamp}\.log, "
+        rf"runs/baseline.log, runs/environment.log, runs/split-70/{stamp}\.log, "
+        r"runs/split-70.log, scaffold.log\)", text), text
     assert f"- run scratch {folder / 'cluster'} (baseline/ (" in text
     assert (folder / "logs" / "important.txt").read_text() == "my notes"
     assert (folder / "cluster" / "my-cluster.json").read_text() == "{}"

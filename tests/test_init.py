@@ -232,3 +232,17 @@ def test_a_volume_name_is_made_of_letters_digits_and_underscores(tmp_path):
     write_spec(tmp_path, make_answers(name="iris-Databricks", target="databricks"))
     wf = load_spec(tmp_path / SPEC_FILE, environ=ENV).workflow
     assert wf.data[0].target == "/Volumes/main/default/iris_databricks/data"
+
+
+def test_the_readme_names_the_prompts_in_the_order_init_asks_them():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    sentence = " ".join(readme.split("`init` without `--non-interactive` asks", 1)[1]
+                        .split(";", 1)[0].split())
+    prompt = FakePrompt("my-kedro", "", "", "")
+    ask(prompt, {})
+    asked = [q.split(" (")[0].lower() for q, _ in prompt.asked]
+    assert asked == ["workflow name", "kedro starter", "default target", "git remote"]
+    places = [sentence.lower().index(q) for q in asked]
+    assert places == sorted(places), sentence

@@ -6,11 +6,13 @@ is also a metric once, marked."""
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from bricksmith.engine.executor import FAILED_EVT, LOG, STARTED, SUCCEEDED_EVT, Event
+from bricksmith.engine.executor import FAILED_EVT, LOG, OUTPUT, STARTED, SUCCEEDED_EVT, Event
 from bricksmith.progress import ApplyProgress
 from bricksmith.run_history import rich_history
 from bricksmith.runs import compare_runs, fit, rich_table, shorten_middle
@@ -114,3 +116,109 @@ def test_live_apply_table_keeps_step_names_and_cuts_the_message(width):
     assert shorten_middle(steps[1], 40 if width < 100 else 50) in text
     assert "building the" in text and "z" * 200 not in text
     progress(Event(FAILED_EVT, steps[1], "boom"))
+
+
+# -- where a run is, -v lines, run logs (issue 18.4) ---------------------------------------
+
+RECORDED = Path(__file__).parent / "fixtures" / "progress" / "baseline.log"
+RUN_STEPS = ["project.scaffold", "run.baseline", "run.databricks-run"]
+
+
+def table_at(progress: ApplyProgress, width: int) -> str:
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(progress)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width, text
+    return text
+
+
+def row_of(text: str, step: str) -> str:
+    (line,) = [line for line in text.splitlines() if step in line]
+    return line
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_live_table_shows_the_cell_and_node_a_recorded_run_is_on(width):
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    progress = ApplyProgress(console, RUN_STEPS, live=False, verbose=False)
+    progress._print_line = lambda event: None  # the table only
+    progress(Event(SUCCEEDED_EVT, "project.scaffold", elapsed_s=1.0))
+    progress(Event(STARTED, "run.baseline", "run the project notebook"))
+    progress(Event(LOG, "run.baseline", "reused the cached run environment"))
+    assert "reused the cached run environment" in row_of(table_at(progress, width),
+                                                          "run.baseline")
+    shown = []  # the run's row after each line of a real run's log
+    for line in RECORDED.read_text(encoding="utf-8").splitlines():
+        progress(Event(OUTPUT, "run.baseline", line))
+        shown.append(row_of(table_at(progress, width), "run.baseline"))
+    assert any("running" in r and r.rstrip().endswith("cell 4/8 %load_ext kedro.ipython")
+               for r in shown)
+    during = [r for r in shown if "· node" in r]
+    assert list(dict.fromkeys(r.split("· ")[1].strip() for r in during)) == [
+        "node 1/3 split", "node 2/3 make_predictions", "node 3/3 report_accuracy"]
+    assert all("cell 7/8 · node" in r for r in during)
+    assert "cell 8/8 import json" in shown[-1] and "node" not in shown[-1]
+    # no Kedro line takes the message column: only where the run is
+    assert not any("INFO" in r or "Loading data" in r for r in shown)
+    progress(Event(LOG, "run.baseline", "run baseline finished: {\"accuracy\": 0.956}"))
+    progress(Event(SUCCEEDED_EVT, "run.baseline", elapsed_s=3.4))
+    done = row_of(table_at(progress, width), "run.baseline")
+    assert "done" in done and "cell" not in done and "run baseline finished" in done
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_live_table_shows_a_databricks_runs_state_and_page_never_a_node(width):
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    progress = ApplyProgress(console, RUN_STEPS, live=False, verbose=False)
+    progress._print_line = lambda event: None
+    step, page = "run.databricks-run", "https://adb-1.azuredatabricks.net/#job/7/run/42"
+    progress(Event(STARTED, step, "run the project notebook"))
+    progress(Event(LOG, step, f"job run 42: PENDING — {page}"))
+    progress(Event(LOG, step, "job run 42: RUNNING"))
+    row = row_of(table_at(progress, width), step)
+    assert "job run 42: RUNNING — https://adb-1" in row
+    assert "cell" not in row and "node" not in row
+    if width >= 120:
+        assert page in row
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_verbose_kedro_lines_are_never_wrapped_or_cut_at_80_columns(live, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=live, color_system=None)
+    assert console.width == 80
+    kedro = ("[11/30/26 18:57:25] INFO     Running node: report_accuracy: report_accuracy("
+             "[y_pred;y_test;y_train;params:train_fraction]) -> [metrics]  node.py:531")
+    with ApplyProgress(console, ["run.baseline"], live=live, verbose=True) as progress:
+        progress(Event(STARTED, "run.baseline", "run the project notebook"))
+        progress(Event(OUTPUT, "run.baseline", kedro))
+        progress(Event(LOG, "run.baseline", "metrics from notebook exit value: " + "m" * 90))
+        progress(Event(SUCCEEDED_EVT, "run.baseline", elapsed_s=1.0))
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()).replace("\r", "\n")
+    lines = lines.splitlines()
+    assert f"    run.baseline: {kedro}" in lines  # one line, longer than 80, as it was
+    assert f"    run.baseline: metrics from notebook exit value: {'m' * 90}" in lines
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_run_log_paths_one_line_per_run(width, tmp_path):
+    from bricksmith.run_logs import log_lines
+
+    logs = tmp_path / ".bricksmith/local/logs/runs"
+    runs = [
+        {"name": "baseline", "log": str(logs / "baseline/20261130T185611Z.log")},
+        {"name": LONG, "log": str(logs / f"{LONG}/20261130T185611Z.log")},
+        {"name": "never-ran", "log": None},
+    ]
+    lines = log_lines(runs, width=width, cwd=tmp_path)
+    assert len(lines) == 2  # a run without a log has no line
+    assert lines[0].split() == ["baseline", ".bricksmith/local/logs/runs/baseline/"
+                                "20261130T185611Z.log"]
+    # the path is whole (copyable); a long name gives way, keeping both its ends
+    assert lines[1].endswith(f"  .bricksmith/local/logs/runs/{LONG}/20261130T185611Z.log")
+    name = lines[1].split()[0]
+    assert name.startswith("baseline_w") and name.endswith("xperiment") and len(name) == 20
+    assert lines[0].index(".bricksmith") == lines[1].index(".bricksmith")  # aligned
+    outside = log_lines([{"name": "a", "log": "/elsewhere/a.log"}], cwd=tmp_path)
+    assert outside == ["  a  /elsewhere/a.log"]

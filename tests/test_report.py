@@ -326,3 +326,80 @@ def test_report_of_the_applied_seed_workflow(tmp_path):
         assert_drawn_like_values(charts[metric])
     n_train = {bar["run"]: bar["height"] for bar in charts["n_train"]["bars"]}
     assert n_train["baseline"] > n_train["split-70"]  # 120 rows against 105
+
+
+# the before/after section, measured: each metric's two values on one row, before left of after
+SIDE_BY_SIDE = """<script>
+const rect = el => { const b = el.getBoundingClientRect();
+  return {left: b.left, right: b.right, top: b.top, bottom: b.bottom,
+          width: b.width, height: b.height}; };
+const changes = [...document.querySelectorAll("#changes .change")].map(c => ({
+  run: c.dataset.run,
+  cause: c.querySelector(".cause").textContent,
+  heads: Object.fromEntries([...c.querySelectorAll("thead th")].map(
+    th => [th.textContent, rect(th)])),
+  metrics: [...c.querySelectorAll("tr[data-metric]")].map(r => ({
+    name: r.dataset.metric,
+    before: {text: r.querySelector(".before").textContent, ...rect(r.querySelector(".before"))},
+    after: {text: r.querySelector(".after").textContent, ...rect(r.querySelector(".after"))},
+  })),
+}));
+const out = document.createElement("pre");
+out.id = "measured";
+out.textContent = JSON.stringify({viewport: window.innerWidth, changes});
+document.body.append(out);
+</script>"""
+
+
+def guide_history() -> list[dict]:
+    """Two executions of each run: the guide's change (train_fraction 0.8 → 0.7) on baseline."""
+    def execution(run, n, fraction, accuracy, n_train):
+        return {"run": run, "execution": n, "status": "succeeded", "commit": f"c{n}",
+                "effective_params": {"train_fraction": fraction},
+                "metrics": {"accuracy": accuracy, "n_train": n_train}}
+
+    return [execution("baseline", 1, 0.8, 0.9333333, 120),
+            execution("split-70", 1, 0.7, 0.9555556, 105),
+            execution("baseline", 2, 0.7, 0.9555556, 105),
+            execution("split-70", 2, 0.7, 0.9555556, 105)]
+
+
+@pytest.mark.parametrize("window", ["1280,1000", "800,900"])
+def test_chromium_shows_the_guides_change_before_and_after_side_by_side(tmp_path, window):
+    from bricksmith.run_history import before_after
+
+    browser = chromium()
+    changes = before_after(guide_history())
+    text = render_html(sample(), title="iris", generated_at=WHEN, changes=changes)
+    probe = tmp_path / "probe.html"
+    probe.write_text(text.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace(
+        "</body>", SIDE_BY_SIDE + "</body>"), encoding="utf-8")
+    flags = [f for f in FLAGS if not f.startswith("--window-size")]
+    done = subprocess.run(
+        [browser, *flags, f"--window-size={window}",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"Chromium drew nothing (exit {done.returncode}): {done.stderr[-3000:]}"
+    measured = json.loads(html.unescape(found.group(1)))
+    drawn_changes = {c["run"]: c for c in measured["changes"]}
+    assert list(drawn_changes) == ["baseline", "split-70"]
+    baseline = drawn_changes["baseline"]
+    assert baseline["cause"] == "train_fraction 0.8 → 0.7"
+    assert drawn_changes["split-70"]["cause"] == "no parameter changed"
+    values = {m["name"]: (m["before"]["text"], m["after"]["text"]) for m in baseline["metrics"]}
+    assert values == {"accuracy": ("0.9333", "0.9556"), "n_train": ("120", "105")}
+    heads = baseline["heads"]
+    for metric in baseline["metrics"]:
+        before, after = metric["before"], metric["after"]
+        for cell in (before, after):  # drawn, and inside the window: no scrolling to see it
+            assert cell["width"] > 0 and cell["height"] > 0, metric
+            assert cell["left"] >= 0 and cell["right"] <= measured["viewport"], metric
+        assert abs(before["top"] - after["top"]) < 1, metric  # one row: side by side
+        assert before["right"] <= after["left"], metric  # before, then after
+        # under their headings
+        assert heads["before"]["left"] <= before["right"] and before["left"] <= heads[
+            "before"]["right"]
+        assert heads["after"]["left"] <= after["right"] and after["left"] <= heads[
+            "after"]["right"]
+        assert heads["before"]["bottom"] <= before["top"] + 1

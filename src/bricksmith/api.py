@@ -166,6 +166,7 @@ class Workflow:
         verbose: bool = False,
         discard_workspace_edits: bool = False,
         replaced: bool = False,
+        stream: Callable[[str], None] | None = None,
     ) -> StepContext:
         return StepContext(
             spec=self.spec,
@@ -179,6 +180,7 @@ class Workflow:
             verbose=verbose,
             discard_workspace_edits=discard_workspace_edits,
             replaced=replaced,
+            stream=stream,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -564,7 +566,7 @@ class Workflow:
         saying to ``bricksmith pull`` them) unless ``discard_workspace_edits``: then the
         workspace.repo step keeps a copy of each under ``<root>/workspace-edits/<UTC time>/``
         and resets the folder."""
-        from bricksmith.engine.executor import LOG, Event, execute
+        from bricksmith.engine.executor import LOG, OUTPUT, Event, execute
         from bricksmith.engine.lock import TargetLock
         from bricksmith.errors import StateError
         from bricksmith.records import backup_path
@@ -603,6 +605,7 @@ class Workflow:
                         verbose=verbose,
                         discard_workspace_edits=discard_workspace_edits,
                         replaced=step.key in chosen.replace,
+                        stream=lambda line: on_event(Event(OUTPUT, step.key, line)),
                     )
 
                 status = "failed"

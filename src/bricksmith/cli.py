@@ -636,6 +636,7 @@ def _apply(args, workflow, saved=None) -> int:
     except ApplyFailed:
         console.print(f"Apply failed: {progress.counts_line()}", markup=False)
         _runs_table(console, workflow)
+        _run_logs(console, workflow)
         raise
     removed = f", {len(report.removed)} removed step(s) forgotten" if report.removed else ""
     removed += f", {len(report.left_out)} left out by --only" if report.left_out else ""
@@ -645,7 +646,19 @@ def _apply(args, workflow, saved=None) -> int:
         markup=False,
     )
     _runs_table(console, workflow)
+    _run_logs(console, workflow)
     return 0
+
+
+def _run_logs(console, workflow) -> None:
+    """Each run's log, one line per run (paths whole: never wrapped by rich)."""
+    from bricksmith.run_logs import log_lines
+
+    lines = log_lines(workflow.status()["runs"], width=console.width)
+    if lines:
+        console.print("Run logs:", markup=False)
+        for line in lines:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _comparison(workflow, status=None):

@@ -62,6 +62,13 @@ class Made:
         self._note(file)
         return file
 
+    def note(self, path: Path) -> Path:
+        """Note ``path``, which the caller has just created itself (a link, a file it moved
+        into place), unless it is noted already. Returns ``path``."""
+        if not self.owns(path):
+            self._note(Path(path))
+        return Path(path)
+
     def owns(self, path: Path) -> bool:
         """Whether bricksmith noted making ``path``."""
         relative = self._relative(Path(path))

@@ -5,8 +5,14 @@ the step's latest message, such as the environment build or a job run's page), d
 failed — redrawn a few times a second, and a closing summary. Elsewhere (a pipe, a CI log,
 ``--no-color`` or ``NO_COLOR``): one plain line per event, nothing redrawn.
 
-``-v`` adds every message a step logs (for a run, the lines of the Kedro run log) above the
-table, or as lines of their own.
+A local run's row says where the run is — its notebook cell and its Kedro node (``cell 6/8 ·
+node 2/3 make_predictions``), read from the run's own log as it is written
+(``bricksmith.run_position``). A Databricks run's row shows what the Jobs API gives: the
+life-cycle state, with the run page kept in view once it is known.
+
+``-v`` adds every message a step logs and every line of a run's own log (Kedro's output)
+above the table, or as lines of their own: each printed whole, never wrapped or cut by rich at
+the terminal's width (the terminal itself folds a long line; copying it gives it whole).
 """
 
 from __future__ import annotations
@@ -16,7 +22,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bricksmith.engine.executor import FAILED_EVT, LOG, SKIPPED, STARTED, SUCCEEDED_EVT, Event
+from bricksmith.engine.executor import (
+    FAILED_EVT,
+    LOG,
+    OUTPUT,
+    SKIPPED,
+    STARTED,
+    SUCCEEDED_EVT,
+    Event,
+)
+from bricksmith.run_position import RunPosition
 
 WAITING, RUNNING, DONE, SKIPPED_STATE, FAILED = "waiting", "running", "done", "skipped", "failed"
 STYLES = {WAITING: "dim", RUNNING: "cyan", DONE: "green", SKIPPED_STATE: "dim", FAILED: "red"}
@@ -33,6 +48,8 @@ class _Row:
     started: float | None = None
     elapsed: float | None = None
     detail: str = ""
+    position: RunPosition | None = None  # a local run's cell and node, while it runs
+    page: str = ""  # a Databricks run's page, once a message named it
 
 
 class ApplyProgress:
@@ -70,8 +87,13 @@ class ApplyProgress:
             self._record(event)
         if self._live is None:
             self._print_line(event)
-        elif event.kind == LOG and self.verbose:
-            self.console.print(f"    {event.step}: {event.message}", markup=False)
+        elif event.kind in (LOG, OUTPUT) and self.verbose:
+            self._print_message(event)
+
+    def _print_message(self, event: Event) -> None:
+        """A step's message or a line of a run's log, whole: not wrapped, not cut."""
+        self.console.print(f"    {event.step}: {event.message.rstrip()}", markup=False,
+                           highlight=False, soft_wrap=True)
 
     def _record(self, event: Event) -> None:
         row = self.rows.get(event.step)
@@ -80,8 +102,16 @@ class ApplyProgress:
         now = time.monotonic()
         if event.kind == STARTED:
             row.state, row.started, row.detail = RUNNING, now, event.message
+            row.position, row.page = None, ""
+        elif event.kind == OUTPUT:
+            moved = (row.position or RunPosition()).advanced(event.message)
+            if moved is not None:
+                row.position = moved
         elif event.kind == LOG:
             row.detail = event.message.splitlines()[0] if event.message else row.detail
+            page = _run_page(row.detail)
+            if page:
+                row.page = page
         elif event.kind in (SUCCEEDED_EVT, SKIPPED, FAILED_EVT):
             row.state = {SUCCEEDED_EVT: DONE, SKIPPED: SKIPPED_STATE, FAILED_EVT: FAILED}[
                 event.kind
@@ -91,14 +121,17 @@ class ApplyProgress:
                 row.detail = event.message.splitlines()[0] if event.message else "failed"
             elif event.kind == SKIPPED:
                 row.detail = event.message
+            row.position = None
             self.finished.append(event.step)
 
     def _print_line(self, event: Event) -> None:
         from rich.markup import escape
 
-        if event.kind == LOG:
+        if event.kind in (LOG, OUTPUT):
             if self.verbose:
-                self.console.print(f"    {event.step}: {event.message}", markup=False)
+                self._print_message(event)
+            return
+        if event.kind not in (STARTED, SKIPPED, SUCCEEDED_EVT, FAILED_EVT):
             return
         if event.kind == SKIPPED and not self.list_skipped:
             return
@@ -185,10 +218,30 @@ class ApplyProgress:
             cells = [mark, Text(name, style=style if row.state != RUNNING else "bold"),
                      Text(row.state, style=style), Text(took, style="dim")]
             if room >= 4:
-                detail = row.detail if len(row.detail) <= room else row.detail[:room - 1] + "…"
-                cells.append(Text(detail, style="dim"))
+                cells.append(Text(self.detail(row, room), style="dim"))
             table.add_row(*cells)
         yield Group(table, Text(self.counts_line(), style="bold"))
+
+    @staticmethod
+    def detail(row: _Row, width: int) -> str:
+        """The message column of ``row`` in ``width`` characters: where a running local run
+        is (its cell and node), else the step's latest message (a Databricks run's with its
+        run page added once it is no longer in the message), cut at the end (…)."""
+        where = row.position.describe(width) if row.state == RUNNING and row.position else ""
+        if where:
+            return where
+        detail = row.detail
+        if row.state == RUNNING and row.page and row.page not in detail:
+            detail = f"{detail} — {row.page}"
+        return detail if len(detail) <= width else detail[:width - 1] + "…"
+
+
+def _run_page(message: str) -> str:
+    """The first http(s) address in ``message`` ('' when none): a job run's page."""
+    for word in message.split():
+        if word.startswith(("https://", "http://")):
+            return word.rstrip(").,;")
+    return ""
 
 
 def use_live_display(console, *, plain: bool) -> bool:

@@ -22,6 +22,7 @@ def test_plan_adopts_an_existing_kedro_project(cli, seed, tmp_path, monkeypatch)
     text = cli("plan", seed).out
     line = next(x for x in text.splitlines() if "project.scaffold" in x)
     assert line.strip() == "+ project.scaffold (adopt)"
+    assert "Plan: 8 to create, 1 to adopt, 0 to update" in text  # the summary agrees
     assert f"adopt the existing project at {tmp_path / 'iris-databricks'}" in text
     assert "it already holds a Kedro project" in text
     (tmp_path / "iris-databricks" / "pyproject.toml").unlink()  # no longer a Kedro project

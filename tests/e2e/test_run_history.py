@@ -9,6 +9,7 @@ import json
 import re
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -33,12 +34,27 @@ document.body.append(out);
 
 
 def test_the_guides_change_is_kept_and_compared(cli, seed, tmp_path, monkeypatch):
-    assert cli("apply", seed).code == 0
+    monkeypatch.chdir(tmp_path)  # the log paths after apply are shown relative to here
+    applied = cli("apply", seed)
+    assert applied.code == 0
     first = cli("runs", seed, "--json").json()
     assert sorted((e["run"], e["execution"]) for e in first["history"]) == [
         ("baseline", 1), ("split-70", 1)]  # in the order they ended
     seed.write_text(seed.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
-    assert cli("apply", seed).code == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    again = cli("apply", seed, "-v")
+    assert again.code == 0
+    # -v at 80 columns: each Kedro record of the run's log is one whole line, never wrapped
+    verbose = again.out.splitlines()
+    node = ("INFO     Running node: report_accuracy: report_accuracy([y_pred;y_test;y_train;"
+            "params:train_fraction]) -> [metrics]  node.py:")
+    assert any(line.startswith("    run.baseline: [") and node in line for line in verbose)
+    assert "    run.baseline: [bricksmith] node 3/3: report_accuracy" in verbose
+    # from the Kedro session on (bricksmith's hooks registered), no record is continued on
+    # an indented line of its own (rich's wrapping); `%load_ext`'s few lines come before
+    session = next(i for i, line in enumerate(verbose)
+                   if line.startswith("    run.baseline: ===== [notebook] cell 5/8"))
+    assert not any(line.startswith("    run.baseline:" + " " * 20) for line in verbose[session:])
 
     data = cli("runs", seed, "--json").json()
     baseline = [e for e in data["history"] if e["run"] == "baseline"]
@@ -50,8 +66,23 @@ def test_the_guides_change_is_kept_and_compared(cli, seed, tmp_path, monkeypatch
         assert execution["status"] == "succeeded" and execution["commit"]
         assert execution["started_at"] <= execution["finished_at"]
         assert isinstance(execution["metrics"]["accuracy"], float)
-        assert execution["log"].endswith("baseline.log") and execution["duration_s"] > 0
+        assert execution["duration_s"] > 0
     assert old["commit"] != new["commit"]  # the change was committed before the second run
+    # each execution its own log, which the history row names; baseline.log is the latest
+    logs = tmp_path / ".bricksmith/local/logs/runs"
+    assert old["log"] != new["log"]
+    assert {Path(e["log"]).parent for e in baseline} == {logs / "baseline"}
+    assert sorted(p.name for p in (logs / "baseline").iterdir()) == sorted(
+        Path(e["log"]).name for e in baseline)
+    assert "accuracy of 0.933" in Path(old["log"]).read_text()  # train_fraction 0.8
+    assert "accuracy of 0.956" in Path(new["log"]).read_text()  # 0.7
+    assert (logs / "baseline.log").resolve() == Path(new["log"]).resolve()
+    # after each apply, one line per run names its log, whole, in 80 columns
+    for result, execution in ((applied, first["history"]), (again, data["history"][2:])):
+        logged = {e["run"]: e["log"] for e in execution}
+        lines = result.out.split("Run logs:\n", 1)[1].splitlines()[:2]
+        assert dict(line.split() for line in lines) == {
+            run: str(Path(path).relative_to(tmp_path)) for run, path in logged.items()}
     assert old["metrics"]["n_train"] == 120 and new["metrics"]["n_train"] == 105
     # the latest of each run is what status says
     assert {r["name"]: r["metrics"] for r in data["runs"]}["baseline"] == new["metrics"]

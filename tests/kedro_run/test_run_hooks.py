@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
 
 from bricksmith.backends.run_sandbox import HOOKS_PATH
 
@@ -292,14 +293,14 @@ def test_the_hooks_collect_metrics_only_in_a_local_run(tmp_path, monkeypatch):
     path = tmp_path / "metrics.json"
     hooks = RunHooks()
     hooks.after_catalog_created(DataCatalog({"scores_metrics": MemoryDataset()}))
-    hooks.before_pipeline_run()
+    hooks.before_pipeline_run(Pipeline([]))
     hooks.after_dataset_saved("scores_metrics", {"f1": 0.5})
     monkeypatch.delenv("BRICKSMITH_METRICS_FILE", raising=False)
     hooks.after_pipeline_run({"acc": MemoryDataset(0.75)})
     assert not path.exists()
 
     monkeypatch.setenv("BRICKSMITH_METRICS_FILE", str(path))
-    hooks.before_pipeline_run()
+    hooks.before_pipeline_run(Pipeline([]))
     hooks.after_dataset_saved("scores_metrics", {"f1": 0.5})
     hooks.after_pipeline_run({"acc": MemoryDataset(0.75)})
     written = json.loads(path.read_text())

@@ -182,7 +182,8 @@ def test_plan_prints_warnings_under_the_actions_and_a_replay_keeps_them(tmp_path
     assert code == 0 and len(loads) == 1
     lines = text.splitlines()
     assert lines[-2:] == [f"Warning: {TURNS}",
-                          "Plan: 9 to create, 0 to update, 0 to resume, 0 unchanged."]
+                          "Plan: 8 to create, 1 to adopt, 0 to update, 0 to resume, "
+                          "0 unchanged."]  # the project exists: adopted
     # the memo replays the warnings too (a plan right after files changed, within a timestamp
     # tick, is not remembered: plan until it is)
     for _ in range(3):

@@ -156,10 +156,21 @@ def same_tree(source: Path, copy: Path) -> list[str]:
 
 
 def local_executions(root: Path) -> dict[str, int]:
-    """Completed notebook executions per run, from the kernel's own (appended) run log."""
+    """Completed notebook executions per run, from the kernel's own run logs: every file of
+    ``logs/runs/NAME/`` (one per execution, ``bricksmith.run_logs``), or a ``NAME.log`` that
+    is a file of its own (the earlier layout, every execution appended; the link to the latest
+    execution is not counted again)."""
     logs = root / "logs" / "runs"
-    return {log.stem: log.read_text(errors="replace").count(COMPLETED)
-            for log in sorted(logs.glob("*.log"))} if logs.is_dir() else {}
+    if not logs.is_dir():
+        return {}
+    found: dict[str, int] = {}
+    for log in sorted(logs.glob("*.log")):  # a link (symbolic, or hard) is counted in NAME/
+        if not log.is_symlink() and log.stat().st_nlink == 1:
+            found[log.stem] = log.read_text(errors="replace").count(COMPLETED)
+    for folder in sorted(p for p in logs.iterdir() if p.is_dir()):
+        found[folder.name] = found.get(folder.name, 0) + sum(
+            log.read_text(errors="replace").count(COMPLETED) for log in folder.glob("*.log"))
+    return found
 
 
 def duplicates(*, root: Path, remote: Path, emulator=None, runs: int = 2,

@@ -33,8 +33,15 @@ def test_local_executions_count_completed_pipelines_in_the_run_log(tmp_path):
     assert measure.local_executions(tmp_path) == {"baseline": 2, "split-70": 0}
     found = measure.duplicates(root=tmp_path, remote=tmp_path / "none.git")
     assert found == ["run baseline: notebook executed 2 times"]
+    # one file per execution (logs/runs/NAME/), NAME.log the link to the latest: counted once
+    (logs / "split-70").mkdir()
+    for stamp in ("20261130T185611Z", "20261130T185617Z"):
+        (logs / "split-70" / f"{stamp}.log").write_text(done)
+    (logs / "split-70.log").unlink()
+    (logs / "split-70.log").symlink_to("split-70/20261130T185617Z.log")
+    assert measure.local_executions(tmp_path) == {"baseline": 2, "split-70": 2}
     assert measure.duplicates(root=tmp_path, remote=tmp_path / "none.git",
-                              executions_before={"baseline": 1}) == []
+                              executions_before={"baseline": 1, "split-70": 1}) == []
 
 
 def test_leftovers_name_staging_folders_temp_files_and_processes(tmp_path):

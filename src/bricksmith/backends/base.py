@@ -136,11 +136,14 @@ class Backend(Protocol):
         log: Callable[[str], None],
         fingerprint: str = "",
         stream: Callable[[str], None] | None = None,
+        log_path: Path | None = None,
     ) -> RunOutcome:
         """Run the notebook once with ``widgets`` and wait for it. A backend whose runs outlive
         the apply checkpoints the run's id and, given the same ``fingerprint`` in ``previous``,
         re-attaches to it instead of starting another. ``stream``: given each line the run
-        logs as it logs it, where the backend can (a job run's output arrives at its end)."""
+        logs as it logs it, where the backend can (a job run's output arrives at its end).
+        ``log_path``: this execution's log file (``bricksmith.run_logs``); default
+        ``log_dir/<run_name>.log``."""
 
     # -- destroy: what apply made, as the outputs of its steps recorded it -----------------
     def repo_exists(self, outputs: dict[str, Any]) -> bool:

@@ -721,9 +721,10 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
         log: Callable[[str], None],
         fingerprint: str = "",
         stream: Callable[[str], None] | None = None,
+        log_path: Path | None = None,
     ) -> RunOutcome:
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{run_name}.log"
+        log_path = Path(log_path) if log_path else log_dir / f"{run_name}.log"
         started = time.monotonic()
         # The checkpoint holds the run (``_token``, then ``_run_id``) with ``_pending`` set from
         # before its submission until the step's result is recorded (a failed run is given up

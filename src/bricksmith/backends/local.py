@@ -185,12 +185,13 @@ class LocalBackend(LocalData):
         log: Callable[[str], None],
         fingerprint: str = "",
         stream: Callable[[str], None] | None = None,
+        log_path: Path | None = None,
     ) -> RunOutcome:
         from bricksmith.backends.local_runner import run_notebook
         from bricksmith.backends.run_sandbox import RunSandbox
         from bricksmith.backends.runtime_env import ensure_environment
 
-        log_path = log_dir / f"{run_name}.log"
+        log_path = Path(log_path) if log_path else log_dir / f"{run_name}.log"
         sandbox = RunSandbox.under(self.root, run_name)
         settled = {**previous, "_pending": False}  # a failed run is run again, never adopted
         try:

@@ -235,6 +235,10 @@ def _kernel_env(python: Path, scratch: Path) -> dict[str, str]:
     for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP",
                  "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
+    # the caller's terminal size is not the log's: rich in the kernel lays out for its own
+    # width (notebook_kernel sets COLUMNS), never wraps Kedro's lines at the user's 80 columns
+    for name in ("COLUMNS", "LINES"):
+        env.pop(name, None)
     env.update(
         DO_NOT_TRACK="1",
         KEDRO_DISABLE_TELEMETRY="1",

@@ -35,8 +35,9 @@ from bricksmith.steps.base import Outputs, Step, StepContext
 CHECKED_BATCH = 500  # skipped steps per "found up to date" write
 WAKE_S = 0.25  # the longest the main thread waits without looking for a signal (Ctrl-C)
 
-# Event kinds sent to the ``on_event`` callback.
-STARTED, SKIPPED, LOG = "started", "skipped", "log"
+# Event kinds sent to the ``on_event`` callback. OUTPUT: a line of a run's own log (Kedro's
+# output, the notebook's cell banners), shown with -v and read for the run's position.
+STARTED, SKIPPED, LOG, OUTPUT = "started", "skipped", "log", "output"
 SUCCEEDED_EVT, FAILED_EVT = "succeeded", "failed"
 
 

@@ -137,14 +137,19 @@ class Plan:
         return tuple(a for a in self.changes if not a.conditional)
 
     def summary_line(self) -> str:
+        """``Plan: 8 to create, 1 to adopt, ...``: a create that takes over what exists (the
+        scaffold step adopting a project) is counted as adopted, as its line says."""
         s = self.summary
         removing = f", {s[REMOVE]} to remove" if s.get(REMOVE) else ""
         replacing = f", {s[REPLACE]} to replace" if s.get(REPLACE) else ""
         maybe = sum(1 for a in self.actions if a.conditional)
         maybe = f" ({maybe} only if an upstream step's outputs change)" if maybe else ""
+        adopted = sum(1 for a in self.actions if a.action == CREATE
+                      and a.reasons[:1] and a.reasons[0].startswith("adopt the existing"))
+        adopting = f", {adopted} to adopt" if adopted else ""
         return (
-            f"Plan: {s[CREATE]} to create, {s[UPDATE]} to update{maybe}, {s[RESUME]} to resume"
-            f"{replacing}{removing}, {s[NOOP]} unchanged."
+            f"Plan: {s[CREATE] - adopted} to create{adopting}, {s[UPDATE]} to update{maybe}, "
+            f"{s[RESUME]} to resume{replacing}{removing}, {s[NOOP]} unchanged."
         )
 
 

@@ -29,6 +29,8 @@ class StepContext:
     backend: Backend
     root: Path  # the target's root folder (state, logs, emulated workspace)
     log: Callable[[str], None] = lambda message: None
+    # each line of a run's own log as it is written (the live table's cell/node; -v shows it)
+    stream: Callable[[str], None] | None = None
     checkpoint: Callable[[Outputs], None] = lambda outputs: None
     previous: Outputs = field(default_factory=dict)  # outputs recorded by the last attempt
     fingerprint: str = ""  # of this step's inputs in this apply (keys idempotent remote work)

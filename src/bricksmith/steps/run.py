@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricksmith.errors import RunFailedError, StepError
-from bricksmith.made import Made
 from bricksmith.notebook import params_widgets
+from bricksmith.run_logs import execution_log
 from bricksmith.run_outputs import run_output_locks
 from bricksmith.run_params import (
     NotebookReport,
@@ -195,7 +195,9 @@ class RunNotebook(Step):
             previous = {**previous, "_fingerprint": None}
             ctx.log(f"run {self.name} replaced on request: the run an interrupted apply left "
                     "is not adopted")
-        Made(ctx.root).file(ctx.logs_dir / "runs" / f"{self.name}.log")  # destroy removes it
+        # this execution's own log (logs/runs/NAME/<start>.log; logs/runs/NAME.log points at
+        # it): noted as made, so destroy removes it
+        log_path = execution_log(ctx.root, ctx.logs_dir, self.name, previous, ctx.fingerprint)
         # runs that write the same outputs take turns: the call holds their locks
         outcome = run_output_locks(ctx, self.key, self.params).around(ctx.backend.run_notebook)(
             notebook=notebook["path"],
@@ -203,12 +205,13 @@ class RunNotebook(Step):
             widgets=widgets,
             requirements=f"{repo['path']}/requirements.txt",
             log_dir=ctx.logs_dir / "runs",
+            log_path=log_path,
             timeout_s=self.timeout_minutes * 60,
             checkpoint=ctx.checkpoint,
             previous=previous,
             log=ctx.log,
             fingerprint=ctx.fingerprint,
-            stream=ctx.log if ctx.verbose else None,  # -v: the Kedro run log, line by line
+            stream=ctx.stream,  # the run's own log, line by line (its position; -v shows it)
         )
         if not outcome.ok:
             failed = RunFailedError(

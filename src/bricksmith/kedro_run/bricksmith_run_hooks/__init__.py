@@ -13,6 +13,9 @@ nothing anywhere else (on Databricks they are not even installed):
   would still write to the machine's /dbfs, /FileStore or /Volumes is refused before it writes.
 - ``BRICKSMITH_METRICS_FILE``: after the pipeline run, its metrics (see ``metrics``) and where
   each came from are written there as JSON.
+- In a local run (``BRICKSMITH_DBFS_ROOT`` set), a line ``[bricksmith] node I/N: NAME`` is
+  printed before each node (bricksmith's live table shows it: ``bricksmith.run_position``), and
+  Kedro's rich log handler prints each record as one line, never wrapped (see ``logs``).
 
 This package imports only the standard library and Kedro: it runs in the project's environment.
 """
@@ -21,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from bricksmith_run_hooks.logs import one_line_records
 from bricksmith_run_hooks.metrics import MetricsLog, dataset_kind
 from bricksmith_run_hooks.paths import PathMap
 
@@ -45,12 +50,18 @@ class RunHooks:
     def __init__(self) -> None:
         self._catalog: Any = None
         self._metrics = MetricsLog()
+        self._nodes = 0  # of the pipeline that runs
+        self._started = 0  # nodes started so far
+        self._lock = threading.Lock()  # Kedro's ThreadRunner starts nodes from threads
+        if os.environ.get("BRICKSMITH_DBFS_ROOT"):  # made when Kedro registers the hooks:
+            one_line_records()  # its logging is set up by then (and again in a new context)
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         paths = PathMap.from_env()
         if paths is None:
             return
+        one_line_records()  # a handler configured since the hooks were registered
         loader = context.config_loader
         try:
             catalog = loader["catalog"]
@@ -83,8 +94,24 @@ class RunHooks:
         self._catalog = catalog
 
     @hook_impl
-    def before_pipeline_run(self) -> None:
+    def before_pipeline_run(self, pipeline: Any) -> None:
         self._metrics = MetricsLog()
+        with self._lock:
+            self._started = 0
+            try:
+                self._nodes = len(pipeline.nodes)
+            except Exception:  # a pipeline object of another shape: the count is unknown
+                self._nodes = 0
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        if not os.environ.get("BRICKSMITH_DBFS_ROOT"):
+            return
+        with self._lock:
+            self._started += 1
+            started, total = self._started, max(self._nodes, self._started)
+        # the format bricksmith.run_position reads (the live table's cell/node column)
+        print(f"[bricksmith] node {started}/{total}: {getattr(node, 'name', node)}", flush=True)
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str) -> None:
