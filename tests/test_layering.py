@@ -4,7 +4,9 @@ The layers, top to bottom (``../shared/DESIGN.md``, "Layout and the direction of
 
     cli        cli.py, kedro_plugin.py: arguments, rendering, exit codes
     api        api.py and the commands beside it: destroy, pull, init, report, runs,
-               run_history, runs_command, progress (the live apply display), graphviz
+               run_history, runs_command, progress (the live apply display) and
+               run_position (where a running run is), graphviz, preflight (what apply
+               checks before the first step)
     engine     engine/: executes a plan (order, parallelism, failure policy, state store,
                lock); of plan/ it knows only the compiled graph (plan/graph.py), never the
                planner's internals, of steps/ only their protocol (steps/base.py), and no
@@ -14,9 +16,9 @@ The layers, top to bottom (``../shared/DESIGN.md``, "Layout and the direction of
     steps      steps/: one module per kind of step, talking to a backend through its protocol
     project    what bricksmith knows of a Kedro project: kedro_conf, kedro_settings,
       | emulator  kedro_catalog, param_names, parameters_file, run_params, run_outputs,
-               notebook, starters/; side by side with emulator/ (the Databricks REST
-               emulator, which runs notebooks with the local backend's machinery): neither
-               imports the other
+               run_logs (a run execution's log file), notebook, starters/; side by side
+               with emulator/ (the Databricks REST emulator, which runs notebooks with the
+               local backend's machinery): neither imports the other
     spec       spec/: YAML with positions, interpolation, Pydantic models, checks, schema
                (backends never read the spec: they are handed plain values)
     backends   backends/: local, databricks, git, file sync, run environments, kernels
@@ -43,12 +45,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "bricksmith"
 LAYERS: list[tuple[tuple[str, tuple[str, ...]], ...]] = [
     (("cli", ("cli", "kedro_plugin")),),
     (("api", ("api", "destroy", "pull", "init", "report", "runs", "run_history",
-              "runs_command", "progress", "graphviz")),),
+              "runs_command", "progress", "run_position", "graphviz", "preflight")),),
     (("engine", ("engine",)),),
     (("plan", ("plan",)),),
     (("steps", ("steps",)),),
     (("project", ("kedro_conf", "kedro_settings", "kedro_catalog", "param_names",
-                  "parameters_file", "run_params", "run_outputs", "notebook", "starters")),
+                  "parameters_file", "run_params", "run_outputs", "run_logs", "notebook",
+                  "starters")),
      ("emulator", ("emulator",))),
     (("spec", ("spec",)),),
     (("backends", ("backends",)),),

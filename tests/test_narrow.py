@@ -203,7 +203,7 @@ def test_verbose_kedro_lines_are_never_wrapped_or_cut_at_80_columns(live, monkey
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_run_log_paths_one_line_per_run(width, tmp_path):
-    from bricksmith.run_logs import log_lines
+    from bricksmith.runs import log_lines
 
     logs = tmp_path / ".bricksmith/local/logs/runs"
     runs = [

@@ -652,7 +652,7 @@ def _apply(args, workflow, saved=None) -> int:
 
 def _run_logs(console, workflow) -> None:
     """Each run's log, one line per run (paths whole: never wrapped by rich)."""
-    from bricksmith.run_logs import log_lines
+    from bricksmith.runs import log_lines
 
     lines = log_lines(workflow.status()["runs"], width=console.width)
     if lines:

@@ -30,8 +30,8 @@ from bricksmith.errors import BackendError, Problem
 
 if TYPE_CHECKING:
     from bricksmith.api import Workflow
-    from bricksmith.engine.state import StepRecord
     from bricksmith.plan.graph import StepGraph
+    from bricksmith.records import StepRecord
 
 PUSH, WORKSPACE, SCAFFOLD = "git.push", "workspace.repo", "project.scaffold"
 
@@ -96,21 +96,21 @@ class _Checks:
 
     @property
     def _location(self) -> str:
-        from bricksmith.backends.git import remote_location
+        from bricksmith.gitremote import remote_location
 
         return remote_location(self.spec.workflow.repo.remote, self.spec.base_dir)
 
     def _checks_remote(self) -> bool:
         """git.push's check reads a remote that is not local (with the token)."""
-        from bricksmith.backends.git import local_remote_path
-        from bricksmith.engine.status import SUCCEEDED
+        from bricksmith.gitremote import local_remote_path
+        from bricksmith.statuses import SUCCEEDED
 
         record = self.records.get(PUSH)
         return (PUSH not in self.changing and record is not None
                 and record.status == SUCCEEDED and local_remote_path(self._location) is None)
 
     def token(self) -> None:
-        from bricksmith.plan.probes import env_probe
+        from bricksmith.observations import env_probe
 
         name = self.spec.workflow.repo.token_env
         if not name:
@@ -133,9 +133,9 @@ class _Checks:
         pushing = PUSH in self.changing
         if not (pushing or WORKSPACE in self.changing):
             return
-        from bricksmith.backends.git import local_remote_path
         from bricksmith.backends.git_preflight import remote_problems
-        from bricksmith.plan.probes import kind_probe
+        from bricksmith.gitremote import local_remote_path
+        from bricksmith.observations import kind_probe
 
         repo = self.spec.workflow.repo
         folder = local_remote_path(self._location)
@@ -153,7 +153,7 @@ class _Checks:
         """Probes of what the push check read: the branch's commit (or none) in the local
         remote and, when it was compared, in the project; commits never change, so what the
         check said holds while these do."""
-        from bricksmith.plan.probes import git_probe, kind_probe
+        from bricksmith.observations import git_probe, kind_probe
 
         project = self.spec.project_dir
         if not (project / ".git").exists():
@@ -168,7 +168,7 @@ class _Checks:
 
         if SCAFFOLD not in self.changing or is_kedro_project(self.spec.project_dir):
             return
-        from bricksmith.plan.probes import kind_probe
+        from bricksmith.observations import kind_probe
         from bricksmith.starters.resolve import BUILTIN_STARTERS, builtin_starter_path
 
         project = self.spec.workflow.project
@@ -233,7 +233,7 @@ def _config_probes(environ: Mapping[str, str]) -> list:
     """What the Databricks configuration check read: each credential variable set or not
     (never its value), the config file, the CLI's token cache."""
     from bricksmith.backends.databricks_preflight import CREDENTIAL_ENV, config_path
-    from bricksmith.plan.probes import env_probe, kind_probe, observe
+    from bricksmith.observations import env_probe, kind_probe, observe
 
     names = (*CREDENTIAL_ENV, "DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE")
     return [*(env_probe(name, environ) for name in names), observe(config_path(environ)),

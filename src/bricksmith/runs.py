@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bricksmith.run_params import deep_merge, dotted, leaves
@@ -342,3 +343,28 @@ def _terminal_cell(run: RunRow, column: Column, digits: int, name_width: int) ->
     if column.kind == "error":
         return first_line(run.error) or MISSING
     return cell(run, column)
+
+
+def log_lines(runs: list[Mapping[str, Any]], *, width: int = 80,
+              cwd: Path | None = None) -> list[str]:
+    """``  NAME  PATH`` for each run with a log (``runs``: ``Workflow.status()["runs"]``):
+    the path relative to ``cwd`` when it lies inside it, never cut (a name longer than the
+    room left loses its middle instead); names aligned while that fits in ``width``."""
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    rows = []
+    for run in runs:
+        log = run.get("log")
+        if not log:
+            continue
+        path = Path(str(log))
+        try:
+            shown = str(path.resolve().relative_to(cwd.resolve())) if path.is_absolute() \
+                else str(path)
+        except ValueError:
+            shown = str(path)
+        rows.append((str(run.get("name")), shown))
+    if not rows:
+        return []
+    names = [shorten_middle(n, max(20, min(40, width - 4 - len(p)))) for n, p in rows]
+    name_w = max(len(n) for n in names)
+    return [f"  {n.ljust(name_w)}  {p}" for n, (_x, p) in zip(names, rows, strict=True)]

@@ -15,9 +15,9 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bricksmith.backends.git import local_remote_path
 from bricksmith.backends.git_transport import credentials_env
 from bricksmith.errors import GitError, Problem
+from bricksmith.gitremote import local_remote_path
 
 LS_REMOTE_TIMEOUT_S = 20  # a remote that does not answer fails the preflight in seconds
 
