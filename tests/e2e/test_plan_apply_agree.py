@@ -270,6 +270,6 @@ def partial_walk(spec: Path, seed: int) -> list[str]:
     return done
 
 
-@pytest.mark.parametrize("seed", range(max(1, seeds(25) // 6)))
+@pytest.mark.parametrize("seed", range(max(1, seeds(25) // 12)))
 def test_plan_equals_apply_with_only_and_replace(tmp_path, seed):
     partial_walk(_spec(tmp_path, runs=True), 2000 + seed)
