@@ -97,12 +97,16 @@ def test_a_push_that_is_not_a_fast_forward_is_refused_never_forced(cli, seed, tm
     other.git.push("-q", "origin", "main")
 
     spec.write_text(spec.read_text().replace("train_fraction: 0.8", "train_fraction: 0.7"))
+    project = git.Repo(spec.parent / "iris-databricks")
+    head = project.head.commit.hexsha
     refused = cli("apply", spec)
     assert refused.code == 1 and "Traceback" not in refused.out + refused.err
-    assert "git push refused" in refused.err and "pull --ff-only" in refused.err
+    # the preflight sees it before the commit: nothing is committed, pushed or recorded
+    assert "git would refuse the push" in refused.err and "pull --ff-only" in refused.err
     assert git.Repo(remote_dir).commit("main").hexsha == theirs  # kept, not overwritten
+    assert project.head.commit.hexsha == head
     assert StateStore(spec.parent / ".bricksmith/local/state.db").all()[
-        "git.push"].status == "failed"
+        "git.push"].status == "succeeded"
 
 
 def test_a_spec_inside_the_project_never_commits_bricksmith_files_and_converges(cli, seed):
