@@ -159,8 +159,9 @@ with warnings.catch_warnings(record=True) as _caught:
 
 # The guide's `%pip install -r <repo>/requirements.txt`, run only when the Python process lacks
 # a requirement ("repeating this step is only necessary if your project's dependencies change").
-# A bricksmith job run installs the file on the cluster first (the task's libraries, or the
-# serverless environment), so a re-run installs nothing and keeps its Python process. On
+# A bricksmith job run on a cluster installs the file there first (the task's libraries), so a
+# re-run installs nothing and keeps its Python process; on serverless compute a notebook task
+# takes no job environment, so this cell installs on every run (databricks_libraries.py). On
 # Databricks, %pip makes a notebook-scoped environment and dbutils.library.restartPython() loads
 # what it installed (Databricks: "Notebook-scoped Python libraries"; DBR 13+ does not restart
 # Python by itself after %pip). The cell calls %pip through IPython's run_line_magic, as the

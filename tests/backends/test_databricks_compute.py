@@ -28,27 +28,28 @@ class FakeJobs:
         return SimpleNamespace(run_id=7)
 
 
-def test_a_serverless_submit_carries_the_requirements_in_a_job_environment():
+def test_a_serverless_submit_carries_no_task_environment():
+    """A workspace refuses a job environment on a notebook task (dbt-databricks issue 1009:
+    "A task environment can not be provided for notebook task ..."): a serverless run sends
+    neither ``environments`` nor the task's ``environment_key``; its notebook installs."""
     jobs = FakeJobs()
     backend = DatabricksBackend(host="https://h", profile=None, cluster_id=None,
                                 serverless=True, client=SimpleNamespace(jobs=jobs))
-    assert backend._submit("/Users/u/run", "r", {}, "tok", 60,
-                           "/Workspace/Repos/u/p/requirements.txt") == 7
+    assert backend._submit("/Users/u/run", "r", {}, "tok", 60) == 7
     sent = jobs.submitted[0]
-    task, env = sent["tasks"][0], sent["environments"][0]
-    assert task.existing_cluster_id is None and task.environment_key == env.environment_key
-    assert env.spec.dependencies == ["-r /Workspace/Repos/u/p/requirements.txt"]
-    assert env.spec.environment_version  # a serverless environment needs a version
-    assert env.as_dict()["spec"]["dependencies"] == ["-r /Workspace/Repos/u/p/requirements.txt"]
+    task = sent["tasks"][0]
+    assert "environments" not in sent or sent["environments"] is None
+    assert task.existing_cluster_id is None and task.environment_key is None
+    assert task.libraries is None and "environment_key" not in task.as_dict()
 
 
 def test_a_cluster_submit_has_no_environment():
     jobs = FakeJobs()
     backend = DatabricksBackend(host="https://h", profile=None, cluster_id="c-1",
                                 serverless=True, client=SimpleNamespace(jobs=jobs))
-    backend._submit("/Users/u/run", "r", {}, "tok", 60, "/Workspace/x/requirements.txt")
+    backend._submit("/Users/u/run", "r", {}, "tok", 60)
     sent = jobs.submitted[0]
-    assert sent["environments"] is None and sent["tasks"][0].existing_cluster_id == "c-1"
+    assert sent.get("environments") is None and sent["tasks"][0].existing_cluster_id == "c-1"
     assert sent["tasks"][0].environment_key is None
 
 
@@ -57,7 +58,7 @@ def test_no_cluster_and_no_serverless_is_refused_before_any_call():
     backend = DatabricksBackend(host="https://h", profile=None, cluster_id=None,
                                 client=SimpleNamespace(jobs=jobs))
     with pytest.raises(BackendError) as info:
-        backend._submit("/Users/u/run", "r", {}, "tok", 60, "")
+        backend._submit("/Users/u/run", "r", {}, "tok", 60)
     assert "serverless: true" in info.value.hint and not jobs.submitted
 
 
@@ -67,7 +68,7 @@ def test_a_workspace_without_serverless_gets_a_hint_naming_cluster_id():
     backend = DatabricksBackend(host="https://h", profile=None, cluster_id=None, serverless=True,
                                 client=SimpleNamespace(jobs=FakeJobs(refusal)))
     with pytest.raises(BackendError) as info:
-        backend._submit("/Users/u/run", "r", {}, "tok", 60, "/W/requirements.txt")
+        backend._submit("/Users/u/run", "r", {}, "tok", 60)
     assert "refused a serverless job run" in str(info.value)
     assert "existing_cluster_id must be specified" in str(info.value)
     assert "cluster_id" in info.value.hint and "serverless jobs may not be enabled" in \

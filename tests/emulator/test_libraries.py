@@ -1,4 +1,4 @@
-"""Cluster libraries and serverless job environments in the emulator (issue 19, item 2): what
+"""Cluster libraries and serverless notebook tasks in the emulator (issue 19, item 2): what
 the Libraries and Jobs APIs accept and refuse, what a cluster keeps between runs and loses when
 it restarts, and each run's record of what it installed."""
 
@@ -84,19 +84,27 @@ def test_the_libraries_api_refuses_what_databricks_refuses(deployed, emulator):
     assert statuses(w) == [(REQUIREMENTS, "INSTALLED")]
 
 
-def test_serverless_tasks_take_libraries_from_their_environment(deployed, emulator):
+def test_a_serverless_notebook_task_takes_no_task_environment(deployed, emulator):
+    """As a workspace answers (dbt-databricks issue 1009, 2025-09; terraform-provider-databricks
+    issue 4388): a notebook task with an ``environment_key`` is refused and nothing runs; without
+    one it runs on serverless compute with nothing installed for it."""
     w = deployed
     with pytest.raises(errors.BadRequest):  # no task libraries on serverless
         submit(w, cluster=None, libraries=[Library(requirements=REQUIREMENTS)])
-    with pytest.raises(errors.BadRequest):  # an environment that the run does not define
-        submit(w, cluster=None, environment_key="missing")
     environment = [JobEnvironment(environment_key="default", spec=Environment(
         environment_version="4", dependencies=[f"-r {REQUIREMENTS}"]))]
-    submit(w, cluster=None, environment_key="default", environments=environment)
-    submit(w, cluster=None, environment_key="default", environments=environment)
+    for key, environments in (("default", environment), ("missing", None)):
+        with pytest.raises(errors.InvalidParameterValue) as info:
+            submit(w, cluster=None, environment_key=key, environments=environments)
+        assert str(info.value) == (
+            "A task environment can not be provided for notebook task main. Please use the %pip "
+            "magic command to install notebook-scoped Python libraries and Python wheel packages")
+    assert emulator.library_counts()["runs"] == []  # nothing was submitted
+    assert submit(w, cluster=None).state.result_state.value == "SUCCESS"
+    assert submit(w, cluster=None).state.result_state.value == "SUCCESS"
     counts = emulator.library_counts()
-    assert counts["environment_builds"] == 1  # the second run found it cached
-    assert [r["library_installs"] for r in counts["runs"]] == [1, 0]
+    assert [r["library_installs"] for r in counts["runs"]] == [0, 0]
+    assert counts["cluster_installs"] == {}
 
 
 def test_a_runs_notebook_installs_and_restarts_are_read_from_its_log():

@@ -44,8 +44,6 @@ DBFS_DENIED_HINT = (
 )
 CLUSTER_SETTLING = {"PENDING", "RESIZING", "RESTARTING"}  # become RUNNING by themselves
 CLUSTER_WAIT_S = 20 * 60  # databricks-sdk's ensure_cluster_is_running waits this long
-SERVERLESS_ENV_KEY = "bricksmith"  # the job environment of a serverless run's task
-SERVERLESS_ENV_VERSION = "4"  # serverless environment version (a string holding an integer)
 OUTPUT_LIMIT_MB = 5  # runs/get-output: notebook_output.result is cut at 5 MB (truncated)
 
 
@@ -579,15 +577,14 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
                 ) from None
 
     def _submit(self, notebook: str, run_name: str, widgets: dict[str, str], token: str,
-                timeout_s: float, requirements: str = "", libraries: list | None = None) -> int:
+                timeout_s: float, libraries: list | None = None) -> int:
         """Submit a one-time run (``jobs/runs/submit``) of ``notebook`` on the cluster, or on
-        serverless compute with a job environment (``JobEnvironment``/``compute.Environment``,
-        databricks-sdk ``service/jobs.py``) whose dependencies are ``-r <requirements>`` (a
-        pip requirements-file line, as ``Environment.dependencies`` takes them). ``libraries``:
-        a cluster task's libraries (``databricks_libraries.task_libraries``)."""
+        serverless compute (no cluster and no task environment: a workspace refuses a job
+        environment on a notebook task, see ``databricks_libraries.py``; the notebook's
+        install cell installs the requirements each run). ``libraries``: a cluster task's
+        libraries (``databricks_libraries.task_libraries``)."""
         from databricks.sdk import errors as sdk
-        from databricks.sdk.service.compute import Environment
-        from databricks.sdk.service.jobs import JobEnvironment, NotebookTask, Source, SubmitTask
+        from databricks.sdk.service.jobs import NotebookTask, Source, SubmitTask
 
         if not self.cluster_id and not self.serverless:
             raise BackendError(
@@ -602,21 +599,11 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
             existing_cluster_id=self.cluster_id or None,
             libraries=(libraries or None) if self.cluster_id else None,
         )
-        environments = None
-        if not self.cluster_id:
-            task.environment_key = SERVERLESS_ENV_KEY
-            dependencies = [f"-r {requirements}"] if requirements else None
-            environments = [JobEnvironment(
-                environment_key=SERVERLESS_ENV_KEY,
-                spec=Environment(environment_version=SERVERLESS_ENV_VERSION,
-                                 dependencies=dependencies),
-            )]
         with self.errors(f"submit the job run {run_name}"):
             try:
                 waiter = self.client.jobs.submit(
                     run_name=run_name,
                     tasks=[task],
-                    environments=environments,
                     idempotency_token=token,
                     timeout_seconds=int(timeout_s),
                 )
@@ -633,19 +620,27 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
 
     def _requirement_set(self, notebook: str, requirements: str,
                          log: Callable[[str], None]) -> dict[str, Any]:
-        """The task's libraries (cluster) or environment file (serverless) that install the
-        requirement set once per cluster (see ``databricks_libraries.py``)."""
+        """The task's libraries that install the requirement set once per cluster (see
+        ``databricks_libraries.py``); serverless: none, the notebook installs each run."""
         from bricksmith.backends import databricks_libraries as libraries
 
         if not requirements:
-            return {"dependency": "", "libraries": None, "record": None}
+            return {"libraries": None, "record": None}
+        if not self.cluster_id:
+            log(f"serverless: the run's notebook installs {requirements} itself (%pip, then a "
+                "Python restart), on every run: Databricks refuses a job environment on a "
+                "notebook task (\"A task environment can not be provided for notebook task\", "
+                "dbt-databricks issue 1009)")
+            return {"libraries": None,
+                    "record": {"file": requirements, "as_library": False,
+                               "installed_before": False, "per_run": True}}
         with self.errors(f"prepare the requirement set {requirements}"):
             prepared = libraries.prepare(self.client, cluster_id=self.cluster_id,
                                          notebook=notebook, requirements=requirements, log=log)
         task_libraries = libraries.task_libraries(prepared)
         record = {"file": prepared["file"], "as_library": task_libraries is not None,
                   "installed_before": prepared["cluster_status"] == "INSTALLED"}
-        return {"dependency": prepared["file"], "libraries": task_libraries, "record": record}
+        return {"libraries": task_libraries, "record": record}
 
     def _wait(self, run_id: int, timeout_s: float, log: Callable[[str], None]):
         deadline = time.monotonic() + timeout_s
@@ -753,7 +748,7 @@ class DatabricksBackend(DatabricksData, GitFolderEdits):
             installs = self._requirement_set(notebook, requirements, log)
             requirement_set = installs["record"]
             run_id = self._submit(notebook, f"bricksmith {run_name}", widgets, token, timeout_s,
-                                  installs["dependency"], installs["libraries"])
+                                  installs["libraries"])
             progress["_run_id"] = run_id
             checkpoint(progress)
         try:

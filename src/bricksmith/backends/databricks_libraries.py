@@ -1,4 +1,4 @@
-"""The project's requirements on Databricks compute: installed once per requirement set.
+"""The project's requirements on a Databricks cluster: installed once per requirement set.
 
 A job run's notebook begins with a cell that installs the project's ``requirements.txt`` only
 when the Python process lacks a requirement (``notebook.py``, ``INSTALL_CELL``). So that a re-run
@@ -11,16 +11,17 @@ finds everything installed, each run brings the requirement set with its compute
   installed on the cluster when the run starts and stays installed for later runs on it
   (Jobs API ``Task.libraries``: "the default value is an empty list"; the Libraries API lists
   them with ``libraries/cluster-status``).
-- On serverless compute: the task's job environment has ``dependencies: ["-r <file>"]`` (a
-  pip requirements-file line, as ``compute.Environment.dependencies`` takes them); Databricks
-  caches a serverless environment by its specification (*unverified* how long). *Contradicted*:
-  in September 2025 a workspace refused a task environment on a *notebook* task, 400
-  INVALID_PARAMETER_VALUE "A task environment can not be provided for notebook task X. Please
-  use the %pip magic command to install notebook-scoped Python libraries" (dbt-databricks issue
-  1009; terraform-provider-databricks issue 4388 reports the same in January 2025, with a
-  "thank you" of December 2025 that may mean it changed). If a workspace refuses it, the
-  submit fails with the serverless hint; the notebook's install cell would then install on
-  every run. Not verified on a 2026 workspace.
+- On serverless compute: nothing. A notebook task cannot carry a job environment: a
+  workspace answers 400 INVALID_PARAMETER_VALUE "A task environment can not be provided for
+  notebook task X. Please use the %pip magic command to install notebook-scoped Python
+  libraries and Python wheel packages" (dbt-databricks issue 1009, 2025-09-29;
+  terraform-provider-databricks issue 4388, 2025-01; dbt-databricks PR 938, 2025-02: "this
+  doesn't work yet with serverless notebooks"). Nothing newer says otherwise: databricks-sdk's
+  ``jobs.Environment`` is "jobs' environment for non-notebook task", and Databricks' bundle
+  examples require ``environment_key`` only for Python script, Python wheel and dbt tasks (a
+  serverless notebook's own dependencies are set in its Environment side pane or with %pip).
+  So the run is submitted without one and the notebook's install cell installs the
+  requirements on every run (each serverless run starts without them).
 
 A library is known by its path, not by what the file says: a cluster that installed
 ``<file>`` does not install it again when the file changes, and a library cannot be removed

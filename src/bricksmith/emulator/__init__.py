@@ -8,10 +8,11 @@ It emulates, on disk under ``root`` (see ``paths.py``): the current user, the Wo
 (notebooks, files, folders), Repos (real git clones) and Git credentials, DBFS and the Files
 API for volumes, clusters (start / state), cluster libraries (``requirements`` files) and Jobs
 one-time runs, which really execute their notebook in a local IPython kernel inside an
-environment built from what their compute installed (the task's libraries, or a serverless job
-environment; see ``libraries.py``). Faults, latency, a bearer token and forbidden paths can be
-configured, and every processed call is counted, so a client's retries and idempotency can be
-tested. Each service module's docstring lists what is and is not emulated.
+environment built from what their compute installed (the task's libraries, see
+``libraries.py``; serverless notebook tasks start fresh and install with their own ``%pip``).
+Faults, latency, a bearer token and forbidden paths can be configured, and every processed call
+is counted, so a client's retries and idempotency can be tested. Each service module's
+docstring lists what is and is not emulated.
 """
 
 from __future__ import annotations
@@ -193,8 +194,7 @@ class Emulator:
 
     def library_counts(self) -> dict[str, Any]:
         """What compute installed, for tests and the benchmark: ``{"cluster_installs":
-        {cluster id: installs}, "environment_builds": serverless environments built,
-        "runs": [{"run_id", "task_run_id", "run_name", "library_installs",
+        {cluster id: installs}, "runs": [{"run_id", "task_run_id", "run_name", "library_installs",
         "notebook_installs", "restarts", "result"}, ...]}`` (oldest run first)."""
         return {**self.libraries.counts(), "runs": self.jobs.library_report()}
 

@@ -7,8 +7,8 @@
    object: see ``translate_parameter``) into the emulator's folders: the stand-in for the FUSE
    mounts. The translated copy is what runs (``<root>/jobs/<task run id>.py``).
 3. The environment: what the compute has installed (``libraries.py``): the cluster's
-   requirements libraries (a job task's ``libraries``), or the serverless task's job
-   environment; ``runtime_env.ensure_environment`` builds (or reuses, cached by their hash)
+   requirements libraries (a job task's ``libraries``; a serverless notebook task has none,
+   see ``jobs.py``); ``runtime_env.ensure_environment`` builds (or reuses, cached by their hash)
    a virtualenv from them (:meth:`NotebookExecutor.build`). Without any, a base environment
    (IPython only) stands in for the runtime's libraries. What the notebook itself installs
    (``%pip``) goes into a folder of that run only (``PIP_TARGET``, on its ``PYTHONPATH``): a

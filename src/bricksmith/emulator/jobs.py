@@ -21,14 +21,19 @@ existing_cluster_id must be specified." (azure-databricks-client issue 105). ``n
 ``job_cluster_key`` are not emulated (501).
 
 Libraries (see ``libraries.py``): a cluster task's ``libraries`` are installed on the cluster
-when the run starts, unless already there; a serverless task takes its libraries from the job
-environment its ``environment_key`` names (``environments[].spec.dependencies``; *contradicted*
-for notebook tasks by a 2025 refusal, see ``backends/databricks_libraries.py``), and a
-serverless task with ``libraries`` is 400 (*unverified* wording: "Libraries field is not
-supported for serverless task, please specify libraries in environment"). Each task run
-records what it installed: ``library_installs`` (cluster libraries or a serverless environment
-built for it), ``notebook_installs`` and ``restarts`` (what its notebook did): see
-:meth:`Jobs.library_report` (tests and the benchmark; not part of the API).
+when the run starts, unless already there; a serverless task with ``libraries`` is 400
+(*unverified* wording: "Libraries field is not supported for serverless task, please specify
+libraries in environment"). A notebook task with an ``environment_key`` is 400
+INVALID_PARAMETER_VALUE "A task environment can not be provided for notebook task <key>.
+Please use the %pip magic command to install notebook-scoped Python libraries and Python wheel
+packages" (a workspace's answer, dbt-databricks issue 1009, 2025-09-29; the same refusal in
+terraform-provider-databricks issue 4388, 2025-01; databricks-sdk ``jobs.Environment``: "jobs'
+environment for non-notebook task"; Databricks' bundle examples: ``environment_key`` "is
+required" for Python script, Python wheel and dbt tasks, a notebook task simply omits the
+cluster). So a serverless notebook task runs in a fresh base environment each run and installs
+what it needs with its own ``%pip``. Each task run records what it installed:
+``library_installs`` (cluster libraries), ``notebook_installs`` and ``restarts`` (what its
+notebook did): see :meth:`Jobs.library_report` (tests and the benchmark; not part of the API).
 
 The same run views are served on the Jobs API 2.0 and 2.1 paths that older clients still call
 (the legacy ``databricks-cli`` reads runs on 2.0/2.1), and ``run_page_url`` opens a page of the
@@ -127,7 +132,6 @@ class Run:
     tasks: list[TaskRun]
     timeout_s: int
     token: str | None
-    environments: dict[str, list[str]] = field(default_factory=dict)  # key -> dependencies
     submitted: int = field(default_factory=now_ms)
     end_time: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -254,6 +258,10 @@ class Jobs:
                           "specify libraries in environment.")
         task["libraries"] = check_libraries(task.get("libraries"))
         key = task.get("environment_key")
+        if key and task.get("notebook_task"):  # see the module docstring for the sources
+            raise invalid(f"A task environment can not be provided for notebook task "
+                          f"{task.get('task_key')}. Please use the %pip magic command to install "
+                          "notebook-scoped Python libraries and Python wheel packages")
         if key and key not in environments:
             raise invalid(f"Task {task.get('task_key')} references an unknown environment "
                           f"{key}.")
@@ -275,7 +283,6 @@ class Jobs:
                 tasks=[TaskRun(next(self._ids), t["task_key"], t) for t in tasks],
                 timeout_s=timeout or 0,
                 token=token,
-                environments=_environments(body.get("environments")),
             )
             self._runs[run.run_id] = run
             for task in run.tasks:
@@ -326,7 +333,7 @@ class Jobs:
         with self._lock:
             task.life_cycle, task.message, task.start_time = "RUNNING", "In run", now_ms()
         try:
-            environment = self._install(run, task)
+            environment = self._install(task)
         except EnvironmentBuildError as exc:
             message = f"Library installation failed: {exc.message}"
             return Outcome("TERMINATED", "FAILED", message, None, message, exc.log_tail or "")
@@ -352,19 +359,15 @@ class Jobs:
             environment=environment,
         )
 
-    def _install(self, run: Run, task: TaskRun):
+    def _install(self, task: TaskRun):
         """The task's compute environment: its cluster's libraries (the task's installed
-        first) or its serverless job environment; None: nothing installed."""
+        first); None: nothing installed (a serverless notebook task: a fresh environment)."""
         log_path = self.executor.layout.jobs / f"{task.run_id}.log"
         cluster = task.spec.get("existing_cluster_id")
         if cluster:
             done, environment = self.libraries.install_for_run(
                 cluster, task.spec.get("libraries") or [], log_path)
-        elif task.spec.get("environment_key"):
-            dependencies = run.environments[task.spec["environment_key"]]
-            done, environment = (self.libraries.environment_for_run(dependencies, log_path)
-                                 if dependencies else (0, None))
-        else:
+        else:  # serverless notebook task: a fresh base environment, its %pip installs per run
             done, environment = 0, None
         with self._lock:
             task.library_installs = done

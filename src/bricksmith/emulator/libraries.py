@@ -1,4 +1,4 @@
-"""Cluster libraries (Libraries API 2.0) and serverless job environments, counted.
+"""Cluster libraries (Libraries API 2.0), counted.
 
 What is emulated, with the source of each behaviour:
 
@@ -27,13 +27,12 @@ What is emulated, with the source of each behaviour:
 
 Installing a requirements library builds (or reuses from the cache) the run environment of
 that file (``executor.NotebookExecutor.build``); the counts say how many installs each cluster
-did, and how many serverless environments were built (a spec seen before is cached).
+did. Serverless notebook tasks take no job environment (``jobs.py``): their notebook installs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -74,18 +73,15 @@ def check_libraries(value: Any) -> list[dict[str, Any]]:
 
 
 class Libraries:
-    """Every cluster's libraries and the workspace's serverless environments."""
+    """Every cluster's libraries."""
 
     def __init__(self, clusters: Clusters, builder: Builder) -> None:
         self.clusters = clusters
         self.builder = builder
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._building: dict[str, threading.Lock] = {}  # one build per environment spec
         self._by_cluster: dict[str, dict[str, Any]] = {}
         self._installs: Counter[str] = Counter()
-        self._environments: dict[str, tuple[Path, str]] = {}
-        self._environment_builds = 0
 
     def routes(self):
         return [
@@ -115,10 +111,9 @@ class Libraries:
             return self._installs[cluster_id]
 
     def counts(self) -> dict[str, Any]:
-        """``{"cluster_installs": {cluster: n}, "environment_builds": n}`` (tests, benchmark)."""
+        """``{"cluster_installs": {cluster: n}}`` (tests, benchmark)."""
         with self._lock:
-            return {"cluster_installs": dict(self._installs),
-                    "environment_builds": self._environment_builds}
+            return {"cluster_installs": dict(self._installs)}
 
     # -- a run's set-up ----------------------------------------------------------------------
 
@@ -170,24 +165,6 @@ class Libraries:
                 self._installs[cluster_id] += 1
                 self._changed.notify_all()
                 done += 1
-
-    def environment_for_run(self, dependencies: list[str], log_path: Path
-                            ) -> tuple[int, tuple[Path, str]]:
-        """A serverless task's environment from its job environment's ``dependencies``:
-        ``(builds done: 0 when this spec was built before, (interpreter, key))``."""
-        spec = json.dumps(dependencies)
-        with self._lock:
-            building = self._building.setdefault(spec, threading.Lock())
-        with building:  # runs of one spec at once: one builds, the others wait for it
-            with self._lock:
-                cached = self._environments.get(spec)
-            if cached is not None:
-                return 0, cached
-            built = self.builder("\n".join(dependencies), log_path)
-            with self._lock:
-                self._environments[spec] = built
-                self._environment_builds += 1
-            return 1, built
 
     # -- endpoints ---------------------------------------------------------------------------
 
