@@ -122,8 +122,9 @@ class Target:
         return json.loads(row[0]) if row else {}
 
     def completions(self) -> int:
-        log = (self.root / "logs" / "runs" / "baseline.log").read_text()
-        return log.count("Pipeline execution completed")
+        """Completed pipelines over every execution's log (``logs/runs/baseline/*.log``)."""
+        logs = (self.root / "logs" / "runs" / "baseline").glob("*.log")
+        return sum(log.read_text().count("Pipeline execution completed") for log in logs)
 
     def check_done(self, train_fraction: float = 0.8) -> None:
         outputs = self.recorded()

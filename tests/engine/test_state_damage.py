@@ -318,7 +318,21 @@ class _InterruptedStep(FakeStep):
         raise RuntimeError("git died of SIGINT")
 
 
-def test_ctrl_c_stops_the_apply_and_records_the_step_as_interrupted(tmp_path):
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handling in this test process, whatever ran in it before: the
+    handler that raises KeyboardInterrupt, SIGINT not blocked (the full suite once ran this
+    test with neither, and the step's 30 s wait passed unseen)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_apply_and_records_the_step_as_interrupted(tmp_path, python_sigint):
     state = StateStore(tmp_path / "state.db")
     release = threading.Event()
     stopped = []
