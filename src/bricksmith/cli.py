@@ -25,6 +25,7 @@ SYMBOLS = {
     "create": ("+", "green"),
     "update": ("~", "yellow"),
     "resume": ("!", "magenta"),
+    "in_progress": ("~", "cyan"),
     "remove": ("-", "red"),
     "replace": ("-/+", "cyan"),
 }

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 CREATE, UPDATE, RESUME, NOOP, REMOVE = "create", "update", "resume", "noop", "remove"
 REPLACE = "replace"
+IN_PROGRESS = "in_progress"  # recorded running while another apply holds the target's lock
 ACTIONS = (CREATE, UPDATE, RESUME, NOOP, REMOVE)  # always counted in a plan's summary
 REMOVED_REASON = "no longer in the spec: apply forgets its record; what it made stays"
 REPLACED_REASON = "replaced on request"
@@ -142,6 +143,8 @@ class Plan:
         s = self.summary
         removing = f", {s[REMOVE]} to remove" if s.get(REMOVE) else ""
         replacing = f", {s[REPLACE]} to replace" if s.get(REPLACE) else ""
+        if s.get(IN_PROGRESS):
+            replacing += f", {s[IN_PROGRESS]} in progress in another apply"
         maybe = sum(1 for a in self.actions if a.conditional)
         maybe = f" ({maybe} only if an upstream step's outputs change)" if maybe else ""
         adopted = sum(1 for a in self.actions if a.action == CREATE
@@ -176,8 +179,8 @@ def make_plan(
         step = graph.step(key)
         record = records.get(key)
         if working and record is not None and record.status == RUNNING:
-            actions[key] = Action(key, RESUME, (f"running in {working}: in progress; "
-                                                "plan again when that apply has finished",))
+            actions[key] = Action(key, IN_PROGRESS, (
+                f"running in {working}; plan again when that apply has finished",))
             new_outputs[key] = False
             continue
         if record is None:
