@@ -222,5 +222,6 @@ def test_a_target_applied_before_the_record_removes_its_known_files(applied):
     assert logs.detail == "scaffold.log"
     code, text = run(applied, yes=True)
     assert code == 0, text
+    assert "- removed what bricksmith wrote in logs " in text
     assert "kept 1 file(s) bricksmith did not write: logs/mine.txt" in text
     assert sorted(p.name for p in root.iterdir()) == ["logs"]

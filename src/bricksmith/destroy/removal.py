@@ -93,7 +93,10 @@ def _remove(backend, item: Item, result: DestroyResult, log: Callable[[str], Non
         log(f"x could not remove {item.describe()}: {exc}")
         return
     result.removed.append((item, removal))
-    log(f"- removed {redact(item.kind)} {redact(item.location)}{_removal_note(item, removal)}")
+    what = redact(item.kind)
+    if removal.left:  # the folder stays, with the files of others in it
+        what = f"what bricksmith wrote in {what}"
+    log(f"- removed {what} {redact(item.location)}{_removal_note(item, removal)}")
 
 
 def _remove_remote(backend, item: Item) -> Removal:
