@@ -2,8 +2,10 @@
 
 The layers, top to bottom (``../shared/DESIGN.md``, "Layout and the direction of imports"):
 
-    cli        cli.py, kedro_plugin.py: arguments, rendering, exit codes
-    api        api.py and the commands beside it: destroy, pull, init, report, runs,
+    cli        cli.py, kedro_plugin.py: arguments, rendering, exit codes; beside cli.py its
+               parts: cli_parser, cli_output, cli_plan, cli_runs
+    api        api.py (and its parts api_plan, api_apply, api_status, api_checks) and the
+               commands beside it: destroy, pull, init, report, runs,
                run_history, runs_command, progress (the live apply display) and
                run_position (where a running run is), graphviz, preflight (what apply
                checks before the first step)
@@ -43,9 +45,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "bricksmith"
 # (layer, the modules and packages in it, relative to bricksmith), top to bottom; layers in one
 # tuple sit side by side and may not import each other
 LAYERS: list[tuple[tuple[str, tuple[str, ...]], ...]] = [
-    (("cli", ("cli", "kedro_plugin")),),
-    (("api", ("api", "destroy", "pull", "init", "report", "runs", "run_history",
-              "runs_command", "progress", "run_position", "graphviz", "preflight")),),
+    (("cli", ("cli", "kedro_plugin", "cli_parser", "cli_output", "cli_plan", "cli_runs")),),
+    (("api", ("api", "api_plan", "api_apply", "api_status", "api_checks", "destroy", "pull",
+              "init", "report", "runs", "run_history", "runs_command", "progress",
+              "run_position", "graphviz", "preflight")),),
     (("engine", ("engine",)),),
     (("plan", ("plan",)),),
     (("steps", ("steps",)),),

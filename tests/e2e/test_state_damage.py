@@ -171,7 +171,7 @@ def test_plan_and_status_during_another_apply_say_where_it_runs(cli, seed, appli
     finally:
         holder.communicate("\n", timeout=30)
     assert f"running in apply {holder.pid} on " in plan.out and "interrupted" not in plan.out
-    assert "~ workspace.repo (in_progress)" in plan.out and "(resume)" not in plan.out
+    assert "~ workspace.repo (in progress)" in plan.out and "(resume)" not in plan.out
     assert "0 to resume, 1 in progress in another apply" in plan.out
     assert status["apply"].startswith(f"apply {holder.pid} on ")
     note = {s["step"]: s.get("note") for s in status["steps"]}["workspace.repo"]

@@ -26,6 +26,7 @@ SERVICES = {
     "volumes.py": ("files",),
     "clusters.py": ("compute",),
     "jobs.py": ("jobs",),
+    "job_execution.py": ("jobs",),
 }
 READ = re.compile(
     r"""(?:req\.(?:arg|required|flag)|body\.get|task\.get|notebook\.get)\(\s*"(\w+)\""""

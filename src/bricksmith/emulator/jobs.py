@@ -38,6 +38,9 @@ notebook did): see :meth:`Jobs.library_report` (tests and the benchmark; not par
 The same run views are served on the Jobs API 2.0 and 2.1 paths that older clients still call
 (the legacy ``databricks-cli`` reads runs on 2.0/2.1), and ``run_page_url`` opens a page of the
 emulator (``GET /``, see :meth:`Jobs.run_page`).
+
+This module answers the requests; the runs and their views are in ``job_runs.py``, their
+execution in ``job_execution.py``.
 """
 
 from __future__ import annotations
@@ -45,16 +48,15 @@ from __future__ import annotations
 import html
 import itertools
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from bricksmith.emulator.clusters import Clusters
-from bricksmith.emulator.executor import NotebookExecutor, Outcome, kill_group
+from bricksmith.emulator.executor import NotebookExecutor
+from bricksmith.emulator.job_execution import RunExecution
+from bricksmith.emulator.job_runs import Run, RunViews, TaskRun
 from bricksmith.emulator.libraries import Libraries, check_libraries
 from bricksmith.emulator.paths import workspace_path
 from bricksmith.emulator.wire import Request, Response, as_int, invalid, unsupported
-from bricksmith.errors import EnvironmentBuildError
 
 TASK_KINDS = (
     "spark_python_task",
@@ -73,106 +75,9 @@ MULTI_TASK_OUTPUT = (
     "Retrieving the output of runs with multiple tasks is not supported. "
     "Please retrieve the output of each individual task run instead."
 )
-TERMINATION = {  # result state -> (termination code, type)
-    "SUCCESS": ("SUCCESS", "SUCCESS"),
-    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "CANCELED": ("USER_CANCELED", "SUCCESS"),
-    "UPSTREAM_FAILED": ("SKIPPED", "CLIENT_ERROR"),
-}
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass
-class TaskRun:
-    run_id: int
-    key: str
-    spec: dict[str, Any]
-    life_cycle: str = "PENDING"
-    result: str | None = None
-    message: str = ""
-    start_time: int = 0
-    end_time: int = 0
-    exit_value: str | None = None
-    error: str | None = None
-    error_trace: str | None = None
-    pid: int | None = None
-    library_installs: int = 0  # cluster libraries / serverless environment built for it
-    notebook_installs: int = 0  # %pip installs its notebook did
-    restarts: int = 0  # Python restarts its notebook did
-
-    def finish(self, outcome: Outcome) -> None:
-        self.life_cycle, self.result, self.message = (
-            outcome.life_cycle,
-            outcome.result,
-            outcome.message,
-        )
-        self.exit_value, self.error, self.error_trace = (
-            outcome.exit_value,
-            outcome.error,
-            outcome.error_trace,
-        )
-        self.notebook_installs, self.restarts = outcome.notebook_installs, outcome.restarts
-        self.end_time = now_ms()
-        self.start_time = self.start_time or self.end_time
-
-    @property
-    def done(self) -> bool:
-        return self.life_cycle in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
-
-
-@dataclass
-class Run:
-    run_id: int
-    job_id: int
-    name: str
-    tasks: list[TaskRun]
-    timeout_s: int
-    token: str | None
-    submitted: int = field(default_factory=now_ms)
-    end_time: int = 0
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-    @property
-    def life_cycle(self) -> str:
-        if all(t.done for t in self.tasks):
-            if any(t.life_cycle == "INTERNAL_ERROR" for t in self.tasks):
-                return "INTERNAL_ERROR"
-            return "TERMINATED"
-        if all(t.life_cycle == "PENDING" for t in self.tasks):
-            return "PENDING"
-        return "RUNNING"
-
-    @property
-    def result(self) -> str | None:
-        if not all(t.done for t in self.tasks):
-            return None
-        results = [t.result for t in self.tasks]
-        for state in ("CANCELED", "TIMEDOUT", "FAILED"):
-            if state in results:
-                return state
-        return "SUCCESS" if all(r == "SUCCESS" for r in results) else "FAILED"
-
-    @property
-    def message(self) -> str:
-        """The message of the first task that did not succeed, else of the active task."""
-        for task in self.tasks:
-            if task.result in ("FAILED", "TIMEDOUT", "CANCELED"):
-                return task.message
-        active = next((t for t in self.tasks if not t.done), None)
-        return active.message if active else ""
-
-    @property
-    def start_time(self) -> int:
-        starts = [t.start_time for t in self.tasks if t.start_time]
-        return min(starts) if starts else 0
-
-
-class Jobs:
+class Jobs(RunExecution, RunViews):
     def __init__(
         self,
         executor: NotebookExecutor,
@@ -295,114 +200,6 @@ class Jobs:
             run.thread.start()
         return {"run_id": run.run_id}
 
-    # -- execution ---------------------------------------------------------------------------
-
-    def _execute(self, run: Run) -> None:
-        for task in run.tasks:
-            upstream = {d["task_key"] for d in task.spec.get("depends_on") or []}
-            failed = [t for t in run.tasks if t.key in upstream and t.result != "SUCCESS"]
-            with self._lock:
-                if run.cancelled.is_set():
-                    task.finish(Outcome("TERMINATED", "CANCELED", "Run cancelled."))
-                    continue
-                if failed:
-                    message = f"Upstream task {failed[0].key} did not succeed."
-                    task.finish(Outcome("TERMINATED", "UPSTREAM_FAILED", message))
-                    continue
-            try:
-                outcome = self._run_task(run, task)
-            except Exception as exc:  # an emulator bug must not leave the run hanging
-                outcome = Outcome("INTERNAL_ERROR", "FAILED", f"emulator error: {exc!r}")
-            with self._lock:
-                task.finish(outcome)
-                task.pid = None
-        with self._lock:
-            run.end_time = now_ms()
-
-    def _run_task(self, run: Run, task: TaskRun) -> Outcome:
-        cluster = task.spec.get("existing_cluster_id")
-        if cluster:
-            self.clusters.ensure_starting(cluster)
-            while (state := self.clusters.state(cluster)) != "RUNNING":
-                if state in ("TERMINATED", "TERMINATING", "ERROR"):
-                    return Outcome("INTERNAL_ERROR", "FAILED", f"Cluster {cluster} is {state}.")
-                with self._lock:
-                    task.message = f"Waiting for cluster {cluster} to start."
-                if run.cancelled.wait(0.05):
-                    return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
-        with self._lock:
-            task.life_cycle, task.message, task.start_time = "RUNNING", "In run", now_ms()
-        try:
-            environment = self._install(task)
-        except EnvironmentBuildError as exc:
-            message = f"Library installation failed: {exc.message}"
-            return Outcome("TERMINATED", "FAILED", message, None, message, exc.log_tail or "")
-        held = run.cancelled.wait(self.run_delay_s) if self.run_delay_s > 0 else False
-        if held or run.cancelled.is_set():
-            return Outcome("TERMINATED", "CANCELED", "Run cancelled.")
-        timeouts = [t for t in (run.timeout_s, task.spec.get("timeout_seconds") or 0) if t]
-        notebook = task.spec["notebook_task"]
-
-        def started(pid: int) -> None:
-            with self._lock:
-                task.pid = pid
-            if run.cancelled.is_set():
-                kill_group(pid)
-
-        return self.executor.run(
-            task_run_id=task.run_id,
-            notebook_path=notebook["notebook_path"],
-            parameters=notebook.get("base_parameters") or {},
-            timeout_s=min(timeouts) if timeouts else None,
-            cancelled=run.cancelled,
-            on_start=started,
-            environment=environment,
-        )
-
-    def _install(self, task: TaskRun):
-        """The task's compute environment: its cluster's libraries (the task's installed
-        first); None: nothing installed (a serverless notebook task: a fresh environment)."""
-        log_path = self.executor.layout.jobs / f"{task.run_id}.log"
-        cluster = task.spec.get("existing_cluster_id")
-        if cluster:
-            done, environment = self.libraries.install_for_run(
-                cluster, task.spec.get("libraries") or [], log_path)
-        else:  # serverless notebook task: a fresh base environment, its %pip installs per run
-            done, environment = 0, None
-        with self._lock:
-            task.library_installs = done
-        return environment
-
-    def library_report(self) -> list[dict[str, Any]]:
-        """Per task run, oldest first: ``{"run_id", "task_run_id", "run_name",
-        "library_installs", "notebook_installs", "restarts", "result"}``."""
-        with self._lock:
-            return [{"run_id": run.run_id, "task_run_id": task.run_id, "run_name": run.name,
-                     "library_installs": task.library_installs,
-                     "notebook_installs": task.notebook_installs, "restarts": task.restarts,
-                     "result": task.result}
-                    for run in self._runs.values() for task in run.tasks]
-
-    def cancel_run(self, run: Run) -> None:
-        with self._lock:
-            run.cancelled.set()
-            pids = [t.pid for t in run.tasks if t.pid]
-        for pid in pids:
-            kill_group(pid)
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Cancel every active run and wait for their threads (once nothing is served)."""
-        with self._lock:
-            runs = list(self._runs.values())
-        for run in runs:
-            if run.life_cycle in ("PENDING", "RUNNING"):
-                self.cancel_run(run)
-        deadline = time.monotonic() + timeout_s
-        for run in runs:
-            if run.thread is not None:
-                run.thread.join(max(0.0, deadline - time.monotonic()))
-
-    # -- views -------------------------------------------------------------------------------
 
     def _find(self, req: Request) -> tuple[Run, TaskRun | None]:
         run_id = as_int(req.required("run_id"), "run_id")
@@ -411,92 +208,6 @@ class Jobs:
         if run_id in self._tasks:
             return self._tasks[run_id]
         raise invalid(f"Run {run_id} does not exist.")
-
-    def _url(self, run: Run, run_id: int) -> str:
-        return f"{self.base_url}/?o=0#job/{run.job_id}/run/{run_id}"
-
-    @staticmethod
-    def _state(life_cycle: str, result: str | None, message: str) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "life_cycle_state": life_cycle,
-            "state_message": message,
-            "user_cancelled_or_timedout": result in ("CANCELED", "TIMEDOUT"),
-        }
-        if result:
-            state["result_state"] = result
-        return state
-
-    @staticmethod
-    def _status(life_cycle: str, result: str | None, message: str) -> dict[str, Any]:
-        if life_cycle == "PENDING":
-            return {"state": "PENDING"}
-        if life_cycle == "RUNNING":
-            return {"state": "RUNNING"}
-        code, kind = TERMINATION.get(result or "", ("INTERNAL_ERROR", "INTERNAL_ERROR"))
-        if life_cycle == "INTERNAL_ERROR":
-            code, kind = "RESOURCE_NOT_FOUND", "CLIENT_ERROR"
-        details = {"code": code, "type": kind, "message": message}
-        return {"state": "TERMINATED", "termination_details": details}
-
-    @staticmethod
-    def _durations(start: int, end: int) -> dict[str, int]:
-        elapsed = max(0, (end or now_ms()) - start) if start else 0
-        return {
-            "setup_duration": 0,
-            "execution_duration": elapsed,
-            "cleanup_duration": 0,
-            "run_duration": elapsed,
-        }
-
-    def task_view(self, run: Run, task: TaskRun) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "run_id": task.run_id,
-            "task_key": task.key,
-            "notebook_task": task.spec["notebook_task"],
-            "state": self._state(task.life_cycle, task.result, task.message),
-            "status": self._status(task.life_cycle, task.result, task.message),
-            "start_time": task.start_time,
-            "end_time": task.end_time,
-            "attempt_number": 0,
-            "run_page_url": self._url(run, task.run_id),
-            **self._durations(task.start_time, task.end_time),
-        }
-        if task.spec.get("depends_on"):
-            view["depends_on"] = task.spec["depends_on"]
-        cluster = task.spec.get("existing_cluster_id")
-        if cluster:
-            view["existing_cluster_id"] = cluster
-            view["cluster_instance"] = {"cluster_id": cluster}
-        return view
-
-    def run_view(self, run: Run, with_tasks: bool = True) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "job_id": run.job_id,
-            "run_id": run.run_id,
-            "number_in_job": run.run_id,
-            "run_name": run.name,
-            "run_type": "SUBMIT_RUN",
-            "creator_user_name": self.user,
-            "state": self._state(run.life_cycle, run.result, run.message),
-            "status": self._status(run.life_cycle, run.result, run.message),
-            "start_time": run.start_time or run.submitted,
-            "end_time": run.end_time,
-            "attempt_number": 0,
-            "run_page_url": self._url(run, run.run_id),
-            **self._durations(run.start_time, run.end_time),
-        }
-        if run.timeout_s:
-            view["timeout_seconds"] = run.timeout_s
-        if with_tasks:
-            view["tasks"] = [self.task_view(run, t) for t in run.tasks]
-        return view
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Every submitted run as runs/get answers it, oldest first (tests)."""
-        with self._lock:
-            return [self.run_view(run) for run in self._runs.values()]
-
-    # -- endpoints ---------------------------------------------------------------------------
 
     def run_page(self, req: Request) -> Response:
         """The page ``run_page_url`` opens (``/?o=0#job/<job>/run/<run>``; the browser keeps
@@ -534,23 +245,6 @@ class Jobs:
             if task is None:
                 return self.run_view(run)
             return self.task_run_view(run, task)
-
-    def task_run_view(self, run: Run, task: TaskRun) -> dict[str, Any]:
-        """A task run as runs/get answers for its own id: a ``Run`` with that one task."""
-        with self._lock:
-            view = self.run_view(run, with_tasks=False)
-            task_view = self.task_view(run, task)
-            view.update(
-                run_id=task.run_id,
-                run_name=task.key,
-                state=task_view["state"],
-                status=task_view["status"],
-                start_time=task.start_time,
-                end_time=task.end_time,
-                run_page_url=task_view["run_page_url"],
-                tasks=[task_view],
-            )
-            return view
 
     def get_output(self, req: Request) -> dict[str, Any]:
         with self._lock:
