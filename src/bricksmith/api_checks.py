@@ -134,7 +134,7 @@ class WorkflowChecks:
         """Refuse (:class:`WorkspaceEdits`) when the workspace Git folder holds edits, unless
         ``discard``: then say they will be discarded and where their copy goes."""
         from bricksmith.backends.workspace_edits import describe_edits
-        from bricksmith.engine.executor import LOG, Event
+        from bricksmith.engine.executor import NOTE, Event
         from bricksmith.errors import WorkspaceEdits
 
         edits = self.workspace_edits()
@@ -151,15 +151,16 @@ class WorkflowChecks:
                  "bring it home; copy what you need into the project)"
                  for e in edits if e.get("notebook")]
         if discard:
-            on_event(Event(LOG, "workspace.repo",
+            on_event(Event(NOTE, "workspace.repo",
                            f"discarding the workspace edits ({describe_edits(edits)}); "
                            f"a copy of each is kept under {keep}/"))
             return
         spec = self.spec.path
+        discard = (f"`bricksmith apply {spec} --discard-workspace-edits` (a copy of each is "
+                   f"kept under {keep}/); `bricksmith plan {spec}` shows the diffs")
         raise WorkspaceEdits(
             "; ".join(what) + "; nothing was changed",
-            hint=f"bring them into the project with `bricksmith pull {spec}` (commits and "
-            f"pushes them), or discard them with `bricksmith apply {spec} "
-            f"--discard-workspace-edits` (a copy of each is kept under {keep}/); "
-            f"`bricksmith plan {spec}` shows the diffs",
+            hint=(f"bring them into the project with `bricksmith pull {spec}` (commits and "
+                  f"pushes them), or discard them with {discard}") if in_folder else
+            f"copy what you need into the project, then discard it with {discard}",
         )

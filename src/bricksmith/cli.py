@@ -24,7 +24,7 @@ from bricksmith.cli_parser import (  # noqa: F401  (re-exported)
     _Parser,
     _parser,
 )
-from bricksmith.cli_plan import _apply, _plan, _run_names, _show_plan
+from bricksmith.cli_plan import _apply, _check_run_name, _plan, _run_names, _show_plan
 from bricksmith.cli_runs import _is_run_name, _report, _runs, _status
 from bricksmith.errors import BricksmithError, UsageError
 
@@ -110,6 +110,8 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "plan":
         return _plan(args, workflow)
+    if args.command == "run":
+        _check_run_name(args, workflow)
     if args.command in ("apply", "run"):
         return _apply(args, workflow)
     if args.command == "status":

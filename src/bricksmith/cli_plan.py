@@ -31,6 +31,20 @@ def _run_names(args) -> None:
     args.only = args.replace = [f"run.{name}"]
 
 
+def _check_run_name(args, workflow) -> None:
+    """``run NAME`` names a run of the workflow; else a UsageError listing its runs."""
+    if args.only[0] in workflow.graph.steps:
+        return
+    from difflib import get_close_matches
+
+    runs = [run.name for run in workflow.spec.workflow.runs]
+    name = args.only[0].removeprefix("run.")
+    close = get_close_matches(name, runs, n=1)
+    maybe = f"did you mean {close[0]!r}? " if close else ""
+    raise UsageError(f"no run named {name!r} in this workflow",
+                     hint=f"{maybe}its runs are: {', '.join(runs) or 'none'}")
+
+
 def _plan(args, workflow) -> int:
     selected = {"only": tuple(args.only), "replace": tuple(args.replace)}
     plan = workflow.plan(refresh=args.refresh, **selected)
@@ -88,9 +102,12 @@ def _edit_lines(lines, edits, max_lines: int = 60) -> None:
     where = [f"the workspace Git folder since commit {base[:10]}"] if base else []
     where += ["the deployed notebook (generated: pull does not bring it home)"
               for e in edits if e.get("notebook")]
+    todo = ("`bricksmith pull` them or apply with --discard-workspace-edits" if base else
+            "apply with --discard-workspace-edits (a copy is kept; copy what you need into "
+            "the project first)")
     lines.add(("Workspace edits: ", "bold yellow"),
               (f"{len(edits)} file(s) edited in {' and '.join(where)}; apply stops until you "
-               "`bricksmith pull` them or apply with --discard-workspace-edits", None))
+               f"{todo}", None))
     colours = {"+": "green", "-": "red", "@": "cyan"}
     for edit in edits:
         lines.add((f"  {edit['change']}: {edit['path']}", "bold"))

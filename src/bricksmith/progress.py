@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from bricksmith.engine.executor import (
     FAILED_EVT,
     LOG,
+    NOTE,
     OUTPUT,
     SKIPPED,
     STARTED,
@@ -83,6 +84,10 @@ class ApplyProgress:
     # -- events ----------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
+        if event.kind == NOTE:  # shown whatever the verbosity, above a live table
+            self.console.print(f"Note: {event.message}", markup=False, highlight=False,
+                               soft_wrap=True)
+            return
         with self._lock:
             self._record(event)
         if self._live is None:

@@ -47,6 +47,10 @@ def check_notebook_loop(cli, spec, notebook_path: str, edited_text, keep):
     assert refused.code == 1 and "Traceback" not in refused.err
     assert f"the deployed notebook {notebook_path} was edited in the workspace" in refused.err
     assert "--discard-workspace-edits" in refused.err
+    hint = refused.err.split("hint: ", 1)[1]
+    assert hint.startswith("copy what you need into the project, then discard it with")
+    assert "bricksmith pull" not in hint  # pull does not bring a notebook home
+    assert "stops until you apply with --discard-workspace-edits" in plan.out
     assert "tried in the workspace" in edited_text()
 
     pulled = cli("pull", spec)

@@ -117,16 +117,23 @@ def test_a_replaced_run_with_nothing_changed_runs_once_as_a_new_execution(
 def test_a_name_that_matches_no_step_is_refused_before_anything_is_written(cli, seed):
     folder = seed.parent
     for args in (("plan", seed, "--only", "run.nope"), ("apply", seed, "--only", "run.nope"),
-                 ("apply", seed, "--replace", "run.basline"), ("run", seed, "nope")):
+                 ("apply", seed, "--replace", "run.basline"), ("run", seed, "nope"),
+                 ("run", seed, "basline")):
         snapshot = tree(folder)
         refused = cli(*args)
         assert refused.code == 1, args
-        assert "names no step of this workflow" in refused.err, args
-        assert "run.baseline, run.split-70" in refused.err  # the steps, listed
+        if args[0] == "run":  # names the run and lists the runs, not the options it became
+            assert f"no run named {args[2]!r} in this workflow" in refused.err, args
+            assert "its runs are: baseline, split-70" in refused.err
+            assert "--only" not in refused.err and "--replace" not in refused.err
+        else:
+            assert "names no step of this workflow" in refused.err, args
+            assert "run.baseline, run.split-70" in refused.err  # the steps, listed
         assert "Traceback" not in refused.err
         assert tree(folder) == snapshot  # nothing written
     assert "did you mean 'run.baseline'?" in cli("apply", seed, "--replace",
                                                   "run.basline").err
+    assert "did you mean 'baseline'?" in cli("run", seed, "basline").err
     outside = cli("plan", seed, "--only", "data.upload[0]", "--replace", "run.baseline")
     assert outside.code == 1 and "not among the steps --only data.upload[0] selects" in \
         outside.err

@@ -174,11 +174,12 @@ def test_discarding_keeps_a_copy_the_message_names(cli, seed):
     node = edit_in_workspace(clone)
     (clone / "conf/local/extra.yml").write_text("x: 1\n")
 
-    done = cli("apply", spec, "--discard-workspace-edits", "-v")
+    done = cli("apply", spec, "--discard-workspace-edits")  # said without -v too
     assert done.code == 0, done.out + done.err
     keep = spec.parent / ".bricksmith/local/workspace-edits"
+    assert "Note: discarding the workspace edits" in done.out
     kept = list(keep.glob("*"))
-    assert len(kept) == 1 and str(kept[0]) in done.out and str(keep) in done.out
+    assert len(kept) == 1 and str(keep) in done.out
     assert "train_fraction: 0.6" in (kept[0] / PARAMS).read_text()
     assert (kept[0] / node).read_text().endswith("# tuned in the workspace\n")
     assert (kept[0] / "conf/local/extra.yml").read_text() == "x: 1\n"

@@ -38,6 +38,7 @@ WAKE_S = 0.25  # the longest the main thread waits without looking for a signal 
 # Event kinds sent to the ``on_event`` callback. OUTPUT: a line of a run's own log (Kedro's
 # output, the notebook's cell banners), shown with -v and read for the run's position.
 STARTED, SKIPPED, LOG, OUTPUT = "started", "skipped", "log", "output"
+NOTE = "note"  # what the user must see even without -v (what apply discards, and where)
 SUCCEEDED_EVT, FAILED_EVT = "succeeded", "failed"
 
 
