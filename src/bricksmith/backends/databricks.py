@@ -13,9 +13,10 @@ DATABRICKS_CONFIG_PROFILE, ~/.databrickscfg. No token passes through bricksmith'
 SDK errors are mapped (databricks_client) into bricksmith errors with hints.
 
 The backend's services live beside it, one mixin each: ``databricks_client`` (the SDK client,
-error translation), ``databricks_git_folder`` (Repos API), ``databricks_data`` (DBFS, volumes),
-``databricks_notebooks`` (Workspace API), ``databricks_jobs`` (job runs, clusters) and
-``databricks_edits`` (edits made in the Git folder).
+error translation), ``databricks_git_folder`` (Repos API), ``databricks_data`` and
+``databricks_data_removal`` (DBFS, volumes), ``databricks_notebooks`` (Workspace API),
+``databricks_jobs`` (job runs, clusters) and ``databricks_edits`` (edits made in the Git
+folder).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bricksmith.backends.databricks_client import (  # noqa: F401  (re-exported)
     DatabricksClient,
 )
 from bricksmith.backends.databricks_data import DatabricksData
+from bricksmith.backends.databricks_data_removal import DatabricksDataRemoval
 from bricksmith.backends.databricks_edits import Exports, GitFolderEdits
 from bricksmith.backends.databricks_git_folder import DatabricksGitFolder
 from bricksmith.backends.databricks_jobs import DatabricksJobs, run_phase  # noqa: F401
@@ -43,7 +45,8 @@ PREFLIGHT_RETRY_S = 10  # an unreachable host fails in seconds, not in minutes
 
 
 class DatabricksBackend(DatabricksJobs, DatabricksNotebooks, DatabricksGitFolder,
-                        DatabricksData, GitFolderEdits, DatabricksClient):
+                        DatabricksData, DatabricksDataRemoval, GitFolderEdits,
+                        DatabricksClient):
     name = "databricks"
 
     def __init__(

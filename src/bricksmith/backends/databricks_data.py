@@ -31,7 +31,6 @@ from typing import Any
 
 from bricksmith.backends import databricks_http, filesync
 from bricksmith.backends import databricks_limits as limits
-from bricksmith.backends.base import Removal
 from bricksmith.backends.databricks_owners import DatabricksOwners
 from bricksmith.errors import BackendError, DataSyncError
 
@@ -46,8 +45,8 @@ Stats = dict[str, tuple[int, int]]  # relative path -> (size, modification time 
 
 
 class DatabricksData(DatabricksOwners):
-    """Upload, drift and removal of data folders; mixed into ``DatabricksBackend`` (which
-    gives ``client`` and ``errors``)."""
+    """Upload and drift of data folders (their removal: ``databricks_data_removal``); mixed
+    into ``DatabricksBackend`` (which gives ``client`` and ``errors``)."""
 
     def data_path(self, target: str) -> str:
         if target.startswith("dbfs:/"):
@@ -342,66 +341,6 @@ class DatabricksData(DatabricksOwners):
         self, source: Path, outputs: dict[str, Any], *, within: Path | None = None
     ) -> None:
         return None
-
-    # -- destroy -------------------------------------------------------------------------------
-
-    def _upload_files(self, outputs: dict[str, Any]) -> tuple[list[str], dict, list[str]]:
-        """The recorded (or temporary) files of the upload there now, every file, folders."""
-        there, folders = self._remote_tree(outputs["target"], outputs.get("_manifest", {}))
-        ours = [rel for rel in outputs.get("_manifest", {}) if rel in there]
-        return ours + [rel for rel in there if TMP_MARKER in rel], there, folders
-
-    def uploaded_present(self, outputs: dict[str, Any]) -> int:
-        with self.errors(f"list {outputs['target']}"):
-            return len(self._upload_files(outputs)[0])
-
-    def _remove_file(self, target: str, rel: str, *, path: str | None = None) -> None:
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        path = path or self._api_path(target, rel)
-        with contextlib.suppress(sdk.NotFound):
-            if target.startswith("/Volumes/"):
-                self.client.files.delete(path)
-            else:  # the plain call: the client's dbfs.delete first asks for the status
-                DbfsAPI.delete(self.client.dbfs, path)
-
-    def _remove_folder(self, target: str, folder: str) -> bool:
-        """Delete the empty ``folder``; False when it is not empty after all (or not ours)."""
-        from databricks.sdk import errors as sdk
-        from databricks.sdk.service.files import DbfsAPI
-
-        volume = target.startswith("/Volumes/")
-        # never a volume's root (/Volumes/c/s/v) nor a top folder of DBFS (/FileStore, /mnt)
-        if len(PurePosixPath(folder).parts) <= (5 if volume else 2):
-            return False
-        try:
-            if volume:
-                self.client.files.delete_directory(folder)
-            else:
-                DbfsAPI.delete(self.client.dbfs, folder, recursive=False)
-        except sdk.NotFound:
-            return True
-        except sdk.DatabricksError:  # not empty: someone else wrote there meanwhile
-            return False
-        return True
-
-    def remove_upload(self, outputs: dict[str, Any]) -> Removal:
-        target = outputs["target"]
-        with self.errors(f"remove the files uploaded to {target}"):
-            doomed, there, folders = self._upload_files(outputs)
-            with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-                for future in [pool.submit(self._remove_file, target, rel) for rel in doomed]:
-                    future.result()
-            gone = set(doomed)
-            left = sorted(rel for rel in there if rel not in gone)
-            # folders (deepest first, the destination last) that no file is left in
-            for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True) + ["."]:
-                prefix = "" if rel == "." else rel + "/"
-                if not any(f.startswith(prefix) for f in left):
-                    self._remove_folder(target, self._api_path(target, "" if rel == "." else rel))
-            self._drop_owner(outputs)
-        return Removal(removed=len(doomed), left=left)
 
 
 def _dbfs_sha256(dbfs, path: str) -> str:

@@ -5,7 +5,8 @@ bricksmith commits only on top of the branch the spec names, checked out (it nev
 resets or force-pushes a branch: commits it did not make are never lost), keeps its own files
 out of the project's commits (``.git/info/exclude``), and pushes fast-forwards only. How git
 reaches a remote (the token's askpass helper, retries) is in :mod:`.git_transport`; the
-workspace Git folder of the local backend in :mod:`.git_folder`.
+workspace Git folder of the local backend in :mod:`.git_folder`; working clones driven by a
+remote (the emulator's Repos) in :mod:`.git_clones`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricksmith.backends.git_clones import (  # noqa: F401  (re-exported)
+    clone_checkout,
+    clone_head,
+    clone_update,
+    head_commit,
+)
 from bricksmith.backends.git_transport import (
     DEFAULT_USERNAME,
     NETWORK_TIMEOUT_S,
@@ -45,13 +52,6 @@ def open_or_init(path: Path, branch: str):
         return git.Repo.init(path, initial_branch=branch)
     except git.GitCommandError as exc:
         raise git_error("init", exc, f"check that {path} is writable") from exc
-
-
-def head_commit(repo) -> str | None:
-    try:
-        return repo.head.commit.hexsha
-    except ValueError:  # no commits yet
-        return None
 
 
 # Looking for untracked files walks every folder of the project (Kedro's .gitignore keeps the
@@ -359,69 +359,3 @@ def remote_branch_commit(location: str, branch: str, token_env: str | None = Non
     except GitError:
         return None
     return out.split()[0] if out.strip() else None
-
-
-# -- working clones driven by a remote (the Databricks API emulator's Repos) ----------------
-
-
-def clone_head(dest: Path) -> tuple[str | None, str | None]:
-    """(checked-out branch or None when detached, HEAD commit or None) of a working clone."""
-    import git
-
-    try:
-        repo = git.Repo(dest)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None, None
-    branch = None if repo.head.is_detached else repo.head.ref.name
-    return branch, head_commit(repo)
-
-
-def clone_checkout(
-    location: str, dest: Path, *, branch: str | None = None, token_env: str | None = None
-) -> tuple[str | None, str]:
-    """Clone ``location`` into the new folder ``dest`` with ``branch`` (default: the remote's
-    default branch) checked out. Returns (branch, HEAD commit or "" for an empty remote)."""
-    import git
-
-    options = {"branch": branch} if branch else {}
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with credentials_env(token_env) as env:
-            git.Repo.clone_from(location, dest, env=env, **options)
-    except git.GitCommandError as exc:
-        wanted = f" and has branch {branch}" if branch else ""
-        raise git_error(
-            "clone", exc, f"check that {location} is reachable{wanted}", token_env
-        ) from exc
-    current, commit = clone_head(dest)
-    return current, commit or ""
-
-
-def clone_update(
-    dest: Path, *, branch: str | None = None, tag: str | None = None, token_env: str | None = None
-) -> tuple[str | None, str]:
-    """Fetch ``origin`` and check out the latest commit of ``branch`` (default: the current
-    branch), or ``tag`` (a detached HEAD). Local changes are discarded. Returns (branch, HEAD)."""
-    import git
-
-    repo = git.Repo(dest)
-    try:
-        with credentials_env(token_env) as env, repo.git.custom_environment(**env):
-            repo.git.fetch("--prune", "--tags", "--force", "origin")
-            if tag:
-                repo.git.checkout("--force", "--detach", f"refs/tags/{tag}")
-            else:
-                name = branch or (None if repo.head.is_detached else repo.head.ref.name)
-                if name is None:
-                    raise GitError("the clone is on a detached HEAD: name the branch to update to")
-                repo.git.checkout("--force", "-B", name, f"refs/remotes/origin/{name}")
-                repo.git.branch("--set-upstream-to", f"origin/{name}", name)
-            repo.git.reset("--hard")
-            repo.git.clean("-fdq")
-    except git.GitCommandError as exc:
-        target = f"tag {tag}" if tag else f"branch {branch or 'of the clone'}"
-        raise git_error(
-            "fetch/checkout", exc, f"check that the remote has {target}", token_env
-        ) from exc
-    current, commit = clone_head(dest)
-    return current, commit or ""
