@@ -267,3 +267,21 @@ def test_sync_keeps_no_copy_of_an_edit_the_new_commit_already_holds(tmp_path):
     assert head == newer and files == ["NOTES.md"]
     assert (kept / "NOTES.md").read_text() == "not pulled\n"
     assert (clone / "conf/base/parameters.yml").read_text() == "train_fraction: 0.6\n"
+
+
+def test_a_checkout_drops_the_bytecode_runs_left(tmp_path):
+    """Python trusts a .pyc whose source has the same size and modification second: after a
+    checkout none is left, so a node edited within the second still runs its new code."""
+    from bricksmith.backends.git_folder import drop_bytecode
+
+    folder = tmp_path / "repo"
+    (folder / "src/pkg/__pycache__").mkdir(parents=True)
+    (folder / "src/pkg/__pycache__/nodes.cpython-311.pyc").write_bytes(b"old")
+    (folder / "src/pkg/nodes.py").write_text("x = 1\n")
+    (folder / "loose.pyc").write_bytes(b"old")
+    (folder / ".git/objects").mkdir(parents=True)
+    (folder / ".git/objects/keep.pyc").write_bytes(b"git's own")
+    assert drop_bytecode(folder) == 2
+    assert not (folder / "src/pkg/__pycache__").exists() and not (folder / "loose.pyc").exists()
+    assert (folder / "src/pkg/nodes.py").read_text() == "x = 1\n"
+    assert (folder / ".git/objects/keep.pyc").read_bytes() == b"git's own"

@@ -16,6 +16,7 @@ Python uses a ``__pycache__`` file only for a source file that exists and matche
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -189,6 +190,7 @@ def sync_clone(
         repo.git.checkout("--force", "-B", branch, commit)
         repo.git.reset("--hard", commit)
         repo.git.clean("-ffdxq", *_excludes("-e"))
+        drop_bytecode(dest)
     except git.GitCommandError as exc:
         raise git_error(
             "clone/fetch",
@@ -198,6 +200,28 @@ def sync_clone(
             token_env,
         ) from exc
     return repo.head.commit.hexsha, *kept
+
+
+def drop_bytecode(folder: Path) -> int:
+    """Remove the ``__pycache__`` folders and ``.pyc`` files runs left in a Git folder (not
+    under ``.git``); returns how many. Called after every checkout: Python trusts a ``.pyc``
+    whose source has the same size and modification second (PEP 552's default, timestamp
+    pycs), so a node edited and checked out within the second of the last run's import
+    would run its old code. Found by the local-cluster test: applies a second apart ran the
+    previous edit of ``nodes.py``."""
+    removed = 0
+    for top, dirs, files in os.walk(folder):
+        if ".git" in dirs and Path(top) == Path(folder):
+            dirs.remove(".git")
+        if "__pycache__" in dirs:
+            dirs.remove("__pycache__")
+            shutil.rmtree(Path(top) / "__pycache__", ignore_errors=True)
+            removed += 1
+        for name in files:
+            if name.endswith(".pyc"):
+                (Path(top) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _remove_stale_locks(git_dir: Path) -> list[Path]:

@@ -243,6 +243,9 @@ def pull(folder: Path, path: str, *, branch: str | None, tag: str | None, discar
             f"the update. Commit or discard them and try again. ({exc.stderr.strip()})",
             "INVALID_STATE",
         ) from None
+    from bricksmith.backends.git_folder import drop_bytecode
+
+    drop_bytecode(folder)  # a run must never import the previous commit's bytecode
     if not tag:
         repo.git.branch("--set-upstream-to", f"origin/{name}", name)
 
