@@ -210,9 +210,12 @@ def drop_bytecode(folder: Path) -> int:
     would run its old code. Found by the local-cluster test: applies a second apart ran the
     previous edit of ``nodes.py``."""
     removed = 0
+    # git's own folder and the run-output folders (data can be thousands of files) hold no code
+    skipped = {".git", *(p.strip("/") for p in RUN_OUTPUTS
+                         if p.startswith("/") and p.endswith("/"))}
     for top, dirs, files in os.walk(folder):
-        if ".git" in dirs and Path(top) == Path(folder):
-            dirs.remove(".git")
+        if Path(top) == Path(folder):
+            dirs[:] = [d for d in dirs if d not in skipped]
         if "__pycache__" in dirs:
             dirs.remove("__pycache__")
             shutil.rmtree(Path(top) / "__pycache__", ignore_errors=True)
